@@ -1,0 +1,47 @@
+# One command per habit, the same locally and in CI.
+# Everything runs in .venv, built from uv.lock; `make setup` is idempotent and cheap when done.
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+endif
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: setup fmt lint typecheck test check bench demo clean
+
+setup: .venv/.synced
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.5"
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+fmt: setup
+	$(RUN) ruff format src tests bench examples
+	$(RUN) ruff check --fix src tests bench examples
+
+lint: setup
+	$(RUN) ruff format --check src tests bench examples
+	$(RUN) ruff check src tests bench examples
+	$(RUN) lint-imports
+
+typecheck: setup
+	$(RUN) mypy
+
+# The whole check: lint, types, tests. This is what CI runs.
+test: lint typecheck
+	$(RUN) pytest -q
+
+check: test
+
+bench: setup
+	$(RUN) python -m bench
+
+demo: setup
+	$(RUN) python examples/demo.py
+
+clean:
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis

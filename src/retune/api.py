@@ -1,0 +1,37 @@
+"""In-process verbs behind ``rt.compile`` and ``rt.resolve``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from retune.compiler import CompiledWorkflow
+from retune.model import NodeConfig, TaskNodeOverrides
+from retune.overrides import parse_overrides, resolve_workflow
+from retune.sdk import LaunchPlan, Workflow
+
+Target = Workflow[Any, Any] | LaunchPlan
+Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
+
+
+def compile(target: Target) -> CompiledWorkflow:  # noqa: A001 - the verb users know
+    """The compiled workflow: its flat spec and its hook table (``.hooks``)."""
+    workflow = target.workflow if isinstance(target, LaunchPlan) else _workflow(target)
+    return workflow.compile()
+
+
+def resolve(target: Target, overrides: Overrides | None = None) -> dict[str, NodeConfig]:
+    """Node path -> effective config with provenance, without running anything.
+
+    A launch plan resolves with its own ``runtime_override`` layer included.
+    """
+    compiled = compile(target)
+    parsed = parse_overrides(overrides, origin="overrides")
+    launch_plan = target.spec if isinstance(target, LaunchPlan) else None
+    return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed)
+
+
+def _workflow(target: object) -> Workflow[Any, Any]:
+    if isinstance(target, Workflow):
+        return target
+    raise TypeError(f"Expected a @workflow or a LaunchPlan, got {target!r}.")

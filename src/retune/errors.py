@@ -1,0 +1,50 @@
+"""Errors retune raises on purpose. Each says what is wrong, where, and how to fix it.
+
+    RetuneError
+    ├── CompileError           a graph or hook problem, found before anything is stored or run
+    └── OverrideError          an override that is unknown, malformed or cannot be honoured
+        (also a ValueError)    .hook, .field and .origin say where it was given
+
+Both are raised before anything is stored or run.
+"""
+
+from __future__ import annotations
+
+
+class RetuneError(Exception):
+    """Base of every error retune raises on purpose."""
+
+
+class CompileError(RetuneError):
+    """A workflow cannot be compiled: a binding, a hook name, a duplicate, an alias."""
+
+
+class OverrideError(RetuneError, ValueError):
+    """An override cannot be accepted.
+
+    ``hook`` and ``field`` say what (``None`` when the problem is not about one of them),
+    ``origin`` where it was given (``"launch plan 'nightly'"``, ``"-o"``, ``"overrides.yaml"``).
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        hook: str | None = None,
+        field: str | None = None,
+        origin: str | None = None,
+        fix: str = "",
+    ) -> None:
+        self.problem = problem
+        self.hook = hook
+        self.field = field
+        self.origin = origin
+        self.fix = fix
+        where = []
+        if hook is not None:
+            where.append(f"hook {hook!r}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = f"Override for {', '.join(where)}: " if where else "Override: "
+        given = f" (given in {origin})" if origin else ""
+        super().__init__(f"{prefix}{problem}{given}. {fix}".rstrip())

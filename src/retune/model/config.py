@@ -1,0 +1,137 @@
+"""The resolved side: ``EffectiveConfig``, ``Source`` and provenance, ``NodeConfig``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from retune.model.resources import ResolvedResources
+
+
+class Layer(StrEnum):
+    """Where a value came from, weakest first; the order is the layering order."""
+
+    TASK = "task"
+    NODE = "node"
+    WORKFLOW = "workflow"
+    LAUNCH_PLAN = "launch_plan"
+    EXECUTION = "execution"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Provenance of one value: the layer, which task/workflow/launch plan/execution, the hook."""
+
+    layer: Layer
+    name: str
+    hook: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"layer": self.layer.value, "name": self.name, "hook": self.hook}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        return cls(Layer(data["layer"]), str(data["name"]), data.get("hook"))
+
+    def __str__(self) -> str:
+        hook = f" (hook {self.hook!r})" if self.hook else ""
+        return f"{self.layer.value} {self.name!r}{hook}"
+
+
+Provenance = Mapping[str, Source]
+"""Field path (``retries``, ``requests.cpu``, ``environment.K``, ``task_config.a.b``) -> Source."""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveConfig:
+    """What a task node runs with, fully resolved.
+
+    ``container_image=None`` means the executor's default image and ``timeout=None`` no
+    timeout; every other field always holds a value.
+    """
+
+    requests: ResolvedResources
+    limits: ResolvedResources
+    cache: bool
+    cache_serialize: bool
+    cache_version: str
+    retries: int
+    interruptible: bool
+    container_image: str | None
+    environment: Mapping[str, str]
+    task_config: Mapping[str, Any]
+    timeout: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests.to_dict(),
+            "limits": self.limits.to_dict(),
+            "cache": self.cache,
+            "cache_serialize": self.cache_serialize,
+            "cache_version": self.cache_version,
+            "retries": self.retries,
+            "interruptible": self.interruptible,
+            "container_image": self.container_image,
+            "environment": dict(self.environment),
+            "task_config": _plain(self.task_config),
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EffectiveConfig:
+        return cls(
+            requests=ResolvedResources.from_dict(data["requests"]),
+            limits=ResolvedResources.from_dict(data["limits"]),
+            cache=bool(data["cache"]),
+            cache_serialize=bool(data["cache_serialize"]),
+            cache_version=str(data["cache_version"]),
+            retries=int(data["retries"]),
+            interruptible=bool(data["interruptible"]),
+            container_image=data["container_image"],
+            environment=MappingProxyType(dict(data["environment"])),
+            task_config=MappingProxyType(dict(data["task_config"])),
+            timeout=None if data["timeout"] is None else float(data["timeout"]),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EffectiveConfig):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.requests, self.limits, self.retries, self.cache_version))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """One entry of ``rt.resolve``: a node's effective config, its provenance, hook and task."""
+
+    config: EffectiveConfig
+    provenance: Provenance
+    hook: str | None
+    task: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "provenance": {path: source.to_dict() for path, source in self.provenance.items()},
+            "hook": self.hook,
+            "task": self.task,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeConfig:
+        provenance = {path: Source.from_dict(src) for path, src in data["provenance"].items()}
+        return cls(
+            config=EffectiveConfig.from_dict(data["config"]),
+            provenance=MappingProxyType(provenance),
+            hook=data.get("hook"),
+            task=str(data["task"]),
+        )
+
+
+def _plain(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) if isinstance(v, Mapping) else v for k, v in value.items()}

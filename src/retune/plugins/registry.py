@@ -1,0 +1,81 @@
+"""The registry of task types: name -> the model its ``task_config`` is checked against."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+class TaskConfigError(ValueError):
+    """A merged ``task_config`` does not fit its task type; ``field`` is ``task_config.a.b``."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{field}: {problem}. {fix}")
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """A task type; ``config_model`` is ``None`` for types that take no ``task_config``."""
+
+    name: str
+    config_model: type[BaseModel] | None
+
+    def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The merged config, checked and normalised (defaults filled in)."""
+        if self.config_model is None:
+            if config:
+                key = next(iter(config))
+                raise TaskConfigError(
+                    f"task_config.{key}",
+                    f"task type {self.name!r} takes no task_config",
+                    "Drop task_config for this hook, or give the task a typed config.",
+                )
+            return {}
+        try:
+            return self.config_model.model_validate(dict(config)).model_dump(mode="json")
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            path = ".".join(str(part) for part in error["loc"])
+            allowed = ", ".join(sorted(self.config_model.model_fields))
+            raise TaskConfigError(
+                f"task_config.{path}" if path else "task_config",
+                f"{error['msg'].lower()} (task type {self.name!r})",
+                f"Fields of a {self.name} task_config are: {allowed}.",
+            ) from None
+
+
+_TYPES: dict[str, TaskType] = {"python": TaskType("python", None)}
+
+
+def register_task_type(name: str, config_model: type[BaseModel] | None) -> TaskType:
+    """Make a task type known; a plugin module calls this once when imported."""
+    task_type = TaskType(name, config_model)
+    _TYPES[name] = task_type
+    return task_type
+
+
+def get_task_type(name: str) -> TaskType:
+    try:
+        return _TYPES[name]
+    except KeyError:
+        known = ", ".join(sorted(_TYPES))
+        raise KeyError(f"Unknown task type {name!r}; known types are {known}.") from None
+
+
+def task_type_for_config(config: object) -> TaskType:
+    """The task type whose config model ``config`` is an instance of (``python`` for ``None``)."""
+    if config is None:
+        return _TYPES["python"]
+    for task_type in _TYPES.values():
+        if task_type.config_model is not None and isinstance(config, task_type.config_model):
+            return task_type
+    raise TypeError(
+        f"task_config={config!r} is not the config of any known task type; "
+        f"use one of {', '.join(sorted(_TYPES))}'s config classes, e.g. rt.plugins.Spark(...)."
+    )

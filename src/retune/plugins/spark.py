@@ -1,0 +1,20 @@
+"""The ``spark`` task type: Spark and Hadoop configuration, merged key by key across layers."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retune.plugins.registry import register_task_type
+
+
+class Spark(BaseModel):
+    """``task_config`` of a Spark task (flytekitplugins-spark's names)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    hadoop_conf: dict[str, str] = Field(default_factory=dict)
+    executor_path: str | None = None
+
+
+register_task_type("spark", Spark)

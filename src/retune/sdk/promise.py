@@ -1,0 +1,141 @@
+"""Promises: what calling a task or workflow inside ``@workflow`` returns.
+
+Every promise knows its node, so ``with_overrides``, ``with_runtime_override`` and
+``with_hook_aliases`` work on a single output, on a tuple of outputs and on a call whose
+outputs are unused; each returns the promise itself, so calls chain.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Self
+
+from retune.compiler import OverrideCall, RuntimeOverrideCall, TracedBinding, TracedNode
+from retune.errors import CompileError
+from retune.model import Resources, TaskNodeOverrides
+from retune.sdk.location import caller
+
+
+class _NodeHandle:
+    """The override methods shared by every kind of promise."""
+
+    _node: TracedNode
+
+    def with_overrides(
+        self,
+        *,
+        name: str | None = None,
+        requests: Resources | None = None,
+        limits: Resources | None = None,
+        retries: int | None = None,
+        timeout: float | timedelta | None = None,
+        interruptible: bool | None = None,
+        container_image: str | None = None,
+        cache: bool | None = None,
+        cache_version: str | None = None,
+        cache_serialize: bool | None = None,
+        environment: dict[str, str] | None = None,
+        task_config: Any = None,
+    ) -> Self:
+        """Compile-time overrides of this node (layer 2), Flyte's ``with_overrides``."""
+        fields: dict[str, Any] = {
+            "retries": retries,
+            "interruptible": interruptible,
+            "container_image": container_image,
+            "cache": cache,
+            "cache_version": cache_version,
+            "cache_serialize": cache_serialize,
+            "environment": environment,
+            "task_config": config_dict(task_config),
+        }
+        given = {key: value for key, value in fields.items() if value is not None}
+        resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v is not None}
+        if resources:
+            given["resources"] = resources
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        if given or seconds is not None:
+            self._node.overrides.append(OverrideCall(given, seconds, caller()))
+        if name is not None:
+            self._node.id = name
+        return self
+
+    def with_runtime_override(self, name: str, config: TaskNodeOverrides | dict[str, Any] | None = None) -> Self:
+        """Give this node the hook ``name`` (with an optional default), or, on a
+        sub-workflow node, set the default of the hook ``name`` inside it."""
+        self._node.runtime_overrides.append(RuntimeOverrideCall(name, config, caller()))
+        return self
+
+    def with_hook_aliases(self, **aliases: str) -> Self:
+        """Rename hooks inside this sub-workflow at this call site: ``train="train-a"``."""
+        if self._node.workflow is None:
+            raise CompileError(
+                f"with_hook_aliases at {caller()} is on a task node; it renames hooks inside a sub-workflow."
+            )
+        self._node.aliases.update(aliases)
+        self._node.alias_location = caller()
+        return self
+
+
+class Promise(_NodeHandle):
+    """One output of a node."""
+
+    __slots__ = ("_node", "binding")
+
+    def __init__(self, node: TracedNode, output: str) -> None:
+        self._node = node
+        self.binding = TracedBinding(kind="output", node=node, name=output)
+
+    def __repr__(self) -> str:
+        return f"Promise({self._node.id}.{self.binding.name})"
+
+    def __bool__(self) -> bool:
+        raise CompileError(
+            f"A promise ({self._node.id}.{self.binding.name}) was used as a condition at {caller()}. "
+            "Inside @workflow, values do not exist yet; branch inside a task instead."
+        )
+
+
+class NodeOutputs(tuple[Promise, ...], _NodeHandle):
+    """The outputs of a node with several: unpack it (``a, b = t()``) or override it."""
+
+    _node: TracedNode
+
+    def __new__(cls, node: TracedNode, promises: tuple[Promise, ...]) -> NodeOutputs:
+        instance = super().__new__(cls, promises)
+        instance._node = node
+        return instance
+
+
+class VoidPromise(_NodeHandle):
+    """The result of a node without outputs."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: TracedNode) -> None:
+        self._node = node
+
+
+class InputPromise:
+    """A workflow input while its function is being traced."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"InputPromise({self.name})"
+
+
+def promise_for(node: TracedNode) -> Promise | NodeOutputs | VoidPromise:
+    if not node.outputs:
+        return VoidPromise(node)
+    promises = tuple(Promise(node, p.name) for p in node.outputs)
+    return promises[0] if len(promises) == 1 else NodeOutputs(node, promises)
+
+
+def config_dict(config: Any) -> Any:
+    """A plugin config object (``rt.plugins.Spark(...)``) as the map layers merge."""
+    if config is not None and hasattr(config, "model_dump"):
+        return config.model_dump(mode="json", exclude_unset=True)
+    return config
