@@ -1,16 +1,16 @@
 """retune: workflows whose task nodes can be re-tuned at launch time through named hooks.
 
-    import retune as rt
+import retune as rt
 
-    @rt.task(requests=rt.Resources(cpu="1", mem="512Mi"), retries=2)
-    def train(x: int) -> float: ...
+@rt.task(requests=rt.Resources(cpu="1", mem="512Mi"), retries=2)
+def train(x: int) -> float: ...
 
-    @rt.workflow
-    def wf(x: int = 3) -> float:
-        return train(x=x).with_runtime_override("train", rt.runtime_override_config(mem="1Gi"))
+@rt.workflow
+def wf(x: int = 3) -> float:
+    return train(x=x).with_runtime_override("train", rt.runtime_override_config(mem="1Gi"))
 
-    rt.compile(wf).hooks                               # what can be overridden
-    rt.resolve(wf, overrides={"train": {"retries": 5}})  # what each node would run with, and why
+rt.compile(wf).hooks                               # what can be overridden
+rt.resolve(wf, overrides={"train": {"retries": 5}})  # what each node would run with, and why
 """
 
 from retune import plugins

@@ -14,7 +14,7 @@ Target = Workflow[Any, Any] | LaunchPlan
 Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
 
 
-def compile(target: Target) -> CompiledWorkflow:  # noqa: A001 - the verb users know
+def compile(target: Target) -> CompiledWorkflow:
     """The compiled workflow: its flat spec and its hook table (``.hooks``)."""
     workflow = target.workflow if isinstance(target, LaunchPlan) else _workflow(target)
     return workflow.compile()

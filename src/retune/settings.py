@@ -10,10 +10,8 @@ import os
 from pathlib import Path
 from typing import Final
 
-from retune.model.resources import ResolvedResources
-
-DEFAULT_REQUESTS: Final = ResolvedResources(cpu=0.25, mem=256 * 2**20, gpu=0, storage=0)
-DEFAULT_LIMITS: Final = ResolvedResources(cpu=0.25, mem=1 * 2**30, gpu=0, storage=0)
+DEFAULT_REQUESTS: Final = {"cpu": 0.25, "mem": 256 * 2**20, "gpu": 0, "storage": 0}
+DEFAULT_LIMITS: Final = {"cpu": 0.25, "mem": 1 * 2**30, "gpu": 0, "storage": 0}
 
 
 def retune_home() -> Path:

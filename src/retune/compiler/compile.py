@@ -103,7 +103,11 @@ class _Compiler:
                 self.finish_sub_workflow(stack[-1], frame, done)
         hooks = {
             name: HookSpec(
-                name=name, nodes=(h.path,), task=h.task, declared_at=h.declared_at, defaults=tuple(h.defaults)
+                name=name,
+                nodes=(h.path,),
+                task=h.task,
+                declared_at=h.declared_at,
+                defaults=tuple(h.defaults),
             )
             for name, h in self.hooks.items()
         }
@@ -164,7 +168,10 @@ class _Compiler:
     def node_override(self, frame: _Frame, call: OverrideCall) -> NodeOverride:
         overrides = _parse_config(call.overrides, None, call.location)
         return NodeOverride(
-            workflow=frame.workflow.name, overrides=overrides, timeout=call.timeout, location=call.location
+            workflow=frame.workflow.name,
+            overrides=overrides,
+            timeout=call.timeout,
+            location=call.location,
         )
 
     def add_task(self, task: TaskSpec, path: str) -> None:
@@ -201,7 +208,8 @@ class _Compiler:
             )
         defaults = [
             HookDefault(
-                workflow=frame.workflow.name, overrides=_parse_config(call.config, name, call.location),
+                workflow=frame.workflow.name,
+                overrides=_parse_config(call.config, name, call.location),
                 location=call.location,
             )
             for call in node.runtime_overrides
@@ -227,7 +235,11 @@ class _Compiler:
         parent.hooks_here.update(visible)
         for ro in call.runtime_overrides:
             if ro.name not in visible:
-                renamed = f" It is renamed {call.aliases[ro.name]!r} at this call site." if ro.name in call.aliases else ""
+                renamed = (
+                    f" It is renamed {call.aliases[ro.name]!r} at this call site."
+                    if ro.name in call.aliases
+                    else ""
+                )
                 raise CompileError(
                     f"with_runtime_override({ro.name!r}) at {ro.location} is on sub-workflow "
                     f"{call.workflow.name!r}, which has no hook {ro.name!r}.{renamed} "
@@ -276,7 +288,12 @@ def _type_check(workflow: TracedWorkflow, prefix: str) -> None:
 
 
 def _check_binding(
-    binding: TracedBinding, target: str, inputs: dict[str, str], prefix: str, node: TracedNode, name: str
+    binding: TracedBinding,
+    target: str,
+    inputs: dict[str, str],
+    prefix: str,
+    node: TracedNode,
+    name: str,
 ) -> None:
     if binding.kind == "list":
         item_type = element_type(target)

@@ -10,7 +10,7 @@ from retune.model.overrides import (
     runtime_override_config,
 )
 from retune.model.quantity import QuantityError
-from retune.model.resources import RESOURCE_NAMES, ResolvedResources, ResourceSpec, Resources
+from retune.model.resources import RESOURCE_NAMES, ResolvedResources, Resources, ResourceSpec
 from retune.model.unset import UNSET, Unset
 
 __all__ = [

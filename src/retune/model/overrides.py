@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from retune.model.quantity import QuantityError
-from retune.model.resources import RESOURCE_NAMES, ResourceSpec, Resources
+from retune.model.resources import RESOURCE_NAMES, Resources, ResourceSpec
 from retune.model.unset import UNSET, Unset
 
 FIELD_NAMES: Final = (
@@ -213,7 +213,10 @@ def overrides_json_schema() -> dict[str, Any]:
                 "additionalProperties": {"type": "string"},
                 "description": "Merged per key; RETUNE_* names are reserved.",
             },
-            "task_config": {"type": "object", "description": "Deep-merged; checked by the task type."},
+            "task_config": {
+                "type": "object",
+                "description": "Deep-merged; checked by the task type.",
+            },
         },
     }
 
@@ -236,7 +239,9 @@ def _resources(value: Any) -> ResourceSpec:
     for kind in value:
         if kind not in ResourceSpec.KINDS:
             raise FieldError(
-                f"resources.{kind}", "is not requests or limits", "Write {requests: {...}, limits: {...}}."
+                f"resources.{kind}",
+                "is not requests or limits",
+                "Write {requests: {...}, limits: {...}}.",
             )
     parts: dict[str, Resources] = {}
     for kind, named in value.items():
@@ -246,7 +251,9 @@ def _resources(value: Any) -> ResourceSpec:
             parts[kind] = Resources(**_checked_resources(f"resources.{kind}", named))
         else:
             raise FieldError(
-                f"resources.{kind}", f"{named!r} is not a map of resources", "Write e.g. {cpu: 2, mem: 1Gi}."
+                f"resources.{kind}",
+                f"{named!r} is not a map of resources",
+                "Write e.g. {cpu: 2, mem: 1Gi}.",
             )
     return ResourceSpec(**parts)
 
@@ -297,7 +304,9 @@ def _retries(value: Any) -> int:
 def _image(value: Any) -> str:
     if not isinstance(value, str) or not _IMAGE.match(value):
         raise FieldError(
-            "container_image", f"{value!r} is not an image name", "Name an image from the image registry."
+            "container_image",
+            f"{value!r} is not an image name",
+            "Name an image from the image registry.",
         )
     return value
 
@@ -310,7 +319,9 @@ def _environment(value: Any) -> dict[str, str]:
         check_env_name(key)
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise FieldError(
-                f"environment.{key}", f"{raw!r} is not text", "Environment values are strings: quote it."
+                f"environment.{key}",
+                f"{raw!r} is not text",
+                "Environment values are strings: quote it.",
             )
         out[key] = str(raw)
     return out

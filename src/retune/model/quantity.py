@@ -38,7 +38,10 @@ def parse_cpu(value: object) -> float:
     number, suffix = _split("cpu", value, "a number of cores such as 2, 0.5 or 500m")
     if suffix not in ("", "m"):
         raise QuantityError(
-            "cpu", value, f"has an unknown unit {suffix!r}", "Write cores (2, 0.5) or millicores (500m)."
+            "cpu",
+            value,
+            f"has an unknown unit {suffix!r}",
+            "Write cores (2, 0.5) or millicores (500m).",
         )
     cores = number / 1000 if suffix == "m" else number
     return float(_check_range("cpu", value, cores, MAX_CPU, f"{MAX_CPU:g} cores"))
@@ -113,6 +116,9 @@ def _check_range(resource: str, raw: object, amount: Decimal, ceiling: float, sh
         raise QuantityError(resource, raw, "is negative", "Resource quantities are zero or more.")
     if amount > Decimal(str(ceiling)):
         raise QuantityError(
-            resource, raw, f"is absurdly large (more than {shown})", "Check the unit: Mi and Gi, not Ti."
+            resource,
+            raw,
+            f"is absurdly large (more than {shown})",
+            "Check the unit: Mi and Gi, not Ti.",
         )
     return amount

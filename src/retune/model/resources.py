@@ -110,7 +110,10 @@ class ResolvedResources:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResolvedResources:
         return cls(
-            cpu=float(data["cpu"]), mem=int(data["mem"]), gpu=int(data["gpu"]), storage=int(data["storage"])
+            cpu=float(data["cpu"]),
+            mem=int(data["mem"]),
+            gpu=int(data["gpu"]),
+            storage=int(data["storage"]),
         )
 
     def __repr__(self) -> str:

@@ -32,7 +32,7 @@ class Draft:
 
     @classmethod
     def empty(cls) -> Draft:
-        values = {"requests": {}, "limits": {}, "environment": {}, "task_config": {}}
+        values: dict[str, Any] = {"requests": {}, "limits": {}, "environment": {}, "task_config": {}}
         return cls(values, {})
 
     def copy(self) -> Draft:

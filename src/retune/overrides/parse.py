@@ -105,11 +105,16 @@ def _assign(fields: dict[str, Any], hook: str, path: str, raw: str, origin: str)
     elif head in FIELD_NAMES and not rest and head not in ("resources", "environment", "task_config"):
         fields[head] = _scalar(raw)
     else:
-        known = "cpu, mem, gpu, storage, requests.R, limits.R, image, env.NAME, task_config.a.b, " + ", ".join(
-            f for f in FIELD_NAMES if f not in ("resources", "environment", "task_config")
+        known = (
+            "cpu, mem, gpu, storage, requests.R, limits.R, image, env.NAME, task_config.a.b, "
+            + ", ".join(f for f in FIELD_NAMES if f not in ("resources", "environment", "task_config"))
         )
         raise OverrideError(
-            f"{path!r} is not an override field", hook=hook, field=path, origin=origin, fix=f"Fields are: {known}."
+            f"{path!r} is not an override field",
+            hook=hook,
+            field=path,
+            origin=origin,
+            fix=f"Fields are: {known}.",
         )
 
 

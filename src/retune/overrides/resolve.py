@@ -171,7 +171,7 @@ def _resolve_resources(
             provenance[lim_path] = provenance[req_path]
         elif name not in requests:
             for kind, bag in (("requests", requests), ("limits", limits)):
-                bag[name] = getattr(defaults[kind], name)
+                bag[name] = defaults[kind][name]
                 provenance[f"{kind}.{name}"] = PLATFORM_DEFAULT
         if requests[name] > limits[name]:
             raise OverrideError(
@@ -194,5 +194,8 @@ def _check_task_config(
         source = provenance.get(exc.field)
         given = f" (set by {source})" if source else ""
         raise OverrideError(
-            f"node {node.path!r}: {exc.problem}{given}", hook=node.hook, field=exc.field, fix=exc.fix
+            f"node {node.path!r}: {exc.problem}{given}",
+            hook=node.hook,
+            field=exc.field,
+            fix=exc.fix,
         ) from None

@@ -45,7 +45,9 @@ class LaunchPlan:
         if name is None and not (default_inputs or fixed_inputs or runtime_override):
             name = workflow.name
         if name is None:
-            raise CompileError(f"LaunchPlan.get_or_create at {caller()}: a launch plan with settings needs a name.")
+            raise CompileError(
+                f"LaunchPlan.get_or_create at {caller()}: a launch plan with settings needs a name."
+            )
         origin = f"launch plan {name!r}"
         spec = LaunchPlanSpec(
             name=name,
@@ -78,8 +80,13 @@ def _check_inputs(workflow: Workflow[Any, Any], spec: LaunchPlanSpec) -> None:
     params = {p.name: p for p in workflow.interface.inputs}
     both = sorted(set(spec.default_inputs) & set(spec.fixed_inputs))
     if both:
-        raise CompileError(f"Launch plan {spec.name!r}: {both[0]!r} is both a default and a fixed input; keep one.")
-    for kind, values in (("default_inputs", spec.default_inputs), ("fixed_inputs", spec.fixed_inputs)):
+        raise CompileError(
+            f"Launch plan {spec.name!r}: {both[0]!r} is both a default and a fixed input; keep one."
+        )
+    for kind, values in (
+        ("default_inputs", spec.default_inputs),
+        ("fixed_inputs", spec.fixed_inputs),
+    ):
         for key, value in values.items():
             if key not in params:
                 raise CompileError(

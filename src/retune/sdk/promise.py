@@ -59,7 +59,9 @@ class _NodeHandle:
             self._node.id = name
         return self
 
-    def with_runtime_override(self, name: str, config: TaskNodeOverrides | dict[str, Any] | None = None) -> Self:
+    def with_runtime_override(
+        self, name: str, config: TaskNodeOverrides | dict[str, Any] | None = None
+    ) -> Self:
         """Give this node the hook ``name`` (with an optional default), or, on a
         sub-workflow node, set the default of the hook ``name`` inside it."""
         self._node.runtime_overrides.append(RuntimeOverrideCall(name, config, caller()))

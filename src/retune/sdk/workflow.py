@@ -8,7 +8,13 @@ import typing
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from retune.compiler import CompiledWorkflow, TracedBinding, TracedNode, TracedWorkflow, compile_workflow
+from retune.compiler import (
+    CompiledWorkflow,
+    TracedBinding,
+    TracedNode,
+    TracedWorkflow,
+    compile_workflow,
+)
 from retune.errors import CompileError
 from retune.model.spec import Interface
 from retune.sdk import tracing
@@ -46,12 +52,15 @@ class Workflow(Generic[P, R]):
         if self._traced is not None:
             return self._traced
         if self._tracing:
-            raise CompileError(f"Workflow {self.name!r} ({self.location}) calls itself; workflows cannot recurse.")
+            raise CompileError(
+                f"Workflow {self.name!r} ({self.location}) calls itself; workflows cannot recurse."
+            )
         context = tracing.TraceContext(self.name)
         self._tracing = True
         tracing.push(context)
         try:
-            result = self.fn(*(), **{p.name: InputPromise(p.name) for p in self.interface.inputs})  # type: ignore[arg-type]
+            promises: dict[str, Any] = {p.name: InputPromise(p.name) for p in self.interface.inputs}
+            result = _call(self.fn, promises)
         finally:
             tracing.pop()
             self._tracing = False
@@ -76,7 +85,8 @@ class Workflow(Generic[P, R]):
                 f"Workflow {self.name!r} was called directly. Run it with rt.run({self.short_name}, "
                 "inputs={...}), or call it inside another @workflow to use it as a sub-workflow."
             )
-        return self._sub_workflow_node(context, args, kwargs)  # type: ignore[return-value]
+        node: R = self._sub_workflow_node(context, args, kwargs)
+        return node
 
     def _sub_workflow_node(
         self, context: tracing.TraceContext, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -104,7 +114,9 @@ class Workflow(Generic[P, R]):
         where = f"Workflow {self.name!r} ({self.location}) return value"
         if not outputs:
             if result is not None and not isinstance(result, VoidPromise):
-                raise CompileError(f"{where}: the function returns a value but declares no return type. Annotate it.")
+                raise CompileError(
+                    f"{where}: the function returns a value but declares no return type. Annotate it."
+                )
             return {}
         values = tuple(result) if isinstance(result, NodeOutputs | tuple) and len(outputs) > 1 else (result,)
         if len(values) != len(outputs):
@@ -113,6 +125,10 @@ class Workflow(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Workflow({self.name})"
+
+
+def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    return fn(**kwargs)
 
 
 def workflow(fn: Callable[P, R]) -> Workflow[P, R]:
