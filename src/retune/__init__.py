@@ -13,9 +13,8 @@ rt.compile(wf).hooks                               # what can be overridden
 rt.resolve(wf, overrides={"train": {"retries": 5}})  # what each node would run with, and why
 """
 
-from retune import plugins
-from retune.api import compile, resolve
-from retune.compiler import CompiledWorkflow, Hook
+from typing import TYPE_CHECKING, Any
+
 from retune.errors import CompileError, OverrideError, RetuneError
 from retune.model import (
     UNSET,
@@ -29,7 +28,13 @@ from retune.model import (
     TaskNodeOverrides,
     runtime_override_config,
 )
-from retune.sdk import LaunchPlan, MapTask, Task, Workflow, map_task, task, workflow
+from retune.sdk import MapTask, Task, Workflow, map_task, task, workflow
+
+if TYPE_CHECKING:
+    from retune import plugins
+    from retune.api import compile, resolve
+    from retune.compiler.compiled import CompiledWorkflow, Hook
+    from retune.sdk.launch_plan import LaunchPlan
 
 __version__ = "0.1.0"
 
@@ -60,3 +65,25 @@ __all__ = [
     "task",
     "workflow",
 ]
+
+# Loaded on first use: these need pydantic, whose import alone costs more than the 150 ms
+# that `import retune` may take. Declaring tasks and workflows does not need them.
+_LAZY = {
+    "compile": "retune.api",
+    "resolve": "retune.api",
+    "CompiledWorkflow": "retune.compiler.compiled",
+    "Hook": "retune.compiler.compiled",
+    "LaunchPlan": "retune.sdk.launch_plan",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "plugins":
+        return importlib.import_module("retune.plugins")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'retune' has no attribute {name!r}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from retune.compiler import CompiledWorkflow
+from retune.compiler.compiled import CompiledWorkflow
 from retune.model import NodeConfig, TaskNodeOverrides
 from retune.overrides import parse_overrides, resolve_workflow
-from retune.sdk import LaunchPlan, Workflow
+from retune.sdk.launch_plan import LaunchPlan
+from retune.sdk.workflow import Workflow
 
 Target = Workflow[Any, Any] | LaunchPlan
 Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
@@ -17,7 +18,8 @@ Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
 def compile(target: Target) -> CompiledWorkflow:
     """The compiled workflow: its flat spec and its hook table (``.hooks``)."""
     workflow = target.workflow if isinstance(target, LaunchPlan) else _workflow(target)
-    return workflow.compile()
+    compiled: CompiledWorkflow = workflow.compile()
+    return compiled
 
 
 def resolve(target: Target, overrides: Overrides | None = None) -> dict[str, NodeConfig]:

@@ -1,24 +1,5 @@
-"""The compiler: traced graph -> ``WorkflowSpec``. It owns its input type and never sees callables."""
+"""The compiler: traced graph -> ``WorkflowSpec``. It owns its input type and never sees callables.
 
-from retune.compiler.compile import compile_workflow
-from retune.compiler.compiled import CompiledWorkflow, Hook
-from retune.compiler.graph import (
-    OverrideCall,
-    RuntimeOverrideCall,
-    TracedBinding,
-    TracedNode,
-    TracedWorkflow,
-)
-from retune.compiler.types import is_assignable
-
-__all__ = [
-    "CompiledWorkflow",
-    "Hook",
-    "OverrideCall",
-    "RuntimeOverrideCall",
-    "TracedBinding",
-    "TracedNode",
-    "TracedWorkflow",
-    "compile_workflow",
-    "is_assignable",
-]
+Import the submodules (``graph``, ``compile``, ``compiled``, ``types``): this package's
+``__init__`` stays empty so that the SDK can build traced graphs without loading pydantic.
+"""

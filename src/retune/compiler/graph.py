@@ -8,10 +8,12 @@ walked without recursion.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from retune.model import TaskNodeOverrides
-from retune.model.spec import Interface, Param, TaskSpec
+
+if TYPE_CHECKING:  # the specs are pydantic; tracing must not need it loaded
+    from retune.model.spec import Interface, Param, TaskSpec
 
 
 @dataclass(eq=False)

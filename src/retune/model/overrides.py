@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from retune.model.quantity import QuantityError
-from retune.model.resources import RESOURCE_NAMES, Resources, ResourceSpec
+from retune.model.resources import RESOURCE_NAMES, Resources, ResourceSpec, normalise
 from retune.model.unset import UNSET, Unset
 
 FIELD_NAMES: Final = (
@@ -266,10 +266,9 @@ def _checked_resources(path: str, named: Mapping[str, Any]) -> dict[str, Any]:
                 f"{path}.{name}", "is not a resource", f"Resources are {', '.join(RESOURCE_NAMES)}."
             )
         try:
-            Resources(**{name: quantity})
+            out[name] = normalise(name, quantity)
         except QuantityError as exc:
             raise FieldError(f"{path}.{name}", f"{quantity!r} {exc.reason}", exc.fix) from None
-        out[name] = quantity
     return out
 
 

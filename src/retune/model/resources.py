@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, ClassVar, Final
 
 from retune.model.quantity import format_bytes, format_cpu, parse_bytes, parse_cpu, parse_gpu
@@ -18,6 +20,18 @@ RESOURCE_NAMES: Final = ("cpu", "mem", "gpu", "storage")
 
 def normalise(name: str, value: object) -> float | int:
     """Normalise one quantity by resource name (raises ``QuantityError``)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return _normalise_cached(name, value)
+    return _normalise(name, value)
+
+
+@lru_cache(maxsize=1024)
+def _normalise_cached(name: str, value: str | int | float) -> float | int:
+    # The same few spellings ("1Gi", "500m") recur across thousands of hooks.
+    return _normalise(name, value)
+
+
+def _normalise(name: str, value: object) -> float | int:
     if name == "cpu":
         return parse_cpu(value)
     if name == "gpu":
@@ -42,6 +56,7 @@ class Resources:
     mem: int | None
     gpu: int | None
     storage: int | None
+    _named: dict[str, float | int] = field(repr=False, compare=False, hash=False)
 
     def __init__(
         self,
@@ -51,16 +66,24 @@ class Resources:
         storage: str | int | None = None,
     ) -> None:
         raw = {"cpu": cpu, "mem": mem, "gpu": gpu, "storage": storage}
+        named: dict[str, float | int] = {}
         for name, value in raw.items():
-            object.__setattr__(self, name, None if value is None else normalise(name, value))
+            normalised = None if value is None else normalise(name, value)
+            object.__setattr__(self, name, normalised)
+            if normalised is not None:
+                named[name] = normalised
+        object.__setattr__(self, "_named", named)
 
     def items(self) -> list[tuple[str, float | int]]:
         """The named resources, in canonical order."""
-        pairs = ((name, getattr(self, name)) for name in RESOURCE_NAMES)
-        return [(name, value) for name, value in pairs if value is not None]
+        return list(self._named.items())
+
+    def named(self) -> Mapping[str, float | int]:
+        """The named resources as a read-only view (no copy: merging reads it per node)."""
+        return MappingProxyType(self._named)
 
     def to_dict(self) -> dict[str, float | int]:
-        return dict(self.items())
+        return dict(self._named)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Resources:
@@ -70,7 +93,7 @@ class Resources:
         return cls(**data)
 
     def __bool__(self) -> bool:
-        return any(getattr(self, name) is not None for name in RESOURCE_NAMES)
+        return bool(self._named)
 
     def __repr__(self) -> str:
         named = ", ".join(f"{n}={format_quantity(n, v)!r}" for n, v in self.items())

@@ -60,7 +60,7 @@ def deep(draft: Draft, field: str, mapping: Mapping[str, Any], source: Source) -
 def per_resource(draft: Draft, field: str, spec: ResourceSpec, source: Source) -> None:
     """``resources`` is ``per_key`` on each of requests and limits."""
     for kind in ResourceSpec.KINDS:
-        per_key(draft, kind, getattr(spec, kind).to_dict(), source)
+        per_key(draft, kind, getattr(spec, kind).named(), source)
 
 
 RULES: Final[dict[str, Rule]] = {

@@ -1,12 +1,20 @@
-"""The registry of task types: name -> the model its ``task_config`` is checked against."""
+"""The registry of task types: name -> the model its ``task_config`` is checked against.
+
+Built-in plugin modules are imported when their type is first asked for, so that neither
+``import retune`` nor a plain Python task loads pydantic.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+_BUILT_IN: Final = {"sql": "retune.plugins.sql", "spark": "retune.plugins.spark"}
 
 
 class TaskConfigError(ValueError):
@@ -37,6 +45,8 @@ class TaskType:
                     "Drop task_config for this hook, or give the task a typed config.",
                 )
             return {}
+        from pydantic import ValidationError
+
         try:
             return self.config_model.model_validate(dict(config)).model_dump(mode="json")
         except ValidationError as exc:
@@ -61,21 +71,27 @@ def register_task_type(name: str, config_model: type[BaseModel] | None) -> TaskT
 
 
 def get_task_type(name: str) -> TaskType:
+    if name not in _TYPES and name in _BUILT_IN:
+        importlib.import_module(_BUILT_IN[name])
     try:
         return _TYPES[name]
     except KeyError:
-        known = ", ".join(sorted(_TYPES))
+        known = ", ".join(sorted({*_TYPES, *_BUILT_IN}))
         raise KeyError(f"Unknown task type {name!r}; known types are {known}.") from None
 
 
 def task_type_for_config(config: object) -> TaskType:
-    """The task type whose config model ``config`` is an instance of (``python`` for ``None``)."""
+    """The task type of a ``task_config`` object (``python`` for ``None``).
+
+    Plugin config classes name their type in a ``task_type`` class attribute.
+    """
     if config is None:
         return _TYPES["python"]
-    for task_type in _TYPES.values():
-        if task_type.config_model is not None and isinstance(config, task_type.config_model):
-            return task_type
-    raise TypeError(
-        f"task_config={config!r} is not the config of any known task type; "
-        f"use one of {', '.join(sorted(_TYPES))}'s config classes, e.g. rt.plugins.Spark(...)."
-    )
+    name = getattr(type(config), "task_type", None)
+    if not isinstance(name, str):
+        known = ", ".join(sorted({*_TYPES, *_BUILT_IN} - {"python"}))
+        raise TypeError(
+            f"task_config={config!r} is not the config of a task type; use a plugin's config class "
+            f"(task types: {known}), e.g. retune.plugins.spark.Spark(...)."
+        )
+    return get_task_type(name)

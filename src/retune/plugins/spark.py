@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from retune.plugins.registry import register_task_type
@@ -11,6 +13,7 @@ class Spark(BaseModel):
     """``task_config`` of a Spark task (flytekitplugins-spark's names)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    task_type: ClassVar[str] = "spark"
 
     spark_conf: dict[str, str] = Field(default_factory=dict)
     hadoop_conf: dict[str, str] = Field(default_factory=dict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Self
 
-from retune.compiler import OverrideCall, RuntimeOverrideCall, TracedBinding, TracedNode
+from retune.compiler.graph import OverrideCall, RuntimeOverrideCall, TracedBinding, TracedNode
 from retune.errors import CompileError
 from retune.model import Resources, TaskNodeOverrides
 from retune.sdk.location import caller

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from retune.compiler import TracedNode
+from retune.compiler.graph import TracedNode
 from retune.errors import CompileError
 from retune.model import FieldError, Resources, TaskNodeOverrides
-from retune.model.spec import Interface, TaskSpec
-from retune.plugins import task_type_for_config
+from retune.plugins.registry import task_type_for_config
 from retune.sdk import tracing
 from retune.sdk.location import caller, of_function
 from retune.sdk.promise import config_dict, promise_for
-from retune.sdk.types import input_params, output_params
+
+if TYPE_CHECKING:
+    from retune.model.spec import TaskSpec
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,15 +27,36 @@ R = TypeVar("R")
 class Task(Generic[P, R]):
     """A task: call it inside ``@workflow`` to add a node, or outside to run the function."""
 
-    def __init__(self, fn: Callable[P, R], spec: TaskSpec) -> None:
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        config: TaskNodeOverrides,
+        task_type: str,
+        timeout: float | None,
+        location: str,
+    ) -> None:
         self.fn = fn
-        self.spec = spec
+        self.name = f"{fn.__module__}.{fn.__qualname__}"
+        self.config = config
+        self.task_type = task_type
+        self.timeout = timeout
+        self.location = location
         self.signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
+    @cached_property
+    def spec(self) -> TaskSpec:
+        """The task's spec, built on first compile (it needs pydantic; decorating does not)."""
+        from retune.sdk.specs import task_spec
+
+        return task_spec(
+            self.fn,
+            task_type=self.task_type,
+            config=self.config,
+            timeout=self.timeout,
+            location=self.location,
+        )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         context = tracing.current()
@@ -136,22 +158,6 @@ def task(
             task_type = task_type_for_config(task_config).name
         except (FieldError, TypeError) as exc:
             raise CompileError(f"@task {name} ({location}): {exc}") from None
-        hints = typing.get_type_hints(function)
-        signature = inspect.signature(function)
-        interface = Interface(
-            inputs=input_params(signature, hints),
-            outputs=output_params(hints.get("return", signature.return_annotation)),
-        )
-        spec = TaskSpec(
-            name=name,
-            task_type=task_type,
-            interface=interface,
-            config=config,
-            timeout=seconds,
-            module=function.__module__,
-            qualname=function.__qualname__,
-            location=location,
-        )
-        return Task(function, spec)
+        return Task(function, config=config, task_type=task_type, timeout=seconds, location=location)
 
     return decorate(fn) if fn is not None else decorate

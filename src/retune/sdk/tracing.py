@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from retune.compiler import TracedBinding, TracedNode
+from retune.compiler.graph import TracedBinding, TracedNode
 from retune.errors import CompileError
 from retune.sdk.location import caller
 from retune.sdk.types import type_of_value

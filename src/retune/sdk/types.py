@@ -1,4 +1,4 @@
-"""Python annotations and values -> the compiler's type strings."""
+"""Python annotations and values -> the compiler's type strings (no pydantic needed)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import inspect
 import types
 import typing
 from typing import Any
-
-from retune.model.spec import Param
 
 _SIMPLE: dict[Any, str] = {
     int: "int",
@@ -60,33 +58,6 @@ def type_of_value(value: Any) -> str:
     if isinstance(value, dict):
         return "dict[str, any]"
     return type_of(type(value))
-
-
-def output_params(annotation: Any) -> tuple[Param, ...]:
-    """A return annotation -> outputs: none, one (``o0``), a tuple (``o0, o1``) or a NamedTuple."""
-    if annotation in (None, type(None), inspect.Signature.empty):
-        return ()
-    if isinstance(annotation, type) and issubclass(annotation, tuple) and hasattr(annotation, "_fields"):
-        hints = typing.get_type_hints(annotation)
-        return tuple(Param(name=f, type=type_of(hints.get(f, Any))) for f in annotation._fields)
-    if typing.get_origin(annotation) is tuple:
-        return tuple(Param(name=f"o{i}", type=type_of(a)) for i, a in enumerate(typing.get_args(annotation)))
-    return (Param(name="o0", type=type_of(annotation)),)
-
-
-def input_params(signature: inspect.Signature, hints: dict[str, Any]) -> tuple[Param, ...]:
-    params = []
-    for name, parameter in signature.parameters.items():
-        has_default = parameter.default is not inspect.Parameter.empty
-        params.append(
-            Param(
-                name=name,
-                type=type_of(hints.get(name, parameter.annotation)),
-                has_default=has_default,
-                default=parameter.default if has_default else None,
-            )
-        )
-    return tuple(params)
 
 
 def _class_type(cls: type) -> str:

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from retune.compiler import (
-    CompiledWorkflow,
-    TracedBinding,
-    TracedNode,
-    TracedWorkflow,
-    compile_workflow,
-)
+from retune.compiler.graph import TracedBinding, TracedNode, TracedWorkflow
 from retune.errors import CompileError
-from retune.model.spec import Interface
 from retune.sdk import tracing
 from retune.sdk.location import caller, of_function
 from retune.sdk.promise import InputPromise, NodeOutputs, VoidPromise, promise_for
-from retune.sdk.types import input_params, output_params
+
+if TYPE_CHECKING:
+    from retune.compiler.compiled import CompiledWorkflow
+    from retune.model.spec import Interface
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,17 +31,18 @@ class Workflow(Generic[P, R]):
         self.name = f"{fn.__module__}.{fn.__qualname__}"
         self.short_name = fn.__name__
         self.location = of_function(fn)
-        hints = typing.get_type_hints(fn)
-        signature = inspect.signature(fn)
-        self.signature = signature
-        self.interface = Interface(
-            inputs=input_params(signature, hints),
-            outputs=output_params(hints.get("return", signature.return_annotation)),
-        )
+        self.signature = inspect.signature(fn)
         self._traced: TracedWorkflow | None = None
         self._tracing = False
         self._compiled: CompiledWorkflow | None = None
         functools.update_wrapper(self, fn)
+
+    @cached_property
+    def interface(self) -> Interface:
+        """Inputs and outputs, from the annotations (built on first compile: it needs pydantic)."""
+        from retune.sdk.specs import interface_of
+
+        return interface_of(self.fn)
 
     def trace(self) -> TracedWorkflow:
         """The traced graph of this workflow (built once)."""
@@ -75,6 +72,9 @@ class Workflow(Generic[P, R]):
 
     def compile(self) -> CompiledWorkflow:
         if self._compiled is None:
+            from retune.compiler.compile import compile_workflow
+            from retune.compiler.compiled import CompiledWorkflow
+
             self._compiled = CompiledWorkflow(compile_workflow(self.trace()))
         return self._compiled
 
