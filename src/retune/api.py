@@ -22,15 +22,18 @@ def compile(target: Target) -> CompiledWorkflow:
     return compiled
 
 
-def resolve(target: Target, overrides: Overrides | None = None) -> dict[str, NodeConfig]:
+def resolve(
+    target: Target, overrides: Overrides | None = None, *, name: str = "preview"
+) -> dict[str, NodeConfig]:
     """Node path -> effective config with provenance, without running anything.
 
-    A launch plan resolves with its own ``runtime_override`` layer included.
+    A launch plan resolves with its own ``runtime_override`` layer included; ``name`` is
+    what provenance calls the execution layer (``Source(EXECUTION, name, hook)``).
     """
     compiled = compile(target)
-    parsed = parse_overrides(overrides, origin="overrides")
+    parsed = parse_overrides(overrides, origin=name)
     launch_plan = target.spec if isinstance(target, LaunchPlan) else None
-    return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed)
+    return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed, execution=name)
 
 
 def _workflow(target: object) -> Workflow[Any, Any]:

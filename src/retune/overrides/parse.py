@@ -3,7 +3,8 @@
 - maps (``rt.run(overrides=)``, launch plans, API bodies), values dicts or ``TaskNodeOverrides``;
 - YAML or JSON files of the same shape (``--overrides FILE``);
 - CLI items ``HOOK.FIELD=VALUE`` with the shorthands ``cpu mem gpu storage`` (request and
-  limit), ``image``, ``env.NAME`` and ``task_config.a.b``; values are YAML scalars, except
+  limit), ``image``, ``env.NAME`` and ``task_config.a.b`` (a key with dots in it is quoted or
+  bracketed: ``task_config.spark_conf[spark.executor.memory]=4g``); values are YAML scalars, except
   ``env.*``, ``image`` and ``cache_version``, which are taken verbatim as text.
 """
 
@@ -93,7 +94,7 @@ def _assign(fields: dict[str, Any], hook: str, path: str, raw: str, origin: str)
     elif head in ("env", "environment") and rest:
         fields.setdefault("environment", {})[rest] = raw
     elif head == "task_config" and rest:
-        *parents, leaf = rest.split(".")
+        *parents, leaf = _split_path(rest, origin)
         node = fields.setdefault("task_config", {})
         for part in parents:
             node = node.setdefault(part, {})
@@ -116,6 +117,32 @@ def _assign(fields: dict[str, Any], hook: str, path: str, raw: str, origin: str)
             origin=origin,
             fix=f"Fields are: {known}.",
         )
+
+
+def _split_path(path: str, origin: str) -> list[str]:
+    """``a.b`` -> [a, b]; a quoted or bracketed key keeps its dots:
+    ``spark_conf."spark.executor.memory"`` and ``spark_conf[spark.executor.memory]``."""
+    parts: list[str] = []
+    i = 0
+    while i < len(path):
+        closing = {'"': '"', "[": "]"}.get(path[i])
+        if closing:
+            end = path.find(closing, i + 1)
+            if end < 0:
+                raise OverrideError(
+                    f"{path!r} has an unclosed {path[i]!r}", origin=origin, fix="Close the quote or bracket."
+                )
+            parts.append(path[i + 1 : end])
+            i = end + 1
+        else:
+            end = min((j for j in (path.find(".", i), path.find("[", i)) if j >= 0), default=len(path))
+            parts.append(path[i:end])
+            i = end
+        if i < len(path) and path[i] == ".":
+            i += 1
+    if any(not part for part in parts):
+        raise OverrideError(f"{path!r} has an empty key", origin=origin, fix="Write task_config.a.b=VALUE.")
+    return parts
 
 
 def _scalar(raw: str) -> Any:

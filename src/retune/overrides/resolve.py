@@ -63,9 +63,10 @@ def resolve_workflow(
     *,
     launch_plan: LaunchPlanSpec | None = None,
     overrides: Mapping[str, TaskNodeOverrides] | None = None,
-    execution: str = "execution",
+    execution: str = "preview",
 ) -> dict[str, NodeConfig]:
-    """Node path -> ``NodeConfig`` for every task node. ``overrides`` are already parsed."""
+    """Node path -> ``NodeConfig`` for every task node. ``overrides`` are already parsed;
+    ``execution`` names their layer in provenance (an execution id, or ``preview``)."""
     overrides = overrides or {}
     check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin=execution)
     lp_overrides = launch_plan.runtime_override if launch_plan else {}
@@ -189,7 +190,7 @@ def _check_task_config(
     config: dict[str, Any], provenance: dict[str, Source], node: NodeSpec, task: TaskSpec
 ) -> dict[str, Any]:
     try:
-        return get_task_type(task.task_type).validate_config(config)
+        checked = get_task_type(task.task_type).validate_config(config)
     except TaskConfigError as exc:
         source = provenance.get(exc.field)
         given = f" (set by {source})" if source else ""
@@ -199,3 +200,19 @@ def _check_task_config(
             field=exc.field,
             fix=exc.fix,
         ) from None
+    if checked != config:  # the task type filled in defaults: they come with the task's type
+        _attribute_leaves(
+            checked, "task_config", provenance, Source(Layer.TASK, f"{task.task_type} defaults")
+        )
+    return checked
+
+
+def _attribute_leaves(
+    tree: Mapping[str, Any], prefix: str, provenance: dict[str, Source], source: Source
+) -> None:
+    for key, value in tree.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, Mapping) and value:
+            _attribute_leaves(value, path, provenance, source)
+        elif path not in provenance:
+            provenance[path] = source

@@ -12,7 +12,7 @@ from retune.plugins.registry import register_task_type
 class Spark(BaseModel):
     """``task_config`` of a Spark task (flytekitplugins-spark's names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     task_type: ClassVar[str] = "spark"
 
     spark_conf: dict[str, str] = Field(default_factory=dict)

@@ -136,8 +136,12 @@ def promise_for(node: TracedNode) -> Promise | NodeOutputs | VoidPromise:
     return promises[0] if len(promises) == 1 else NodeOutputs(node, promises)
 
 
-def config_dict(config: Any) -> Any:
-    """A plugin config object (``rt.plugins.Spark(...)``) as the map layers merge."""
+def config_dict(config: Any, *, complete: bool = False) -> Any:
+    """A plugin config object (``Spark(...)``) as the map layers merge.
+
+    A task declares its whole config (``complete``: defaults included, so every value has
+    the task as its source); an override names only the fields it was given.
+    """
     if config is not None and hasattr(config, "model_dump"):
-        return config.model_dump(mode="json", exclude_unset=True)
+        return config.model_dump(mode="json", exclude_unset=not complete)
     return config

@@ -141,7 +141,7 @@ def task(
         "retries": retries,
         "interruptible": interruptible,
         "environment": dict(environment or {}),
-        "task_config": config_dict(task_config) or {},
+        "task_config": config_dict(task_config, complete=True) or {},
     }
     if container_image is not None:
         fields["container_image"] = container_image

@@ -1,0 +1,61 @@
+"""The RFC's example, as a user would write it: hooks on the nodes that people re-tune."""
+
+from __future__ import annotations
+
+import retune as rt
+from retune.plugins.spark import Spark
+
+
+@rt.task(requests=rt.Resources(cpu="500m", mem="256Mi"))
+def prep(x: int) -> int:
+    return x + 1
+
+
+@rt.task(requests=rt.Resources(cpu="1", mem="512Mi"), retries=1)
+def score(y: int) -> int:
+    return y * 2
+
+
+@rt.task(
+    requests=rt.Resources(cpu="1", mem="512Mi"),
+    limits=rt.Resources(mem="1Gi"),
+    cache=True,
+    cache_version="1",
+    retries=2,
+    environment={"LOG_LEVEL": "info"},
+)
+def train(x: int) -> float:
+    return x * 1.5
+
+
+@rt.task(task_config=Spark(spark_conf={"spark.executor.instances": "2"}))
+def features(x: int) -> int:
+    return x
+
+
+@rt.workflow
+def training(x: int) -> float:
+    f = features(x=x).with_runtime_override("features")
+    return train(x=f).with_runtime_override("train")
+
+
+@rt.workflow
+def pipeline(x: int = 3) -> float:
+    a = prep(x=x)  # not overridable: it has no hook
+    b = prep(x=a).with_runtime_override("task-yee")
+    c = score(y=b).with_runtime_override(
+        "task-ketan", rt.runtime_override_config(cpu=1, mem="1Gi", retries=3)
+    )
+    return (
+        training(x=c)
+        .with_runtime_override("train", rt.runtime_override_config(gpu=1))
+        .with_runtime_override("features", {"task_config": {"spark_conf": {"spark.executor.memory": "4g"}}})
+    )
+
+
+nightly = rt.LaunchPlan.get_or_create(
+    workflow=pipeline,
+    name="nightly",
+    default_inputs={"x": 5},
+    runtime_override={"task-yee": rt.TaskNodeOverrides(retries=5)},
+)
