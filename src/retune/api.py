@@ -31,7 +31,7 @@ def resolve(
     what provenance calls the execution layer (``Source(EXECUTION, name, hook)``).
     """
     compiled = compile(target)
-    parsed = parse_overrides(overrides, origin=name)
+    parsed = parse_overrides(overrides, origin="overrides")
     launch_plan = target.spec if isinstance(target, LaunchPlan) else None
     return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed, execution=name)
 

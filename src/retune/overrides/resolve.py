@@ -68,7 +68,7 @@ def resolve_workflow(
     """Node path -> ``NodeConfig`` for every task node. ``overrides`` are already parsed;
     ``execution`` names their layer in provenance (an execution id, or ``preview``)."""
     overrides = overrides or {}
-    check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin=execution)
+    check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin="overrides")
     lp_overrides = launch_plan.runtime_override if launch_plan else {}
     shared: dict[tuple[str, int], tuple[Draft, NodeConfig | None]] = {}
     resolved: dict[str, NodeConfig] = {}
