@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ from retune.model.spec import (
 from retune.overrides import HOOK_NAME, parse_overrides
 from retune.overrides.validate import HOOK_NAME_RULE
 
+NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
 
 @dataclass(eq=False)
 class _Frame:
@@ -49,6 +52,7 @@ class _Frame:
     call: TracedNode | None = None
     index: int = 0
     outputs_of: dict[int, dict[str, Binding]] = field(default_factory=dict)
+    ids: dict[str, TracedNode] = field(default_factory=dict)
     hooks_here: dict[str, str] = field(default_factory=dict)
 
     def final_name(self, name: str) -> str:
@@ -124,6 +128,7 @@ class _Compiler:
     # -- phase 2: flatten ------------------------------------------------------------------
 
     def visit(self, frame: _Frame, node: TracedNode) -> _Frame | None:
+        self.claim_id(frame, node)
         inputs = {name: self.flat(frame, b) for name, b in node.inputs.items()}
         own = tuple(self.node_override(frame, call) for call in node.overrides)
         chain = own + frame.chain if own else frame.chain
@@ -131,8 +136,10 @@ class _Compiler:
             for param in node.workflow.interface.inputs:
                 if param.name not in inputs and param.has_default:
                     inputs[param.name] = Binding(kind="literal", value=param.default)
+            for target in node.aliases.values():
+                _check_hook_name(target, node.alias_location)
             aliases = (node.aliases, *frame.aliases) if node.aliases else frame.aliases
-            via = f"{frame.via}, in {node.workflow.name} called at {node.location}"
+            via = f", in {node.workflow.name} called at {node.location}{frame.via}"  # inner first
             return _Frame(node.workflow, f"{frame.prefix}{node.id}/", inputs, chain, aliases, via, node)
         assert node.task is not None
         path = frame.prefix + node.id
@@ -153,6 +160,21 @@ class _Compiler:
             p.name: Binding(kind="output", node=path, name=p.name) for p in node.outputs
         }
         return None
+
+    def claim_id(self, frame: _Frame, node: TracedNode) -> None:
+        """Node ids are unique within their workflow (``with_overrides(name=)`` may collide)."""
+        if not NODE_ID.match(node.id):
+            raise CompileError(
+                f"Node name {node.id!r} at {node.location} is not valid. Use 1-63 letters, digits, "
+                "'-' or '_', starting with a letter or digit (no '/': it separates sub-workflow paths)."
+            )
+        other = frame.ids.setdefault(node.id, node)
+        if other is not node:
+            raise CompileError(
+                f"Two nodes of workflow {frame.workflow.name!r} are both named {frame.prefix}{node.id}: "
+                f"{other.location} and {node.location}. Give one of them another name with "
+                "with_overrides(name=...)."
+            )
 
     def flat(self, frame: _Frame, binding: TracedBinding) -> Binding:
         if binding.kind == "input":
@@ -196,15 +218,17 @@ class _Compiler:
             )
         local = _check_hook_name(first.name, first.location)
         name = frame.final_name(local)
-        if name != local:
-            _check_hook_name(name, frame.via.split(" called at ")[-1] or first.location)
         where = f"{first.location}{frame.via}"
         if name in self.hooks:
             other = self.hooks[name]
+            alias = (
+                f', or alias it where its sub-workflow is called with .with_hook_aliases({local}="{name}-b")'
+                if frame.via or other.declared_at != other.declared_at.split(",")[0]
+                else ""
+            )
             raise CompileError(
                 f"Hook {name!r} is declared twice: {other.path} ({other.declared_at}) and {path} ({where}). "
-                f"Give one of them another name, or alias it at the call site with "
-                f'.with_hook_aliases({local}="{name}-b").'
+                f"Give one of them another name{alias}."
             )
         defaults = [
             HookDefault(
