@@ -49,11 +49,11 @@ _SHORTHANDS: Final = {
 class FieldError(ValueError):
     """One override field is wrong: ``field`` is its path (``resources.requests.mem``)."""
 
-    def __init__(self, field: str, problem: str, fix: str) -> None:
+    def __init__(self, field: str | None, problem: str, fix: str) -> None:
         self.field = field
         self.problem = problem
         self.fix = fix
-        super().__init__(f"{field}: {problem}. {fix}")
+        super().__init__(f"{field}: {problem}. {fix}" if field else f"{problem}. {fix}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +79,6 @@ class TaskNodeOverrides:
             value = getattr(self, name)
             if value is not UNSET:
                 object.__setattr__(self, name, _NORMALISE[name](value))
-        if self.cache_serialize is True and self.cache is False:
-            raise FieldError(
-                "cache_serialize",
-                "is true while cache is false in the same override",
-                "Serialising needs caching: set cache=true too, or drop cache_serialize.",
-            )
 
     def set_fields(self) -> list[str]:
         """Names of the fields this override sets, in canonical order."""
@@ -115,13 +109,20 @@ class TaskNodeOverrides:
             return data
         if not isinstance(data, Mapping):
             raise FieldError(
-                "<overrides>",
+                None,
                 f"{data!r} is not a map of fields",
                 f"Give a map such as {{retries: 3}}; fields are {', '.join(FIELD_NAMES)}.",
             )
         for key in data:
             if key not in FIELD_NAMES:
                 raise FieldError(str(key), "is not an override field", _unknown_field_fix(str(key)))
+        if data.get("cache_serialize") is True and data.get("cache") is False:
+            # Caught here for early, precise feedback; resolution checks the layered result too.
+            raise FieldError(
+                "cache_serialize",
+                "is true while cache is false in the same override",
+                "Serialising needs caching: set cache=true too, or drop cache_serialize.",
+            )
         return cls(**data)
 
     def __repr__(self) -> str:
@@ -183,17 +184,34 @@ def runtime_override_config(
 
 def overrides_json_schema() -> dict[str, Any]:
     """JSON Schema of the wire form, for the API's OpenAPI document and the web form."""
-    quantity = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "minLength": 1}]}
+    number = r"\s*(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+    units = "(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?"
+    size = {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": f"^{number}{units}\\s*$"}]
+    }
+    quantities = {
+        "cpu": {
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": f"^{number}m?\\s*$"}]
+        },
+        "mem": size,
+        "gpu": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^\s*\d+\s*$"}]},
+        "storage": size,
+    }
     resources = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {name: {**quantity, "title": name} for name in RESOURCE_NAMES},
+        "properties": {name: {**quantities[name], "title": name} for name in RESOURCE_NAMES},
+        "description": "Kubernetes quantities; the server also refuses absurd sizes (cpu > 1024, mem > 1Pi).",
     }
     return {
         "title": "TaskNodeOverrides",
         "description": "Overrides for one hook; every field is optional and unset fields change nothing.",
         "type": "object",
         "additionalProperties": False,
+        "not": {
+            "required": ["cache", "cache_serialize"],
+            "properties": {"cache": {"const": False}, "cache_serialize": {"const": True}},
+        },
         "properties": {
             "resources": {
                 "type": "object",
@@ -203,13 +221,18 @@ def overrides_json_schema() -> dict[str, Any]:
             },
             "cache": {"type": "boolean"},
             "cache_serialize": {"type": "boolean", "description": "Needs cache."},
-            "cache_version": {"type": "string", "maxLength": 128},
+            "cache_version": {
+                "anyOf": [{"type": "string", "maxLength": 128, "pattern": r"^[^\n]*$"}, {"type": "integer"}]
+            },
             "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
             "interruptible": {"type": "boolean"},
             "container_image": {"type": "string", "pattern": r"^\S{1,255}$"},
             "environment": {
                 "type": "object",
-                "propertyNames": {"pattern": ENV_NAME.pattern, "not": {"pattern": "^RETUNE_"}},
+                "propertyNames": {
+                    "pattern": ENV_NAME.pattern,
+                    "not": {"pattern": "^[Rr][Ee][Tt][Uu][Nn][Ee]_"},
+                },
                 "additionalProperties": {"type": "string"},
                 "description": "Merged per key; RETUNE_* names are reserved.",
             },
@@ -282,8 +305,9 @@ def _flag(name: str) -> Any:
 
 
 def _cache_version(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise FieldError("cache_version", f"{value!r} is not text", "Write a version such as '2'.")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        # Whole numbers read back exactly; a float would not (1.10 -> "1.1").
+        raise FieldError("cache_version", f"{value!r} is not text", "Write a version such as '2' (quoted).")
     text = str(value)
     if len(text) > 128 or "\n" in text:
         raise FieldError("cache_version", "is longer than one line of 128 characters", "Use a short tag.")
@@ -316,13 +340,14 @@ def _environment(value: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, raw in value.items():
         check_env_name(key)
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        if not isinstance(raw, str):
+            # As Kubernetes does: YAML would silently turn 007 into 7 and 1.10 into 1.1.
             raise FieldError(
                 f"environment.{key}",
                 f"{raw!r} is not text",
-                "Environment values are strings: quote it.",
+                f"Environment values are strings: quote it ({str(raw)!r}).",
             )
-        out[key] = str(raw)
+        out[key] = raw
     return out
 
 

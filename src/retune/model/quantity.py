@@ -9,7 +9,7 @@ scheduled, so a mistake shows up at launch instead of as a task that never start
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Final
 
 MAX_CPU: Final = 1024.0
@@ -63,7 +63,7 @@ def parse_bytes(resource: str, value: object) -> int:
             f"has an unknown unit {suffix!r}",
             "Use Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), e.g. 512Mi.",
         )
-    size = -((-number * scale) // 1)  # ceil without float rounding
+    size = (number * scale).to_integral_value(rounding=ROUND_CEILING)  # a fraction of a byte is a byte
     ceiling = MAX_MEM if resource == "mem" else MAX_STORAGE
     return int(_check_range(resource, value, size, ceiling, format_bytes(ceiling)))
 

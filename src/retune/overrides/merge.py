@@ -5,7 +5,9 @@ There is one rule per kind of field, named once:
 - ``replace``: the layer's value replaces the current one (``retries``, ``cache``, ...);
 - ``per_key``: keys are set one by one, others kept (``environment``, each resource name
   of ``requests`` and ``limits``);
-- ``deep``: nested maps merge recursively, anything else replaces (``task_config``).
+- ``deep``: nested maps merge recursively and other values replace (``task_config``); an empty
+  map merges nothing, and a map meeting a non-map at the same path is a ``MergeConflict``
+  (so deep merging stays associative: a later layer cannot half-replace a subtree).
 
 Each rule writes the value and its ``Source`` together, so value and provenance cannot drift.
 Rules never mutate a nested map in place, which lets drafts share them after ``copy()``.
@@ -19,6 +21,16 @@ from typing import Any, Final
 from retune.model import UNSET, Layer, ResourceSpec, Source, TaskNodeOverrides
 
 Rule = Callable[["Draft", str, Any, Source], None]
+
+
+class MergeConflict(ValueError):
+    """Two layers disagree on the shape of a ``task_config`` path: a map in one, a value in the other."""
+
+    def __init__(self, path: str, before: Source | None, after: Source) -> None:
+        self.path = path
+        self.before = before
+        self.after = after
+        super().__init__(f"{path} is a map in one layer and a single value in another")
 
 
 class Draft:
@@ -105,7 +117,7 @@ def to_overrides(draft: Draft) -> TaskNodeOverrides:
     for field in ("environment", "task_config"):
         if draft.values[field]:
             named[field] = draft.values[field]
-    return TaskNodeOverrides.from_dict(named)
+    return TaskNodeOverrides(**named)
 
 
 def _deep_merge(
@@ -118,12 +130,17 @@ def _deep_merge(
     out = dict(base)
     for key, value in top.items():
         path = f"{prefix}.{key}"
-        old = out.get(key)
-        if isinstance(value, Mapping) and value and isinstance(old, Mapping):
-            out[key] = _deep_merge(old, value, path, provenance, source)
+        if key not in out:
+            out[key] = _record_leaves(value, path, provenance, source)
             continue
-        _forget(provenance, path)
-        out[key] = _record_leaves(value, path, provenance, source)
+        old = out[key]
+        if isinstance(value, Mapping) != isinstance(old, Mapping):
+            raise MergeConflict(path, _source_under(provenance, path), source)
+        if isinstance(value, Mapping):
+            out[key] = _deep_merge(old, value, path, provenance, source)
+        else:
+            provenance[path] = source
+            out[key] = value
     return out
 
 
@@ -134,8 +151,6 @@ def _record_leaves(value: Any, path: str, provenance: dict[str, Source], source:
     return dict(value) if isinstance(value, Mapping) else value
 
 
-def _forget(provenance: dict[str, Source], path: str) -> None:
-    """Drop the provenance of a subtree that is being replaced."""
+def _source_under(provenance: Mapping[str, Source], path: str) -> Source | None:
     nested = path + "."
-    for key in [k for k in provenance if k == path or k.startswith(nested)]:
-        del provenance[key]
+    return next((s for k, s in provenance.items() if k == path or k.startswith(nested)), None)

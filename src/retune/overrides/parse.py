@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +20,23 @@ from retune.model import FIELD_NAMES, RESOURCE_NAMES, FieldError, TaskNodeOverri
 from retune.overrides.validate import check_hook_name
 
 _VERBATIM: Final = ("container_image", "cache_version")
+_KEYED: Final = {
+    "env": "env.NAME",
+    "environment": "env.NAME",
+    "task_config": "task_config.KEY",
+    "requests": "requests.cpu",
+    "limits": "limits.mem",
+    "resources": "mem",
+}
+_CLI_FIELDS: Final = (
+    *RESOURCE_NAMES,
+    "requests.R",
+    "limits.R",
+    "image",
+    "env.NAME",
+    "task_config.a.b",
+    *(f for f in FIELD_NAMES if f not in ("resources", "environment", "task_config")),
+)
 _CLI_FORM: Final = "Write -o HOOK.FIELD=VALUE, e.g. -o train.mem=2Gi or -o train.env.LOG=debug."
 
 
@@ -94,10 +112,18 @@ def _assign(fields: dict[str, Any], hook: str, path: str, raw: str, origin: str)
     elif head in ("env", "environment") and rest:
         fields.setdefault("environment", {})[rest] = raw
     elif head == "task_config" and rest:
-        *parents, leaf = _split_path(rest, origin)
+        *parents, leaf = _split_path(rest, hook, origin)
         node = fields.setdefault("task_config", {})
         for part in parents:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise OverrideError(
+                    f"{path!r} goes inside {part!r}, which an earlier -o item set to a single value",
+                    hook=hook,
+                    field=path,
+                    origin=origin,
+                    fix="Set either the whole value or keys inside it, not both.",
+                )
         node[leaf] = _scalar(raw)
     elif head == "image" and not rest:
         fields["container_image"] = raw
@@ -106,20 +132,31 @@ def _assign(fields: dict[str, Any], hook: str, path: str, raw: str, origin: str)
     elif head in FIELD_NAMES and not rest and head not in ("resources", "environment", "task_config"):
         fields[head] = _scalar(raw)
     else:
-        known = (
-            "cpu, mem, gpu, storage, requests.R, limits.R, image, env.NAME, task_config.a.b, "
-            + ", ".join(f for f in FIELD_NAMES if f not in ("resources", "environment", "task_config"))
-        )
-        raise OverrideError(
-            f"{path!r} is not an override field",
+        raise _unknown_cli_field(hook, path, origin)
+
+
+def _unknown_cli_field(hook: str, path: str, origin: str) -> OverrideError:
+    head = path.partition(".")[0]
+    if head in _KEYED and "." not in path:
+        return OverrideError(
+            f"{head!r} needs a key",
             hook=hook,
             field=path,
             origin=origin,
-            fix=f"Fields are: {known}.",
+            fix=f"Write {hook}.{_KEYED[head]}=VALUE.",
         )
+    near = difflib.get_close_matches(head, _CLI_FIELDS, n=1)
+    hint = f"Did you mean {near[0]!r}? " if near else ""
+    return OverrideError(
+        f"{path!r} is not an override field",
+        hook=hook,
+        field=path,
+        origin=origin,
+        fix=f"{hint}Fields are: {', '.join(_CLI_FIELDS)}.",
+    )
 
 
-def _split_path(path: str, origin: str) -> list[str]:
+def _split_path(path: str, hook: str, origin: str) -> list[str]:
     """``a.b`` -> [a, b]; a quoted or bracketed key keeps its dots:
     ``spark_conf."spark.executor.memory"`` and ``spark_conf[spark.executor.memory]``."""
     parts: list[str] = []
@@ -130,7 +167,11 @@ def _split_path(path: str, origin: str) -> list[str]:
             end = path.find(closing, i + 1)
             if end < 0:
                 raise OverrideError(
-                    f"{path!r} has an unclosed {path[i]!r}", origin=origin, fix="Close the quote or bracket."
+                    f"{path!r} has an unclosed {path[i]!r}",
+                    hook=hook,
+                    field=f"task_config.{path}",
+                    origin=origin,
+                    fix="Close the quote or bracket.",
                 )
             parts.append(path[i + 1 : end])
             i = end + 1
@@ -141,7 +182,13 @@ def _split_path(path: str, origin: str) -> list[str]:
         if i < len(path) and path[i] == ".":
             i += 1
     if any(not part for part in parts):
-        raise OverrideError(f"{path!r} has an empty key", origin=origin, fix="Write task_config.a.b=VALUE.")
+        raise OverrideError(
+            f"{path!r} has an empty key",
+            hook=hook,
+            field=f"task_config.{path}",
+            origin=origin,
+            fix="Write task_config.a.b=VALUE.",
+        )
     return parts
 
 

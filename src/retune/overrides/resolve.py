@@ -38,7 +38,7 @@ from retune.model import (
 )
 from retune.model.resources import format_quantity
 from retune.model.spec import LaunchPlanSpec, NodeSpec, TaskSpec, WorkflowSpec
-from retune.overrides.merge import Draft, apply, replace
+from retune.overrides.merge import Draft, MergeConflict, apply, replace
 from retune.overrides.validate import check_known_hooks
 from retune.plugins import TaskConfigError, get_task_type
 from retune.settings import DEFAULT_LIMITS, DEFAULT_REQUESTS
@@ -79,7 +79,7 @@ def resolve_workflow(
             base = Draft.empty()
             for layer in LAYERS[:2]:
                 for layer_overrides, source, timeout in _entries(layer, node, task):
-                    apply(base, layer_overrides, source)
+                    _apply(base, layer_overrides, source, node)
                     if timeout is not None:
                         replace(base, "timeout", timeout, source)
             shared[key] = (base, None)
@@ -101,9 +101,22 @@ def resolve_workflow(
         }
         for layer in LAYERS[2:]:
             for layer_overrides, source in late[layer]:
-                apply(draft, layer_overrides, source)
+                _apply(draft, layer_overrides, source, node)
         resolved[node.path] = _finish(draft, node, task)
     return resolved
+
+
+def _apply(draft: Draft, overrides: TaskNodeOverrides, source: Source, node: NodeSpec) -> None:
+    try:
+        apply(draft, overrides, source)
+    except MergeConflict as exc:
+        raise OverrideError(
+            f"node {node.path!r}: {exc.path} is a map in {exc.before} but a single value in {exc.after}, "
+            "or the other way round",
+            hook=node.hook,
+            field=exc.path,
+            fix="Give the same shape in every layer: task_config maps merge key by key.",
+        ) from None
 
 
 def _entries(
