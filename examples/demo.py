@@ -52,7 +52,7 @@ def main() -> int:
                     ", ".join(h.nodes),
                     h.task.rsplit(".", 1)[-1],
                     h.declared_at.split(",")[0],
-                    _short(h.default.to_dict()),
+                    _describe(h.default),
                 ]
                 for name, h in compiled.hooks.items()
             ],
@@ -110,9 +110,14 @@ def _source(source: rt.Source | None) -> str:
     return f"{source.layer.value} {source.name}{hook}"
 
 
-def _short(value: object) -> str:
-    text = str(value) if value else "-"
-    return text if len(text) < 60 else text[:57] + "..."
+def _describe(overrides: rt.TaskNodeOverrides) -> str:
+    """``resources.requests.mem=1Gi retries=3``, quantities in Kubernetes notation."""
+    parts = []
+    for path, value in _leaves(overrides.to_dict()):
+        name = path.rsplit(".", 1)[-1]
+        shown = format_quantity(name, value) if path.startswith("resources.") else value
+        parts.append(f"{path}={shown}")
+    return " ".join(parts) or "-"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
