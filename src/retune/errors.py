@@ -2,13 +2,18 @@
 
     RetuneError
     ├── CompileError           a graph or hook problem, found before anything is stored or run
-    └── OverrideError          an override that is unknown, malformed or cannot be honoured
-        (also a ValueError)    .hook, .field and .origin say where it was given
+    ├── OverrideError          an override that is unknown, malformed or cannot be honoured
+    │   (also a ValueError)    .hook, .field and .origin say where it was given
+    ├── InputError             a workflow input that is missing, unknown or of the wrong type
+    │   (also a ValueError)    .input names it
+    └── ExecutionFailed        a run ended FAILED; .execution is the record
 
-Both are raised before anything is stored or run.
+The first three are raised before anything is stored or run.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class RetuneError(Exception):
@@ -48,3 +53,21 @@ class OverrideError(RetuneError, ValueError):
         prefix = f"Override for {', '.join(where)}: " if where else "Override: "
         given = f" (given in {origin})" if origin else ""
         super().__init__(f"{prefix}{problem}{given}. {fix}".rstrip())
+
+
+class InputError(RetuneError, ValueError):
+    """A workflow input is missing, unknown, fixed by the launch plan, or of the wrong type."""
+
+    def __init__(self, problem: str, *, input: str | None = None, fix: str = "") -> None:
+        self.input = input
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}. {fix}".rstrip())
+
+
+class ExecutionFailed(RetuneError):
+    """``rt.run`` ended in ``FAILED``; ``.execution`` holds the record (nodes, attempts, errors)."""
+
+    def __init__(self, execution: Any) -> None:
+        self.execution = execution
+        super().__init__(f"Execution {execution.id} failed: {execution.error}")

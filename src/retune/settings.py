@@ -1,14 +1,31 @@
-"""Settings read once: where retune keeps its state, and the platform defaults.
+"""Settings, read once: where retune keeps its state, which images exist, how big the machine is.
 
-Resources nobody set on any layer resolve to these defaults (like a Flyte platform's
-``task_resource_defaults``); see docs/decisions/0002-platform-resource-defaults.md.
+Precedence, strongest first: ``RETUNE_*`` environment variables, ``retune.toml`` in the working
+directory, ``RETUNE_HOME/config.toml``. Values stay raw strings here; the parts that use them
+normalise them (this module imports nothing else of retune).
+
+    # retune.toml
+    [database]
+    url = "postgresql://postgres@127.0.0.1:5432/retune"
+    [images]                      # container_image -> Python interpreter
+    py311 = "/opt/venvs/py311/bin/python"
+    [capacity]                    # what the local executor may hand out at once
+    cpu = 2
+    mem = "8Gi"
+    gpu = 0
+
+Resources nobody set on any layer resolve to ``DEFAULT_REQUESTS``/``DEFAULT_LIMITS`` (like a
+Flyte platform's ``task_resource_defaults``; docs/decisions/0002-platform-resource-defaults.md).
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 DEFAULT_REQUESTS: Final = {"cpu": 0.25, "mem": 256 * 2**20, "gpu": 0, "storage": 0}
 DEFAULT_LIMITS: Final = {"cpu": 0.25, "mem": 1 * 2**30, "gpu": 0, "storage": 0}
@@ -17,3 +34,53 @@ DEFAULT_LIMITS: Final = {"cpu": 0.25, "mem": 1 * 2**30, "gpu": 0, "storage": 0}
 def retune_home() -> Path:
     """``RETUNE_HOME``, default ``~/.retune``."""
     return Path(os.environ.get("RETUNE_HOME", Path.home() / ".retune"))
+
+
+class SettingsError(ValueError):
+    """A configuration file cannot be read."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None = None
+    images: dict[str, str] = field(default_factory=dict)
+    capacity: dict[str, str] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=8)
+def load(cwd: Path | None = None) -> Settings:
+    """The merged settings (cached per working directory; ``load.cache_clear()`` in tests)."""
+    home = retune_home()
+    merged: dict[str, dict[str, Any]] = {"database": {}, "images": {}, "capacity": {}}
+    sources = []
+    for path in (home / "config.toml", (cwd or Path.cwd()) / "retune.toml"):
+        if path.is_file():
+            for section, values in _read(path).items():
+                if isinstance(values, dict) and section in merged:
+                    merged[section].update(values)
+            sources.append(str(path))
+    env = os.environ
+    if "RETUNE_DATABASE_URL" in env:
+        merged["database"]["url"] = env["RETUNE_DATABASE_URL"]
+    for name in ("cpu", "mem", "gpu"):
+        if f"RETUNE_CAPACITY_{name.upper()}" in env:
+            merged["capacity"][name] = env[f"RETUNE_CAPACITY_{name.upper()}"]
+    for item in filter(None, env.get("RETUNE_IMAGES", "").split(",")):
+        image, _, interpreter = item.partition("=")
+        merged["images"][image.strip()] = interpreter.strip()
+    return Settings(
+        home=home,
+        database_url=merged["database"].get("url"),
+        images={str(k): str(v) for k, v in merged["images"].items()},
+        capacity={str(k): str(v) for k, v in merged["capacity"].items()},
+        sources=tuple(sources),
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"Cannot read {path}: {exc}. Fix or remove the file.") from None

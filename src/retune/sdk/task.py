@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_DECLARED: dict[str, Task[Any, Any]] = {}
+
+
+def declared_task(name: str) -> Task[Any, Any] | None:
+    """The task last declared under ``name`` in this process (a notebook may redefine one)."""
+    return _DECLARED.get(name)
+
 
 class Task(Generic[P, R]):
     """A task: call it inside ``@workflow`` to add a node, or outside to run the function."""
@@ -158,6 +165,8 @@ def task(
             task_type = task_type_for_config(task_config).name
         except (FieldError, TypeError) as exc:
             raise CompileError(f"@task {name} ({location}): {exc}") from None
-        return Task(function, config=config, task_type=task_type, timeout=seconds, location=location)
+        declared = Task(function, config=config, task_type=task_type, timeout=seconds, location=location)
+        _DECLARED[declared.name] = declared
+        return declared
 
     return decorate(fn) if fn is not None else decorate

@@ -1,0 +1,336 @@
+"""The durable execution state machine.
+
+Each loop iteration:
+
+1. collects what happened (finished attempts, cache hits, skipped nodes) as store changes;
+2. adds the starts it decided on (node RUNNING, attempt RUNNING) to the same batch;
+3. writes the batch in one transaction (``Store.apply``);
+4. only then acts: submits the started attempts to the executor.
+
+So a change is committed before it is acted on, and a restarted engine resumes from the
+store: a node whose success was committed never runs again, and an attempt that was running
+when the engine died is recorded as lost (a system failure) and retried.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from retune.engine.bindings import upstream, value_of
+from retune.engine.budget import may_retry, placement
+from retune.engine.cache import cache_key
+from retune.executors.base import USER_OUTCOMES, AttemptRequest, AttemptResult, Executor, Outcome, TaskRef
+from retune.model import EffectiveConfig
+from retune.model.execution import Attempt, AttemptKind, CacheStatus, Execution, NodeExecution, Phase
+from retune.model.spec import NodeSpec, WorkflowSpec
+from retune.store.base import (
+    AttemptChange,
+    CachePut,
+    Change,
+    ExecutionChange,
+    NewExecution,
+    NewNode,
+    NodeChange,
+    Store,
+)
+
+RESERVATION_TTL: Final = 30.0
+LOST_ON_RESTART: Final = "the engine stopped while this attempt ran; its result was lost"
+
+Progress = Callable[[Sequence[Change]], None]
+
+
+def new_execution_id() -> str:
+    return "ex-" + uuid.uuid4().hex[:12]
+
+
+@dataclass(eq=False)
+class _Node:
+    spec: NodeSpec
+    record: NodeExecution
+    deps: frozenset[str]
+    attempts: list[Attempt] = field(default_factory=list)
+    outputs: Mapping[str, Any] | None = None
+    key: str | None = None  # cache key, when caching
+    reserved: bool = False
+
+    @property
+    def config(self) -> EffectiveConfig:
+        return self.record.config
+
+    @property
+    def phase(self) -> Phase:
+        return self.record.phase
+
+
+class Engine:
+    """Drives executions to a terminal phase over a ``Store`` and an ``Executor``."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll: float = 0.05,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.clock = clock
+        self.poll = poll
+        self.progress = progress
+        self.owner = "engine-" + uuid.uuid4().hex[:8]
+
+    def launch(self, new: NewExecution, spec: WorkflowSpec) -> str:
+        """Register the workflow and create the execution ``QUEUED`` (one transaction each)."""
+        self.store.put_workflow(spec, new.workflow_version)
+        self.store.create_execution(new)
+        return new.id
+
+    def run(self, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef]) -> Execution:
+        """Run (or resume) an execution until it is terminal; returns the stored record."""
+        _Run(self, execution_id, spec, tasks).drive()
+        return self.store.get_execution(execution_id)
+
+
+class _Run:
+    def __init__(
+        self, engine: Engine, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef]
+    ) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.id = execution_id
+        self.spec = spec
+        self.tasks = tasks
+        self.record = self.store.get_execution(execution_id)
+        records = {n.path: n for n in self.record.nodes}
+        self.nodes: dict[str, _Node] = {}
+        for node_spec in spec.nodes:
+            record = records[node_spec.path]
+            deps = frozenset(d for b in node_spec.inputs.values() for d in upstream(b))
+            node = _Node(node_spec, record, deps, list(record.attempts), record.outputs)
+            self.nodes[node_spec.path] = node
+        self.running: dict[Future[AttemptResult], _Node] = {}
+        self.waiting: list[_Node] = []  # on another run's cache reservation
+        self.changes: list[Change] = []
+        self.to_submit: list[tuple[_Node, AttemptRequest]] = []
+        self.heartbeat_at = 0.0
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def drive(self) -> None:
+        if self.record.phase.terminal:
+            return
+        if self.record.phase is Phase.QUEUED:
+            self.changes.append(ExecutionChange(self.id, Phase.RUNNING, at=self.now()))
+        self.recover_lost_attempts()
+        while True:
+            self.schedule()
+            self.commit()
+            if not self.running and not self.waiting:
+                break
+            timeout = (
+                self.engine.poll if self.waiting or any(n.reserved for n in self.running.values()) else None
+            )
+            if not self.running:  # only waiting on another run's reservation
+                time.sleep(self.engine.poll)
+                continue
+            done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                self.finish(self.running.pop(future), future.result())
+            self.heartbeat()
+        self.complete()
+        self.commit()
+
+    def commit(self) -> None:
+        """Write the batch, then act on it."""
+        if self.changes:
+            batch, self.changes = self.changes, []
+            self.store.apply(batch)
+            if self.engine.progress is not None:
+                self.engine.progress(batch)
+        for node in [n for n in self.nodes.values() if n.reserved and n.phase.terminal]:
+            self.store.cache_release(node.key or "", self.engine.owner)
+            node.reserved = False
+        submissions, self.to_submit = self.to_submit, []
+        for node, request in submissions:
+            self.running[self.engine.executor.submit(request)] = node
+
+    def now(self) -> float:
+        return self.engine.clock()
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def recover_lost_attempts(self) -> None:
+        for node in self.nodes.values():
+            if node.phase is Phase.RUNNING and node.attempts and node.attempts[-1].phase is Phase.RUNNING:
+                lost = replace(
+                    node.attempts[-1],
+                    phase=Phase.FAILED,
+                    kind=AttemptKind.SYSTEM,
+                    error=LOST_ON_RESTART,
+                    finished_at=self.now(),
+                )
+                node.attempts[-1] = lost
+                self.changes.append(AttemptChange(self.id, node.spec.path, lost))
+                self.retry_or_fail(node, LOST_ON_RESTART)
+
+    def schedule(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for node in waiting:
+            self.start(node)
+        for node in self.nodes.values():
+            if node.phase is not Phase.QUEUED or node in self.waiting:
+                continue
+            states = [self.nodes[d].phase for d in node.deps]
+            if any(p in (Phase.FAILED, Phase.SKIPPED, Phase.ABORTED) for p in states):
+                self.set_phase(node, Phase.SKIPPED, error="an upstream node failed")
+            elif all(p is Phase.SUCCEEDED for p in states):
+                self.start(node)
+
+    def start(self, node: _Node) -> None:
+        inputs = self.inputs_of(node)
+        if node.config.cache:
+            task = self.spec.tasks[node.spec.task]
+            node.key = node.key or cache_key(
+                task, node.config.cache_version, inputs, mapped=node.spec.kind == "map"
+            )
+            hit = self.store.cache_get(node.key)
+            if hit is not None:
+                self.succeed(node, hit, CacheStatus.HIT)
+                return
+            if node.config.cache_serialize and not node.reserved:
+                if not self.store.cache_reserve(node.key, self.engine.owner, RESERVATION_TTL):
+                    self.waiting.append(node)
+                    return
+                node.reserved = True
+        calls = self.calls_of(node, inputs)
+        if calls is None:
+            return
+        self.submit_attempt(node, calls)
+
+    def submit_attempt(self, node: _Node, calls: list[dict[str, Any]]) -> None:
+        capacity = placement(node.attempts, node.config, offered=self.engine.executor.interruptible_capacity)
+        attempt = Attempt(
+            number=len(node.attempts) + 1,
+            phase=Phase.RUNNING,
+            kind=AttemptKind.USER,
+            capacity=capacity,
+            executor=self.engine.executor.name,
+            started_at=self.now(),
+        )
+        node.attempts.append(attempt)
+        if node.phase is not Phase.RUNNING:
+            self.set_phase(node, Phase.RUNNING)
+        self.changes.append(AttemptChange(self.id, node.spec.path, attempt))
+        request = AttemptRequest(
+            execution_id=self.id,
+            node=node.spec.path,
+            attempt=attempt.number,
+            task=self.tasks[node.spec.task],
+            calls=calls,
+            config=node.config,
+            capacity=capacity,
+            log_prefix=f"logs/{self.id}/{node.spec.path}/{attempt.number}",
+        )
+        self.to_submit.append((node, request))
+
+    def inputs_of(self, node: _Node) -> dict[str, Any]:
+        outputs = {path: n.outputs or {} for path, n in self.nodes.items() if path in node.deps}
+        return {name: value_of(b, self.record.inputs, outputs) for name, b in node.spec.inputs.items()}
+
+    def calls_of(self, node: _Node, inputs: dict[str, Any]) -> list[dict[str, Any]] | None:
+        if node.spec.kind != "map":
+            return [inputs]
+        lengths = {name: len(value) for name, value in inputs.items()}
+        if len(set(lengths.values())) > 1:
+            self.set_phase(node, Phase.FAILED, error=f"map_task inputs have different lengths: {lengths}")
+            return None
+        count = next(iter(lengths.values()), 0)
+        return [{name: value[i] for name, value in inputs.items()} for i in range(count)]
+
+    # -- results ----------------------------------------------------------------------------
+
+    def finish(self, node: _Node, result: AttemptResult) -> None:
+        succeeded = result.outcome is Outcome.SUCCEEDED
+        kind = AttemptKind.USER if succeeded or result.outcome in USER_OUTCOMES else AttemptKind.SYSTEM
+        attempt = replace(
+            node.attempts[-1],
+            phase=Phase.SUCCEEDED if succeeded else Phase.FAILED,
+            kind=kind,
+            error=result.error,
+            capacity=result.capacity,
+            finished_at=self.now(),
+            logs=dict(result.logs),
+        )
+        node.attempts[-1] = attempt
+        self.changes.append(AttemptChange(self.id, node.spec.path, attempt))
+        if succeeded:
+            outputs = self.outputs_of(node, result)
+            if node.key is not None:
+                self.changes.append(CachePut(node.key, outputs, self.id, node.spec.path))
+            self.succeed(node, outputs, CacheStatus.MISS if node.config.cache else CacheStatus.DISABLED)
+        else:
+            self.retry_or_fail(node, result.error or result.outcome.value)
+
+    def outputs_of(self, node: _Node, result: AttemptResult) -> dict[str, Any]:
+        calls = list(result.outputs or [])
+        if node.spec.kind == "map":
+            names = [p.name for p in self.spec.tasks[node.spec.task].interface.outputs]
+            return {name: [call[name] for call in calls] for name in names}
+        return dict(calls[0]) if calls else {}
+
+    def retry_or_fail(self, node: _Node, error: str) -> None:
+        if may_retry(node.attempts, node.config):
+            calls = self.calls_of(node, self.inputs_of(node))
+            if calls is not None:
+                self.submit_attempt(node, calls)
+            return
+        count = len(node.attempts)
+        self.set_phase(node, Phase.FAILED, error=f"failed after {count} attempt{'s' * (count > 1)}: {error}")
+
+    def succeed(self, node: _Node, outputs: Mapping[str, Any], cache: CacheStatus) -> None:
+        node.outputs = outputs
+        self.set_phase(node, Phase.SUCCEEDED, cache=cache, outputs=outputs)
+
+    def set_phase(
+        self,
+        node: _Node,
+        phase: Phase,
+        *,
+        cache: CacheStatus | None = None,
+        outputs: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        node.record = replace(node.record, phase=phase, cache=cache or node.record.cache, error=error)
+        self.changes.append(NodeChange(self.id, node.spec.path, phase, cache, outputs, error, self.now()))
+
+    def heartbeat(self) -> None:
+        if self.now() < self.heartbeat_at:
+            return
+        self.heartbeat_at = self.now() + RESERVATION_TTL / 3
+        for node in self.running.values():
+            if node.reserved and node.key:
+                self.store.cache_reserve(node.key, self.engine.owner, RESERVATION_TTL)
+
+    def complete(self) -> None:
+        failed = [n for n in self.nodes.values() if n.phase is Phase.FAILED]
+        if failed:
+            first = failed[0]
+            hook = f" (hook {first.spec.hook!r})" if first.spec.hook else ""
+            error = f"node {first.spec.path}{hook} {first.record.error}"
+            self.changes.append(ExecutionChange(self.id, Phase.FAILED, error=error, at=self.now()))
+            return
+        outputs = {path: n.outputs or {} for path, n in self.nodes.items()}
+        result = {name: value_of(b, self.record.inputs, outputs) for name, b in self.spec.outputs.items()}
+        self.changes.append(ExecutionChange(self.id, Phase.SUCCEEDED, outputs=result, at=self.now()))
+
+
+def new_nodes(resolved: Mapping[str, Any]) -> list[NewNode]:
+    return [NewNode(path, config) for path, config in resolved.items()]

@@ -1,0 +1,198 @@
+"""Execution records: what ``rt.run`` returns, ``--json`` prints and the store keeps.
+
+Field names are part of the API (DESIGN §1). Records are frozen; the engine builds new ones
+from the store rather than mutating them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Final
+
+from retune.model.config import EffectiveConfig, Provenance, Source
+
+
+class Phase(StrEnum):
+    """Phases of executions and nodes. ``SKIPPED`` is for nodes only: an upstream node failed."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL: Final = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.SKIPPED})
+
+
+class CacheStatus(StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+    DISABLED = "disabled"
+
+
+class AttemptKind(StrEnum):
+    """The budget an attempt counts against: ``user`` (``retries``) or ``system`` (lost or
+    preempted workers, which never consume the user's retries)."""
+
+    USER = "user"
+    SYSTEM = "system"
+
+
+class Capacity(StrEnum):
+    """Where an attempt ran."""
+
+    ON_DEMAND = "on_demand"
+    INTERRUPTIBLE = "interruptible"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int
+    phase: Phase
+    kind: AttemptKind
+    error: str | None = None
+    capacity: Capacity = Capacity.ON_DEMAND
+    executor: str = "local"
+    started_at: float | None = None
+    finished_at: float | None = None
+    logs: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "phase": self.phase.value,
+            "kind": self.kind.value,
+            "error": self.error,
+            "capacity": self.capacity.value,
+            "executor": self.executor,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "logs": dict(self.logs),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
+        return cls(
+            number=int(data["number"]),
+            phase=Phase(data["phase"]),
+            kind=AttemptKind(data["kind"]),
+            error=data.get("error"),
+            capacity=Capacity(data.get("capacity", Capacity.ON_DEMAND)),
+            executor=str(data.get("executor", "local")),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            logs=dict(data.get("logs") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeExecution:
+    path: str
+    hook: str | None
+    task: str
+    phase: Phase
+    cache: CacheStatus
+    config: EffectiveConfig
+    provenance: Provenance
+    attempts: tuple[Attempt, ...] = ()
+    outputs: Mapping[str, Any] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "hook": self.hook,
+            "task": self.task,
+            "phase": self.phase.value,
+            "cache": self.cache.value,
+            "config": self.config.to_dict(),
+            "provenance": {path: source.to_dict() for path, source in self.provenance.items()},
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "outputs": None if self.outputs is None else dict(self.outputs),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeExecution:
+        return cls(
+            path=str(data["path"]),
+            hook=data.get("hook"),
+            task=str(data["task"]),
+            phase=Phase(data["phase"]),
+            cache=CacheStatus(data["cache"]),
+            config=EffectiveConfig.from_dict(data["config"]),
+            provenance=MappingProxyType(
+                {path: Source.from_dict(src) for path, src in data["provenance"].items()}
+            ),
+            attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())),
+            outputs=data.get("outputs"),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One run of a workflow. ``outputs`` is the workflow's return value (``None`` until done)."""
+
+    id: str
+    workflow: str
+    phase: Phase
+    nodes: tuple[NodeExecution, ...]
+    workflow_version: str = ""
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Any = None
+    error: str | None = None
+    launch_plan: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    created_at: float | None = None
+    finished_at: float | None = None
+
+    def node(self, key: str) -> NodeExecution:
+        """A node by hook name or by node path."""
+        for node in self.nodes:
+            if key in (node.hook, node.path):
+                return node
+        known = sorted({n.path for n in self.nodes} | {n.hook for n in self.nodes if n.hook})
+        raise KeyError(f"Execution {self.id} has no node or hook {key!r}; it has: {', '.join(known)}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workflow": self.workflow,
+            "workflow_version": self.workflow_version,
+            "launch_plan": self.launch_plan,
+            "phase": self.phase.value,
+            "inputs": dict(self.inputs),
+            "outputs": self.outputs,
+            "error": self.error,
+            "overrides": dict(self.overrides),
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "nodes": [node.to_dict() for node in self.nodes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Execution:
+        return cls(
+            id=str(data["id"]),
+            workflow=str(data["workflow"]),
+            workflow_version=str(data.get("workflow_version", "")),
+            launch_plan=data.get("launch_plan"),
+            phase=Phase(data["phase"]),
+            inputs=dict(data.get("inputs") or {}),
+            outputs=data.get("outputs"),
+            error=data.get("error"),
+            overrides=dict(data.get("overrides") or {}),
+            created_at=data.get("created_at"),
+            finished_at=data.get("finished_at"),
+            nodes=tuple(NodeExecution.from_dict(n) for n in data.get("nodes", ())),
+        )
