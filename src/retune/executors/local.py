@@ -1,0 +1,368 @@
+"""The local executor: attempts run in long-lived worker processes on this machine.
+
+    submit -> queue -> admission (cpu, mem, gpu requests against capacity) -> a slot
+    slot: one thread + one worker process per interpreter, reused attempt after attempt
+
+1. ``check`` refuses what can never run here: a request above the capacity, an unknown
+   image (``container_image`` names an interpreter through ``images``). ``submit`` of such an
+   attempt fails it at once (``USER_ERROR``, "refused: ...") rather than queue it forever.
+2. ``submit`` queues the attempt; it starts as soon as its requests fit next to those of the
+   running attempts (later, smaller attempts may start first: backfilling), on an idle slot
+   of its interpreter or a new one.
+3. The slot pins its process to ``ceil(cpu)`` cores, sets ``RETUNE_CPU`` to the cpu request,
+   and runs the attempt there (``retune.task_runtime.worker``): environment, log capture and
+   memory limit apply to that attempt only.
+4. A timeout (``config.timeout`` per call, so a map attempt of n calls gets n times it) or a
+   memory limit exceeded kills the process (``TIMEOUT``, ``OOM``); a process that dies is
+   ``LOST``. Either way the slot starts a fresh process for its next attempt.
+
+There is no interruptible capacity here: every attempt runs on-demand and says so. Design
+notes and numbers: docs/decisions/0008-local-executor.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from retune.executors.base import AttemptRequest, AttemptResult, Outcome, Refused
+from retune.executors.capacity import ADMITTED, Grant, Ledger, machine_capacity
+from retune.executors.images import Interpreters
+from retune.executors.process import Reply, StartFailed, TaskProcess
+from retune.model import EffectiveConfig
+from retune.model.execution import Capacity
+from retune.model.resources import format_quantity
+
+if TYPE_CHECKING:
+    from retune.store.base import BlobStore
+
+__all__ = ["LocalExecutor"]
+
+RECYCLE_FRACTION: Final = 0.5
+"""A reused worker already holding this share of the next attempt's memory limit is replaced
+first, so what earlier attempts left behind does not count against the next one."""
+
+
+@dataclass(slots=True)
+class _Job:
+    request: AttemptRequest
+    future: Future[AttemptResult]
+    interpreter: str
+    grant: Grant | None = None
+    sent: _Sent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """An attempt on its way: when it must end."""
+
+    deadline: float | None
+    timeout: float | None
+
+
+class LocalExecutor:
+    """``Executor`` running each attempt in an isolated worker process on this machine.
+
+    ``capacity``: ``{"cpu": "2", "mem": "8Gi", "gpu": 1}`` (default: this machine's cores and
+    RAM, no GPU). ``images``: image name -> Python interpreter. ``workers``: at most this many
+    attempts at once, whatever the capacity says (default: only the capacity limits them).
+    """
+
+    name = "local"
+    interruptible_capacity = False
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        *,
+        capacity: Mapping[str, str | int | float] | None = None,
+        images: Mapping[str, str] | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.blobs = blobs
+        self.capacity = machine_capacity(capacity)
+        self.interpreters = Interpreters(images)
+        self.max_running = workers
+        self._lock = threading.Lock()
+        self._pending: deque[_Job] = deque()
+        self._ledger = Ledger(self.capacity)
+        self._idle: dict[str, list[_Slot]] = {}
+        self._slots: list[_Slot] = []
+        self._running = 0
+        self._closed = False
+        self._scratch = Path(tempfile.mkdtemp(prefix="retune-local-"))
+        with self._lock:  # a warm worker for the first attempt
+            self._idle[self.interpreters.default] = [self._new_slot(self.interpreters.default)]
+
+    # --- the Executor protocol ---------------------------------------------------------------
+
+    def check(self, config: EffectiveConfig) -> None:
+        self.interpreters.check(config.container_image)
+        for name in ADMITTED:
+            wanted, has = getattr(config.requests, name), self.capacity.get(name)
+            if wanted > has:
+                raise Refused(
+                    f"resources.requests.{name}",
+                    f"requests {name}={format_quantity(name, wanted)} but the local executor's capacity "
+                    f"is {name}={format_quantity(name, has)} ({self.capacity.describe()})",
+                    f"Lower it (for example with the override HOOK.{name}=...), or raise the capacity "
+                    f"in the [capacity] table of retune.toml or RETUNE_CAPACITY_{name.upper()}.",
+                )
+
+    def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
+        future: Future[AttemptResult] = Future()
+        try:
+            self.check(request.config)
+        except Refused as exc:
+            future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
+            return future
+        job = _Job(request, future, self.interpreters.interpreter(request.config.container_image))
+        with self._lock:
+            if self._closed:
+                future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
+                return future
+            self._pending.append(job)
+            starts = self._dispatch()
+        self._start(starts)
+        return future
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pending, self._pending = list(self._pending), deque()
+            slots = list(self._slots)
+        for job in pending:
+            job.future.set_result(AttemptResult(Outcome.LOST, error="the local executor was closed"))
+        for slot in slots:
+            slot.shut()
+        for slot in slots:
+            slot.thread.join(timeout=5)
+        self.interpreters.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- admission ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> list[tuple[_Slot, _Job]]:
+        """Admit every queued attempt that fits now, oldest first. Holds ``_lock``; the caller
+        starts what it returns once the lock is released."""
+        starts: list[tuple[_Slot, _Job]] = []
+        refused_shapes = set()
+        index = 0
+        while index < len(self._pending):
+            if self.max_running is not None and self._running >= self.max_running:
+                break
+            job = self._pending[index]
+            requests = job.request.config.requests
+            shape = (requests.cpu, requests.mem, requests.gpu)
+            if shape in refused_shapes or not self._ledger.fits(requests):
+                refused_shapes.add(shape)
+                index += 1
+                continue
+            del self._pending[index]
+            job.grant = self._ledger.take(requests)
+            self._running += 1
+            idle = self._idle.get(job.interpreter)
+            starts.append((idle.pop() if idle else self._new_slot(job.interpreter), job))
+        return starts
+
+    def _start(self, starts: list[tuple[_Slot, _Job]]) -> None:
+        for slot, job in starts:
+            slot.hand(job)
+
+    def _new_slot(self, interpreter: str) -> _Slot:
+        slot = _Slot(self, interpreter)
+        self._slots.append(slot)
+        slot.thread.start()
+        return slot
+
+    def _finished(self, slot: _Slot, job: _Job) -> None:
+        with self._lock:
+            assert job.grant is not None
+            self._ledger.give_back(job.grant)
+            self._running -= 1
+            starts = []
+            if not self._closed:
+                self._idle.setdefault(slot.interpreter, []).append(slot)
+                starts = self._dispatch()
+        self._start(starts)
+
+    # --- one attempt -------------------------------------------------------------------------
+
+    def _send(self, slot: _Slot, job: _Job) -> _Sent:
+        request, config, process = job.request, job.request.config, slot.process
+        task = request.task
+        attempt = {
+            "name": task.name,
+            "task": (
+                task.module,
+                task.qualname,
+                task.pickled,
+                self.interpreters.sys_path(process.interpreter, task.sys_path),
+            ),
+            "calls": [call if type(call) is dict else dict(call) for call in request.calls],
+            "env": {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu)},
+            "stdout": slot.capture["stdout"],
+            "stderr": slot.capture["stderr"],
+            "mem_limit": config.limits.mem,
+            "context": {
+                "execution_id": request.execution_id,
+                "node": request.node,
+                "attempt": request.attempt,
+                "config": config.to_dict(),
+            },
+        }
+        timeout = None if config.timeout is None else config.timeout * max(1, len(request.calls))
+        return _Sent(process.send(attempt, timeout), timeout)
+
+    def _wait(self, slot: _Slot, job: _Job, sent: _Sent) -> AttemptResult:
+        config = job.request.config
+        reply = slot.process.wait(blobs=self.blobs, deadline=sent.deadline, mem_limit=config.limits.mem)
+        logs = self._publish_logs(slot, _log_prefix(job.request))
+        return _result(reply, config, sent.timeout, logs)
+
+    def _publish_logs(self, slot: _Slot, prefix: str) -> dict[str, str]:
+        """Copy what the attempt wrote to its streams into the blob store, before the slot's
+        next attempt truncates the capture files. A stream that stayed empty gets no blob:
+        most tasks print nothing, and two files per attempt would cost more than the attempt."""
+        logs = {}
+        for stream, path in slot.capture.items():
+            try:
+                if os.stat(path).st_size == 0:
+                    continue
+            except FileNotFoundError:
+                continue
+            key = logs[stream] = f"{prefix}/{stream}"
+            local = self.blobs.local_path(key)
+            if local is None:
+                with open(path, "rb") as captured:
+                    self.blobs.put(key, captured.read())
+            else:
+                local.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, local)
+        return logs
+
+
+def _log_prefix(request: AttemptRequest) -> str:
+    return request.log_prefix or f"logs/{request.execution_id}/{request.node}/{request.attempt}"
+
+
+def _cpu(cores: float) -> str:
+    return str(int(cores)) if cores == int(cores) else repr(cores)
+
+
+def _result(
+    reply: Reply, config: EffectiveConfig, timeout: float | None, logs: Mapping[str, str]
+) -> AttemptResult:
+    limit = format_quantity("mem", config.limits.mem)
+    if reply.kind == "done":
+        return AttemptResult(Outcome.SUCCEEDED, outputs=reply.outputs, capacity=Capacity.ON_DEMAND, logs=logs)
+    if reply.kind == "user":
+        outcome, error = Outcome.USER_ERROR, reply.error
+    elif reply.kind == "oom":
+        outcome, error = Outcome.OOM, f"memory limit {limit} exceeded: {reply.error}"
+    elif reply.kind == "oom_killed":
+        used = f"{round(int(reply.error) / 2**20)}Mi"
+        outcome, error = (
+            Outcome.OOM,
+            f"memory limit {limit} exceeded: the task process used {used} and was killed",
+        )
+    elif reply.kind == "timeout":
+        outcome, error = (
+            Outcome.TIMEOUT,
+            f"timed out after {timeout:g}s (timeout {config.timeout:g}s per call)",
+        )
+    else:
+        outcome, error = Outcome.LOST, reply.error
+    return AttemptResult(outcome, error=error, capacity=Capacity.ON_DEMAND, logs=logs)
+
+
+class _Slot:
+    """A thread that waits for its jobs one at a time, run in its own worker process.
+
+    An attempt handed to a slot whose process is up is sent by the thread that admitted it
+    (one thread switch less on the way in); the slot's thread waits for the reply.
+    """
+
+    def __init__(self, executor: LocalExecutor, interpreter: str) -> None:
+        self.executor = executor
+        self.interpreter = interpreter
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        images = executor.interpreters
+        self.process = TaskProcess(images.command(interpreter), images.environment(interpreter))
+        # Where the worker captures the streams of each attempt (truncated at its start).
+        self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
+        self.thread = threading.Thread(target=self._loop, name=f"retune-local-{id(self):x}", daemon=True)
+
+    def hand(self, job: _Job) -> None:
+        if self.process.alive and not self._needs_fresh_process(job):
+            try:
+                self._send(job)
+            except Exception:
+                job.sent = None  # the slot's thread tries again, from the start
+        self.jobs.put(job)
+
+    def _loop(self) -> None:
+        with contextlib.suppress(StartFailed):  # the first attempt tries again, and reports it
+            self.process.start()
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                break
+            try:
+                result = self._run(job)
+            except Exception as exc:  # never leave a future unresolved
+                self.process.kill()
+                result = AttemptResult(Outcome.LOST, error=f"the local executor failed: {exc!r}")
+            self.executor._finished(self, job)
+            job.future.set_result(result)
+        self.process.stop()
+
+    def _run(self, job: _Job) -> AttemptResult:
+        if job.sent is None and self.executor._closed:
+            return AttemptResult(
+                Outcome.LOST, error="the local executor was closed", capacity=Capacity.ON_DEMAND
+            )
+        if job.sent is None:
+            if self._needs_fresh_process(job):
+                self.process.stop()
+            if not self.process.alive:
+                try:
+                    self.process.start()
+                except StartFailed as exc:
+                    return AttemptResult(Outcome.LOST, error=str(exc), capacity=Capacity.ON_DEMAND)
+            self._send(job)
+        assert job.sent is not None
+        result = self.executor._wait(self, job, job.sent)
+        if result.outcome in (Outcome.OOM, Outcome.TIMEOUT):
+            self.process.kill()  # its heap may be in any state; the next attempt gets a fresh one
+        return result
+
+    def _send(self, job: _Job) -> None:
+        assert job.grant is not None
+        self.process.pin(job.grant.cores)
+        job.sent = self.executor._send(self, job)
+
+    def _needs_fresh_process(self, job: _Job) -> bool:
+        limit = job.request.config.limits.mem
+        return bool(limit) and self.process.alive and self.process.rss() > limit * RECYCLE_FRACTION
+
+    def shut(self) -> None:
+        """End the slot: its running attempt is lost, its thread exits."""
+        self.process.interrupt()
+        self.jobs.put(None)

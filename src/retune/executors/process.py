@@ -1,0 +1,242 @@
+"""One worker process of the local executor, seen from the executor's side.
+
+``TaskProcess.start`` spawns ``retune.task_runtime.worker`` (``Interpreters.command``) and waits for
+its ``ready``; ``run`` sends one attempt and waits for the reply, answering the worker's blob
+requests meanwhile, and ends the process itself when the attempt runs past its timeout or its
+memory limit. A process that was killed or died is not reused: the caller starts another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from retune.executors import wire
+
+if TYPE_CHECKING:
+    from retune.store.base import BlobStore
+
+START_TIMEOUT: Final = 60.0
+WATCH_INTERVAL: Final = 0.05
+"""How often a running attempt's RSS and deadline are checked while no reply has come."""
+_PAGE: Final = os.sysconf("SC_PAGE_SIZE")
+
+
+class StartFailed(Exception):
+    """The worker process did not come up (a missing interpreter, retune not importable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """How an attempt ended, from the process's point of view."""
+
+    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "lost"
+    outputs: Sequence[Mapping[str, Any]] | None = None
+    error: str = ""
+
+
+class TaskProcess:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
+        self.command = list(command)
+        self.interpreter = command[0]
+        self.env = dict(env)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.write_fd = -1
+        self.reader = wire.Reader(-1)
+        self.poller = select.poll()
+        self.cores: tuple[int, ...] = ()
+        self.ready = False
+
+    @property
+    def alive(self) -> bool:
+        """Started, ready for attempts, and not dead."""
+        return self.ready and self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return -1 if self.proc is None else self.proc.pid
+
+    def start(self) -> None:
+        """Spawn the worker and wait until it is ready to run attempts."""
+        self.kill()
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        argv = [*self.command, str(to_worker_r), str(from_worker_w)]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                pass_fds=(to_worker_r, from_worker_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=self.env,
+            )
+        except OSError as exc:
+            for fd in (to_worker_w, from_worker_r):
+                os.close(fd)
+            raise StartFailed(f"cannot start {self.interpreter!r}: {exc.strerror}") from None
+        finally:
+            os.close(to_worker_r)
+            os.close(from_worker_w)
+        self.proc = proc
+        self.write_fd = to_worker_w
+        self.reader = wire.Reader(from_worker_r)
+        self.poller = select.poll()
+        self.poller.register(from_worker_r, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.cores = ()
+        self._await_ready(proc)
+
+    def _await_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        try:
+            if not self.poller.poll(START_TIMEOUT * 1000):
+                raise EOFError(f"no answer within {START_TIMEOUT:.0f}s")
+            message = self.reader.recv()
+            if message[0] != "ready":
+                raise EOFError(f"unexpected first message {message[0]!r}")
+        except EOFError as exc:
+            self.kill()
+            detail = proc.stderr.read().decode(errors="replace").strip()
+            proc.stderr.close()
+            raise StartFailed(
+                f"the task process under {self.interpreter!r} did not start ({exc}): {detail[-2000:]}"
+            ) from None
+        proc.stderr.close()  # once ready, the worker sends its own stderr to /dev/null
+        self.ready = True
+
+    def pin(self, cores: tuple[int, ...]) -> None:
+        """Restrict the process to ``cores`` (CPU affinity)."""
+        if cores and cores != self.cores and hasattr(os, "sched_setaffinity"):
+            try:
+                os.sched_setaffinity(self.pid, cores)
+                self.cores = cores
+            except OSError:  # it died meanwhile; run() reports that
+                pass
+
+    def rss(self) -> int:
+        """Resident memory in bytes (0 if unknown)."""
+        try:
+            with open(f"/proc/{self.pid}/statm", "rb") as statm:
+                return int(statm.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def run(
+        self, attempt: Mapping[str, Any], *, blobs: BlobStore, timeout: float | None, mem_limit: int
+    ) -> Reply:
+        """Send one attempt and wait for its end."""
+        deadline = self.send(attempt, timeout)
+        return self.wait(blobs=blobs, deadline=deadline, mem_limit=mem_limit)
+
+    def send(self, attempt: Mapping[str, Any], timeout: float | None) -> float | None:
+        """Send one attempt (any thread may; one ``wait`` must follow). Returns its deadline."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with contextlib.suppress(OSError):  # the worker is gone: wait() reads EOF and says so
+            wire.send(self.write_fd, ("run", attempt))
+        return deadline
+
+    def wait(self, *, blobs: BlobStore, deadline: float | None, mem_limit: int) -> Reply:
+        """The end of the attempt sent last, answering the worker's blob requests meanwhile;
+        past ``deadline`` or ``mem_limit`` (RSS) the process is killed."""
+        if self.reader.fd < 0:
+            return self._lost()
+        while True:
+            if not self.reader.pending() and not self._wait(deadline):
+                if not self.alive and not self._wait(None, at_most=0.0):
+                    return self._lost()  # killed from another thread (see interrupt), or died silently
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.kill()
+                    return Reply("timeout")
+                used = self.rss() if mem_limit else 0
+                if used > mem_limit:
+                    self.kill()
+                    return Reply("oom_killed", error=str(used))
+                continue
+            try:
+                message = self.reader.recv()
+                reply = self._handle(message, blobs)
+            except EOFError:
+                return self._lost()
+            except Exception as exc:  # the blob store failed us: not the task's fault
+                self.kill()
+                return Reply("lost", error=f"the blob store failed while the task ran: {exc!r}")
+            if reply is not None:
+                return reply
+
+    def _wait(self, deadline: float | None, at_most: float = WATCH_INTERVAL) -> bool:
+        wait = at_most if deadline is None else min(at_most, deadline - time.monotonic())
+        return bool(self.poller.poll(max(0.0, wait) * 1000))
+
+    def _handle(self, message: tuple[Any, ...], blobs: BlobStore) -> Reply | None:
+        kind = message[0]
+        if kind == "blob_get":
+            try:
+                data: bytes | None = blobs.get(message[1])
+            except KeyError:
+                data = None
+            wire.send(self.write_fd, ("blob", data))
+        elif kind == "blob_put":
+            if not blobs.exists(message[1]):
+                blobs.put(message[1], message[2])
+        elif kind == "done":
+            return Reply("done", outputs=message[1])
+        elif kind == "failed":
+            return Reply(message[1], error=message[2])
+        return None
+
+    def _lost(self) -> Reply:
+        proc = self.proc
+        self._close_pipes()
+        if proc is None:
+            return Reply("lost", error="the task process was never started")
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = proc.returncode
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = f"exited with status {code}"
+        return Reply("lost", error=f"the task process (pid {proc.pid}) {how}")
+
+    def interrupt(self) -> None:
+        """SIGKILL the process, from any thread: the thread in ``wait`` sees it die and reports
+        the attempt lost. (``kill`` also closes the pipes, so only that thread may call it.)"""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+    def kill(self) -> None:
+        """End the process now (SIGKILL) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            self.proc.wait()
+        self._close_pipes()
+
+    def stop(self) -> None:
+        """Ask an idle worker to exit (closing its pipe is the signal), then make sure it has."""
+        self._close_pipes()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def _close_pipes(self) -> None:
+        self.ready = False
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+        if self.reader.fd >= 0:
+            self.poller.unregister(self.reader.fd)
+            os.close(self.reader.fd)
+            self.reader = wire.Reader(-1)

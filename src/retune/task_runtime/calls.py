@@ -1,0 +1,209 @@
+"""Finding a task's function and running calls of it: decode inputs, call, encode outputs.
+
+Outputs are named as ``retune.sdk.specs.output_params`` names them: nothing for ``-> None``,
+``o0`` for one value, ``o0, o1, ...`` for a tuple, field names for a ``NamedTuple``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import traceback
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from retune.model.values import BlobLike, decode, encode
+
+__all__ = ["CallFailed", "LoadedTask", "describe", "load_task", "output_names", "run_calls"]
+
+
+class CallFailed(Exception):
+    """A call could not run or raised; ``str()`` is the error the attempt reports."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedTask:
+    name: str
+    fn: Callable[..., Any]
+    inputs: Mapping[str, Any]
+    """Parameter name -> annotation (``Any`` when there is none)."""
+    outputs: tuple[tuple[str, Any], ...] | None
+    """``(name, annotation)`` per output, or ``None`` for a single value named ``o0``."""
+    single: Any = None
+    """The annotation of a single output."""
+
+
+_LOADED: dict[Any, LoadedTask] = {}
+_ON_PATH: set[str] = set()
+
+
+def load_task(
+    name: str, module: str, qualname: str, pickled: bytes | None, sys_path: Sequence[str]
+) -> LoadedTask:
+    """The task's function, imported by reference or unpickled, with its annotations (cached)."""
+    key: Any = pickled if pickled is not None else (module, qualname)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        _extend_path(sys_path)
+        target = _unpickle(name, pickled) if pickled is not None else _import(name, module, qualname)
+        loaded = _LOADED[key] = _inspect(name, _function_of(target))
+    return loaded
+
+
+def _extend_path(sys_path: Sequence[str]) -> None:
+    for entry in reversed(sys_path):
+        if entry not in _ON_PATH:
+            _ON_PATH.add(entry)
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+
+
+def _unpickle(name: str, pickled: bytes) -> Any:
+    import pickle
+
+    try:
+        return pickle.loads(pickled)
+    except Exception as exc:
+        raise CallFailed(
+            f"Cannot load task {name!r} sent by value: {describe(exc, full=False)}. It was pickled by "
+            "another Python or with modules this interpreter cannot import.",
+            exc,
+        ) from None
+
+
+def _import(name: str, module: str, qualname: str) -> Any:
+    if module == "__main__" or "<locals>" in qualname:
+        where = "in __main__" if module == "__main__" else "inside a function"
+        raise CallFailed(
+            f"Task {name!r} is defined {where}, so a task process cannot import it; "
+            "send it by value (TaskRef.pickled, cloudpickle)."
+        )
+    try:
+        target: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except Exception as exc:
+        raise CallFailed(f"Cannot import task {name!r} ({module}.{qualname}): {describe(exc)}", exc) from None
+    return target
+
+
+def _function_of(target: Any) -> Callable[..., Any]:
+    """An ``@rt.task`` object's function (``.fn``), a map task's task's, or the function itself."""
+    for holder in (target, getattr(target, "task", None)):
+        fn = getattr(holder, "fn", None)
+        if callable(fn):
+            return typing.cast(Callable[..., Any], fn)
+    if not callable(target):
+        raise CallFailed(f"{target!r} is not a task or a function.")
+    return typing.cast(Callable[..., Any], target)
+
+
+def _inspect(name: str, fn: Callable[..., Any]) -> LoadedTask:
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        signature = inspect.signature(fn)
+    except Exception as exc:
+        raise CallFailed(f"Cannot read the annotations of task {name!r}: {describe(exc)}", exc) from None
+    inputs = {p: hints.get(p, Any) for p in signature.parameters}
+    returned = hints.get("return", signature.return_annotation)
+    outputs = output_names(returned)
+    return LoadedTask(name=name, fn=fn, inputs=inputs, outputs=outputs, single=returned)
+
+
+def output_names(annotation: Any) -> tuple[tuple[str, Any], ...] | None:
+    """``(name, annotation)`` per output, or ``None`` for one output named ``o0``."""
+    bare = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
+    if bare in (None, type(None), inspect.Signature.empty):
+        return ()
+    if isinstance(bare, type) and issubclass(bare, tuple) and hasattr(bare, "_fields"):
+        hints = typing.get_type_hints(bare, include_extras=True)
+        return tuple((field, hints.get(field, Any)) for field in bare._fields)
+    args = typing.get_args(bare)
+    if typing.get_origin(bare) is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        return tuple((f"o{i}", arg) for i, arg in enumerate(args))
+    return None
+
+
+def run_calls(
+    task: LoadedTask,
+    calls: Sequence[Mapping[str, Any]],
+    *,
+    blobs: BlobLike | None,
+    workdir: Path,
+    on_call: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every call in order; the first failure raises ``CallFailed`` (prefixed by the item
+    index when there are several calls)."""
+    results = []
+    for index, call in enumerate(calls):
+        try:
+            if on_call is not None:
+                on_call(index)
+            results.append(_run_one(task, call, blobs, workdir))
+        except CallFailed as exc:
+            if len(calls) == 1:
+                raise
+            raise CallFailed(f"item {index}: {exc}", exc.cause) from None
+    return results
+
+
+def _run_one(
+    task: LoadedTask, call: Mapping[str, Any], blobs: BlobLike | None, workdir: Path
+) -> dict[str, Any]:
+    kwargs = {}
+    for name, data in call.items():
+        try:
+            kwargs[name] = decode(data, task.inputs.get(name, Any), blobs=blobs, workdir=workdir)
+        except Exception as exc:
+            raise CallFailed(
+                f"Input {name!r} of task {task.name!r}: {describe(exc, full=False)}", exc
+            ) from None
+    try:
+        result = task.fn(**kwargs)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the worker lives on
+        raise CallFailed(describe(exc), exc) from None
+    return _encode_outputs(task, result, blobs)
+
+
+def _encode_outputs(task: LoadedTask, result: Any, blobs: BlobLike | None) -> dict[str, Any]:
+    outputs = task.outputs
+    try:
+        if outputs is None:
+            return {"o0": encode(result, task.single, blobs=blobs)}
+        if not outputs:
+            return {}
+        if not isinstance(result, tuple) or len(result) != len(outputs):
+            names = ", ".join(name for name, _ in outputs)
+            raise TypeError(f"declares {len(outputs)} outputs ({names}) but returned {type(result).__name__}")
+        return {
+            name: encode(value, ann, blobs=blobs) for (name, ann), value in zip(outputs, result, strict=True)
+        }
+    except Exception as exc:
+        raise CallFailed(f"Outputs of task {task.name!r}: {describe(exc, full=False)}", exc) from None
+
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def describe(exc: BaseException, *, full: bool = True) -> str:
+    """``Type: message``, then (``full``) the traceback through user code only."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    text = str(exc)
+    head = f"{name}: {text}" if text else name
+    if not full:
+        return head
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_RUNTIME_DIR)]
+    if not frames:
+        return head
+    shown = "".join(traceback.format_list(frames[-10:])).rstrip()
+    return f"{head}\nTraceback (most recent call last):\n{shown}"

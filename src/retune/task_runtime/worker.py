@@ -1,0 +1,232 @@
+"""The task process: ``python -u -m retune.task_runtime.worker READ_FD WRITE_FD``.
+
+A long-lived worker owned by ``retune.executors.local``. It reads one attempt at a time from
+the pipe (``retune.executors.wire``), runs its calls and replies. Each attempt gets, and then
+gives back:
+
+1. its environment variables (``config.environment`` and ``RETUNE_CPU``): ``os.environ`` is
+   restored afterwards, whatever the task changed;
+2. its working directory, restored afterwards;
+3. its stdout and stderr, redirected at the file-descriptor level into the capture files the
+   executor names (truncated first), so C extensions and subprocesses are captured too;
+4. its memory limit: ``RLIMIT_DATA`` (heap and anonymous mappings) lowered to the limit, so
+   an allocation past it raises ``MemoryError``, reported as ``oom``; the executor also
+   watches the process's RSS and kills it past the limit;
+5. ``rt.current_context()``.
+
+Imports: the stdlib, ``retune.task_runtime`` and ``retune.model.values``. pydantic and
+cloudpickle load only when a task's types or a pickled task need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from retune.executors import wire
+from retune.task_runtime import context
+from retune.task_runtime.calls import CallFailed, load_task, run_calls
+
+
+class ParentBlobs:
+    """The executor's blob store, reached through the pipe (the codec's ``BlobLike``)."""
+
+    def __init__(self, reader: wire.Reader, write_fd: int) -> None:
+        self.reader = reader
+        self.write_fd = write_fd
+
+    def get(self, key: str) -> bytes:
+        wire.send(self.write_fd, ("blob_get", key))
+        reply = self.reader.recv()
+        if reply[0] != "blob" or reply[1] is None:
+            raise KeyError(f"no blob {key!r} in the blob store")
+        data: bytes = reply[1]
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        wire.send(self.write_fd, ("blob_put", key, data))
+
+
+class Worker:
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.reader = wire.Reader(read_fd)
+        self.write_fd = write_fd
+        self.blobs = ParentBlobs(self.reader, write_fd)
+        self.scratch = Path(tempfile.mkdtemp(prefix="retune-worker-"))
+        self.devnull = os.open(os.devnull, os.O_RDWR)
+        self.attempts = 0
+
+    def serve(self) -> None:
+        wire.send(self.write_fd, ("ready", os.getpid(), sys.executable))
+        os.dup2(self.devnull, 1)  # between attempts, stray output goes nowhere
+        os.dup2(self.devnull, 2)
+        try:
+            while True:
+                try:
+                    message = self.reader.recv()
+                except EOFError:
+                    return
+                if message[0] == "run":
+                    wire.send(self.write_fd, self.run(message[1]))
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def run(self, attempt: Mapping[str, Any]) -> tuple[Any, ...]:
+        self.attempts += 1
+        workdir = self.scratch / str(self.attempts)
+        limit = attempt["mem_limit"]
+        try:
+            with (
+                _environment(attempt["env"]),
+                _working_directory(),
+                _logs(attempt["stdout"], attempt["stderr"], self.devnull),
+                _memory_limit(limit),
+            ):
+                return ("done", self.calls(attempt, workdir))
+        except CallFailed as exc:
+            if limit and isinstance(exc.cause, MemoryError):
+                return ("failed", "oom", str(exc))
+            return ("failed", "user", str(exc))
+        except MemoryError as exc:
+            return ("failed", "oom" if limit else "user", f"MemoryError: {exc}")
+        finally:
+            context.set_context(None)
+            if workdir.exists():
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    def calls(self, attempt: Mapping[str, Any], workdir: Path) -> list[dict[str, Any]]:
+        module, qualname, pickled, sys_path = attempt["task"]
+        name = attempt["name"]
+        task = load_task(name, module, qualname, pickled, sys_path)
+        calls = attempt["calls"]
+        ctx = attempt["context"]
+        base = context.TaskContext(
+            ctx["execution_id"],
+            ctx["node"],
+            ctx["attempt"],
+            name,
+            ctx["config"]["task_config"],
+            ctx["config"],
+        )
+        context.set_context(base)
+        on_call = None
+        if len(calls) > 1:
+
+            def on_call(index: int) -> None:
+                context.set_context(
+                    context.TaskContext(
+                        base.execution_id, base.node, base.attempt, name, base.task_config, base.config, index
+                    )
+                )
+
+        return run_calls(task, calls, blobs=self.blobs, workdir=workdir, on_call=on_call)
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    # os.environ decodes every key and value on each access; its raw dict (CPython's
+    # os._Environ._data) snapshots and compares in a microsecond instead of ~100.
+    raw = getattr(os.environ, "_data", None)
+    before: dict[Any, Any] = dict(raw) if isinstance(raw, dict) else dict(os.environ)
+    previous = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if (raw if isinstance(raw, dict) else dict(os.environ)) != before:  # the task changed more
+            _restore_environment(before, raw_keys=isinstance(raw, dict))
+
+
+def _restore_environment(before: dict[Any, Any], *, raw_keys: bool) -> None:
+    if raw_keys:
+        before = {os.fsdecode(k): os.fsdecode(v) for k, v in before.items()}
+    for key in [k for k in os.environ if k not in before]:
+        del os.environ[key]
+    for key, value in before.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _working_directory() -> Iterator[None]:
+    cwd = os.getcwd()
+    try:
+        yield
+    finally:
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def _logs(stdout: str | None, stderr: str | None, devnull: int) -> Iterator[None]:
+    targets = [(1, stdout, sys.stdout), (2, stderr, sys.stderr)]
+    opened = []
+    for fd, path, _ in targets:
+        if path is not None:
+            log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(log, fd)
+            opened.append(log)
+    try:
+        yield
+    finally:
+        for fd, path, stream in targets:
+            if path is not None:
+                with contextlib.suppress(Exception):
+                    stream.flush()
+                os.dup2(devnull, fd)
+        for log in opened:
+            os.close(log)
+
+
+@contextlib.contextmanager
+def _memory_limit(limit: int) -> Iterator[None]:
+    if not limit:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    capped = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (capped, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def main(argv: list[str]) -> None:
+    read_fd, write_fd = int(argv[1]), int(argv[2])
+    for fd in (read_fd, write_fd):
+        os.set_inheritable(fd, False)  # a task's own subprocesses must not hold the pipe open
+    _die_with_parent()
+    Worker(read_fd, write_fd).serve()
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the executor's process dies, rather than finish an attempt nobody
+    waits for (an idle worker would exit anyway: its pipe closes)."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
