@@ -22,12 +22,12 @@ notes and numbers: docs/decisions/0008-local-executor.md.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalExecutor"]
 
+SPAWN_WORTH: Final = 0.1
+"""Seconds of expected queueing that justify starting one more worker process (~60 ms)."""
+
 RECYCLE_FRACTION: Final = 0.5
 """A reused worker already holding this share of the next attempt's memory limit is replaced
 first, so what earlier attempts left behind does not count against the next one."""
@@ -60,6 +63,8 @@ class _Job:
     interpreter: str
     grant: Grant | None = None
     sent: _Sent | None = None
+    admitted_at: float = 0.0
+    queued_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +102,15 @@ class LocalExecutor:
         self._pending: deque[_Job] = deque()
         self._ledger = Ledger(self.capacity)
         self._idle: dict[str, list[_Slot]] = {}
+        self._spawning: dict[str, int] = {}
+        self._mean_duration: dict[str, float] = {}  # moving average of attempts, per interpreter
+        self._wake: threading.Timer | None = None
         self._slots: list[_Slot] = []
         self._running = 0
         self._closed = False
         self._scratch = Path(tempfile.mkdtemp(prefix="retune-local-"))
         with self._lock:  # a warm worker for the first attempt
-            self._idle[self.interpreters.default] = [self._new_slot(self.interpreters.default)]
+            self._new_slot(self.interpreters.default)
 
     # --- the Executor protocol ---------------------------------------------------------------
 
@@ -127,6 +135,7 @@ class LocalExecutor:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
             return future
         job = _Job(request, future, self.interpreters.interpreter(request.config.container_image))
+        job.queued_at = time.monotonic()
         with self._lock:
             if self._closed:
                 future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
@@ -139,6 +148,8 @@ class LocalExecutor:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            if self._wake is not None:
+                self._wake.cancel()
             pending, self._pending = list(self._pending), deque()
             slots = list(self._slots)
         for job in pending:
@@ -159,10 +170,16 @@ class LocalExecutor:
     # --- admission ---------------------------------------------------------------------------
 
     def _dispatch(self) -> list[tuple[_Slot, _Job]]:
-        """Admit every queued attempt that fits now, oldest first. Holds ``_lock``; the caller
-        starts what it returns once the lock is released."""
+        """Admit every queued attempt that fits now, oldest first, onto an idle slot of its
+        interpreter. Holds ``_lock``; the caller starts what it returns once it is released.
+
+        With no idle slot the attempt waits for the first slot free, and one more slot (a new
+        process) is started for its interpreter when the wait looks long (``_worth_a_worker``):
+        a worker takes ~60 ms to start and a trivial attempt ~0.15 ms, so a burst of small
+        attempts is drained by the workers there are, while long attempts grow the pool."""
         starts: list[tuple[_Slot, _Job]] = []
         refused_shapes = set()
+        no_slot: set[str] = set()
         index = 0
         while index < len(self._pending):
             if self.max_running is not None and self._running >= self.max_running:
@@ -170,32 +187,87 @@ class LocalExecutor:
             job = self._pending[index]
             requests = job.request.config.requests
             shape = (requests.cpu, requests.mem, requests.gpu)
-            if shape in refused_shapes or not self._ledger.fits(requests):
+            if job.interpreter in no_slot or shape in refused_shapes or not self._ledger.fits(requests):
                 refused_shapes.add(shape)
                 index += 1
                 continue
+            idle = self._idle.get(job.interpreter)
+            if not idle:
+                if not self._spawning.get(job.interpreter):
+                    if self._worth_a_worker(job):
+                        self._new_slot(job.interpreter)
+                    else:
+                        self._wake_later()
+                no_slot.add(job.interpreter)
+                index += 1
+                continue
             del self._pending[index]
+            job.admitted_at = time.monotonic()
             job.grant = self._ledger.take(requests)
             self._running += 1
-            idle = self._idle.get(job.interpreter)
-            starts.append((idle.pop() if idle else self._new_slot(job.interpreter), job))
+            starts.append((idle.pop(), job))
         return starts
+
+    def _worth_a_worker(self, job: _Job) -> bool:
+        """Whether ``job`` (fitting, but with no idle slot) should get a new worker: it has
+        waited long already (every slot busy with long attempts), or the queue ahead of it
+        looks long, judging by how long attempts took lately."""
+        slots = sum(1 for slot in self._slots if slot.interpreter == job.interpreter)
+        mean = self._mean_duration.get(job.interpreter)
+        if not slots or mean is None or time.monotonic() - job.queued_at > SPAWN_WORTH:
+            return True
+        return len(self._pending) * mean / slots > SPAWN_WORTH
+
+    def _wake_later(self) -> None:
+        """Look at the queue again in a while, even if no attempt ends meanwhile."""
+        if self._wake is None:
+            self._wake = threading.Timer(SPAWN_WORTH, self._woken)
+            self._wake.daemon = True
+            self._wake.start()
+
+    def _woken(self) -> None:
+        with self._lock:
+            self._wake = None
+            starts = [] if self._closed else self._dispatch()
+        self._start(starts)
 
     def _start(self, starts: list[tuple[_Slot, _Job]]) -> None:
         for slot, job in starts:
             slot.hand(job)
 
-    def _new_slot(self, interpreter: str) -> _Slot:
+    def _new_slot(self, interpreter: str) -> None:
+        """Start a slot; it reports to ``_slot_started`` once its process is up (or is not)."""
         slot = _Slot(self, interpreter)
         self._slots.append(slot)
+        self._spawning[interpreter] = self._spawning.get(interpreter, 0) + 1
         slot.thread.start()
-        return slot
+
+    def _slot_started(self, slot: _Slot, error: str | None) -> None:
+        failed: _Job | None = None
+        with self._lock:
+            self._spawning[slot.interpreter] -= 1
+            if self._closed:
+                return
+            if error is None:
+                self._idle.setdefault(slot.interpreter, []).append(slot)
+            else:  # fail the oldest attempt waiting for this interpreter, so none waits forever
+                self._slots.remove(slot)
+                failed = next((j for j in self._pending if j.interpreter == slot.interpreter), None)
+                if failed is not None:
+                    self._pending.remove(failed)
+            starts = self._dispatch()
+        if failed is not None:
+            failed.future.set_result(AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND))
+        self._start(starts)
 
     def _finished(self, slot: _Slot, job: _Job) -> None:
         with self._lock:
             assert job.grant is not None
             self._ledger.give_back(job.grant)
             self._running -= 1
+            took = time.monotonic() - job.admitted_at
+            mean = self._mean_duration.get(slot.interpreter, took)
+            self._mean_duration[slot.interpreter] = 0.8 * mean + 0.2 * took
             starts = []
             if not self._closed:
                 self._idle.setdefault(slot.interpreter, []).append(slot)
@@ -318,8 +390,14 @@ class _Slot:
         self.jobs.put(job)
 
     def _loop(self) -> None:
-        with contextlib.suppress(StartFailed):  # the first attempt tries again, and reports it
+        try:
             self.process.start()
+            error = None
+        except StartFailed as exc:
+            error = str(exc)
+        self.executor._slot_started(self, error)
+        if error is not None:
+            return
         while True:
             job = self.jobs.get()
             if job is None:

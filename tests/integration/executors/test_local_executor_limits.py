@@ -120,3 +120,16 @@ def _wait_for(path: Path) -> str:
 def _most_at_once(directory: Path, count: int) -> int:
     spans = [tuple(map(float, (directory / f"t{i}").read_text().split())) for i in range(count)]
     return max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+
+
+def test_a_short_attempt_does_not_wait_behind_a_long_one_when_capacity_allows(
+    executor: LocalExecutor,
+) -> None:
+    for x in range(20):  # a history of quick attempts: no reason to start more workers for them
+        executor.submit(request(ref(tasks.add), [{"x": x}])).result(timeout=30)
+    long = executor.submit(request(ref(tasks.sleep), [{"seconds": 20}]))
+
+    short = executor.submit(request(ref(tasks.add), [{"x": 1}])).result(timeout=10)
+
+    assert short.outputs == [{"o0": 2}]
+    assert not long.done()
