@@ -35,6 +35,10 @@ class Conflict(StoreError):
     """Immutable content registered again under the same version with different content."""
 
 
+class InvalidKey(StoreError, ValueError):
+    """A blob key that is empty, absolute, or climbs out of the store (``..``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewNode:
     path: str
@@ -93,6 +97,22 @@ class CachePut:
 
 
 Change = ExecutionChange | NodeChange | AttemptChange | CachePut
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the event log: a change as ``apply`` (or ``create_execution``) wrote it.
+
+    ``kind`` is ``execution``, ``node``, ``attempt`` or ``cache``; ``detail`` holds what the
+    change said beyond its phase (an error, a cache status, an attempt number, a cache key).
+    """
+
+    at: float
+    kind: str
+    execution_id: str | None = None
+    path: str | None = None
+    phase: Phase | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Store(Protocol):

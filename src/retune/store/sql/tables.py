@@ -1,0 +1,131 @@
+"""The tables, as SQLAlchemy Core metadata. ``migrations/`` creates them; these describe them.
+
+JSON columns hold small values inline (specs, inputs, outputs, configs); Python ``None`` is
+SQL ``NULL`` in them, so ``COALESCE(:new, old)`` keeps the outputs a change leaves out. Times
+are seconds since the epoch as floats, like the records in ``retune.model``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import sqlalchemy as sa
+
+metadata: Final = sa.MetaData()
+
+JSON: Final = sa.JSON(none_as_null=True)
+EVENT_ID: Final = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: a rowid alias
+
+
+def _registered(name: str) -> sa.Table:
+    """Versioned, immutable content: a task, workflow or launch plan spec."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("version", sa.String(255), primary_key=True),
+        sa.Column("spec", JSON, nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+
+
+workflows: Final = _registered("workflows")
+tasks: Final = _registered("tasks")
+launch_plans: Final = _registered("launch_plans")
+
+executions: Final = sa.Table(
+    "executions",
+    metadata,
+    # ``seq`` orders executions created within one clock tick; ``id`` is the public name.
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("workflow", sa.String(255), nullable=False),
+    sa.Column("workflow_version", sa.String(255), nullable=False),
+    sa.Column("launch_plan", sa.String(255), nullable=True),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("inputs", JSON, nullable=False),
+    sa.Column("outputs", JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("overrides", JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Index("ix_executions_created_at", "created_at"),
+)
+
+node_executions: Final = sa.Table(
+    "node_executions",
+    metadata,
+    sa.Column(
+        "execution_id",
+        sa.String(64),
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("path", sa.String(512), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("hook", sa.String(64), nullable=True),
+    sa.Column("task", sa.String(255), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("cache", sa.String(16), nullable=False),
+    sa.Column("config", JSON, nullable=False),
+    sa.Column("provenance", JSON, nullable=False),
+    sa.Column("outputs", JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+attempts: Final = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("execution_id", sa.String(64), primary_key=True),
+    sa.Column("path", sa.String(512), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("capacity", sa.String(32), nullable=False),
+    sa.Column("executor", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("logs", JSON, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["execution_id", "path"],
+        ["node_executions.execution_id", "node_executions.path"],
+        ondelete="CASCADE",
+    ),
+)
+
+cache_entries: Final = sa.Table(
+    "cache_entries",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("outputs", JSON, nullable=False),
+    sa.Column("execution_id", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+cache_reservations: Final = sa.Table(
+    "cache_reservations",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+events: Final = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", EVENT_ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("execution_id", sa.String(64), nullable=True),
+    sa.Column("path", sa.String(512), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=True),
+    sa.Column("detail", JSON, nullable=True),
+    sa.Index("ix_events_execution_id", "execution_id"),
+)
