@@ -15,7 +15,7 @@ rt.resolve(wf, overrides={"train": {"retries": 5}})  # what each node would run 
 
 from typing import TYPE_CHECKING, Any
 
-from retune.errors import CompileError, OverrideError, RetuneError
+from retune.errors import CompileError, ExecutionFailed, InputError, OverrideError, RetuneError
 from retune.model import (
     UNSET,
     EffectiveConfig,
@@ -28,11 +28,13 @@ from retune.model import (
     TaskNodeOverrides,
     runtime_override_config,
 )
+from retune.model.execution import Attempt, Execution, NodeExecution, Phase
 from retune.sdk import MapTask, Task, Workflow, map_task, task, workflow
+from retune.task_runtime.context import TaskContext, current_context
 
 if TYPE_CHECKING:
     from retune import plugins
-    from retune.api import compile, resolve
+    from retune.api import compile, resolve, run
     from retune.compiler.compiled import CompiledWorkflow, Hook
     from retune.sdk.launch_plan import LaunchPlan
 
@@ -40,27 +42,36 @@ __version__ = "0.1.0"
 
 __all__ = [
     "UNSET",
+    "Attempt",
     "CompileError",
     "CompiledWorkflow",
     "EffectiveConfig",
+    "Execution",
+    "ExecutionFailed",
     "Hook",
+    "InputError",
     "LaunchPlan",
     "Layer",
     "MapTask",
     "NodeConfig",
+    "NodeExecution",
     "OverrideError",
+    "Phase",
     "ResolvedResources",
     "Resources",
     "RetuneError",
     "Source",
     "Task",
+    "TaskContext",
     "TaskNodeConfigOverride",
     "TaskNodeOverrides",
     "Workflow",
     "compile",
+    "current_context",
     "map_task",
     "plugins",
     "resolve",
+    "run",
     "runtime_override_config",
     "task",
     "workflow",
@@ -70,6 +81,7 @@ __all__ = [
 # that `import retune` may take. Declaring tasks and workflows does not need them.
 _LAZY = {
     "compile": "retune.api",
+    "run": "retune.api",
     "resolve": "retune.api",
     "CompiledWorkflow": "retune.compiler.compiled",
     "Hook": "retune.compiler.compiled",

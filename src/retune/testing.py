@@ -214,7 +214,12 @@ class PreemptingExecutor:
                 AttemptResult(Outcome.PREEMPTED, error="preempted", capacity=Capacity.INTERRUPTIBLE)
             )
             return future
-        return self.inner.submit(request)
+        placed: Future[AttemptResult] = Future()
+        # The wrapped executor runs it, on the capacity this double says it offered.
+        self.inner.submit(request).add_done_callback(
+            lambda done: placed.set_result(replace(done.result(), capacity=request.capacity))
+        )
+        return placed
 
     def close(self) -> None:
         self.inner.close()

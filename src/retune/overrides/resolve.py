@@ -64,11 +64,12 @@ def resolve_workflow(
     launch_plan: LaunchPlanSpec | None = None,
     overrides: Mapping[str, TaskNodeOverrides] | None = None,
     execution: str = "preview",
+    origin: str = "overrides",
 ) -> dict[str, NodeConfig]:
     """Node path -> ``NodeConfig`` for every task node. ``overrides`` are already parsed;
     ``execution`` names their layer in provenance (an execution id, or ``preview``)."""
     overrides = overrides or {}
-    check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin="overrides")
+    check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin=origin)
     lp_overrides = launch_plan.runtime_override if launch_plan else {}
     shared: dict[tuple[str, int], tuple[Draft, NodeConfig | None]] = {}
     resolved: dict[str, NodeConfig] = {}

@@ -47,7 +47,10 @@ def output_params(annotation: Any) -> tuple[Param, ...]:
         hints = typing.get_type_hints(annotation)
         return tuple(Param(name=f, type=type_of(hints.get(f, Any))) for f in annotation._fields)
     if typing.get_origin(annotation) is tuple:
-        return tuple(Param(name=f"o{i}", type=type_of(a)) for i, a in enumerate(typing.get_args(annotation)))
+        args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[int, ...]: one output, a sequence
+            return (Param(name="o0", type=f"list[{type_of(args[0])}]"),)
+        return tuple(Param(name=f"o{i}", type=type_of(a)) for i, a in enumerate(args))
     return (Param(name="o0", type=type_of(annotation)),)
 
 

@@ -1,0 +1,320 @@
+"""``retune``: run workflows with launch-time overrides, and see what ran with what, and why."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from rich.markup import escape
+
+from retune.cli import render
+from retune.cli.errors import UsageError
+from retune.cli.inputs import parse_input_flags
+from retune.cli.loading import load_target
+from retune.errors import ExecutionFailed, RetuneError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reported(command: F) -> F:
+    """Turn expected failures into one clear line on stderr and a non-zero exit; no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from retune.settings import SettingsError
+        from retune.store.base import NotFound, StoreError
+
+        try:
+            return command(*args, **kwargs)
+        except ExecutionFailed as exc:
+            record = exc.execution
+            first = (record.error or "").splitlines()[0] if record.error else "failed"
+            render.err.print(f"[red]error:[/] execution {record.id} failed: {escape(first)}", soft_wrap=True)
+            render.err.print(f"details: retune executions show {record.id}", soft_wrap=True)
+            sys.exit(1)
+        except NotFound as exc:
+            render.err.print(
+                f"[red]error:[/] {escape(str(exc.args[0]).rstrip('.'))}. List them with: retune executions list"
+            )
+            sys.exit(2)
+        except (RetuneError, UsageError, SettingsError, StoreError) as exc:
+            render.err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="retune")
+def cli() -> None:
+    """retune runs workflows whose task nodes can be re-tuned at launch time.
+
+    Mark a node with .with_runtime_override("NAME") in your workflow, then change its
+    resources, cache, retries, image, environment or task_config when you launch it:
+
+        retune run flows.py:pipeline --x 3 -o train.mem=2Gi -o train.retries=0
+    """
+
+
+RUN_HELP = """Run FILE:WORKFLOW locally, with launch-time overrides.
+
+Inputs are flags named after the workflow's parameters (--x 3); see them, and the hooks you
+can override, with: retune run FILE:WORKFLOW --help
+
+\b
+Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
+  cpu, mem, gpu, storage   request and limit, e.g. -o train.mem=2Gi
+  requests.R, limits.R     one of them,       e.g. -o train.limits.cpu=4
+  retries, cache, cache_version, cache_serialize, interruptible
+  image                    container image,   e.g. -o train.image=py311
+  env.NAME                 environment,       e.g. -o train.env.LOG=debug
+  task_config.a.b          task type config,  e.g. -o etl.task_config.cluster=large
+"""
+
+
+@cli.command(
+    "run",
+    help=RUN_HELP,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.argument("target", metavar="FILE:WORKFLOW", required=False)
+@click.option(
+    "-o", "items", multiple=True, metavar="HOOK.FIELD=VALUE", help="Override one field of one hook."
+)
+@click.option("--overrides", "overrides_file", metavar="FILE", help="YAML/JSON map hook -> fields.")
+@click.option("--launch-plan", metavar="NAME", help="Run through this launch plan of the workflow.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution record as JSON.")
+@click.option(
+    "-h", "--help", "show_help", is_flag=True, help="Show this message (with a target: its inputs and hooks)."
+)
+@click.pass_context
+@reported
+def run_command(
+    ctx: click.Context,
+    target: str | None,
+    items: Sequence[str],
+    overrides_file: str | None,
+    launch_plan: str | None,
+    as_json: bool,
+    show_help: bool,
+) -> None:
+    if show_help or target is None:
+        click.echo(ctx.get_help())
+        if target is not None:
+            _print_target_help(target)
+        elif not show_help:
+            raise UsageError("FILE:WORKFLOW is missing", "Write e.g. retune run flows.py:pipeline.")
+        return
+    from retune import api
+    from retune.overrides import load_overrides_file, parse_cli_overrides
+
+    workflow_or_plan = _with_launch_plan(load_target(target), launch_plan)
+    workflow = getattr(workflow_or_plan, "workflow", workflow_or_plan)
+    inputs = parse_input_flags(ctx.args, workflow.interface.inputs)
+    overrides = load_overrides_file(overrides_file) if overrides_file else {}
+    overrides.update(parse_cli_overrides(items))
+    record = api.run(
+        workflow_or_plan,
+        inputs,
+        overrides,
+        raise_on_failure=False,
+        origin="-o" if items else (overrides_file or "overrides"),
+        progress=None if as_json else _Progress(),
+    )
+    if as_json:
+        render.emit_json(record.to_dict())
+    else:
+        render.out.print(render.execution_table(record))
+        if record.outputs is not None:
+            render.out.print(f"outputs: {record.outputs!r}")
+        render.out.print(f"explain: retune explain {record.id}")
+    if record.error:
+        raise ExecutionFailed(record)
+
+
+@cli.command("hooks")
+@click.argument("target", metavar="FILE:WORKFLOW")
+@click.option("--json", "as_json", is_flag=True, help="Print the hook map as JSON.")
+@reported
+def hooks_command(target: str, as_json: bool) -> None:
+    """List the hooks of FILE:WORKFLOW: what can be overridden at launch, and its defaults."""
+    from retune import api
+
+    compiled = api.compile(load_target(target))
+    if as_json:
+        render.emit_json(render.hooks_to_json(compiled.hooks))
+    else:
+        render.out.print(render.hooks_table(compiled.name, compiled.hooks))
+
+
+@cli.command("explain")
+@click.argument("execution_id", metavar="EXECUTION")
+@click.option("--node", "node_key", metavar="PATH|HOOK", help="Only this node.")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> None:
+    """Show each node's effective config: every field, its value, and where it came from."""
+    record = _store().get_execution(execution_id)
+    nodes = [_node(record, node_key)] if node_key else list(record.nodes)
+    if as_json:
+        render.emit_json(
+            {
+                n.path: {
+                    k: v for k, v in n.to_dict().items() if k in ("hook", "task", "config", "provenance")
+                }
+                for n in nodes
+            }
+        )
+        return
+    for node in nodes:
+        render.out.print(render.explain_table(node))
+
+
+@cli.group("executions")
+def executions_group() -> None:
+    """List, show, read the logs of, and resume executions."""
+
+
+@executions_group.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def executions_list(limit: int, as_json: bool) -> None:
+    """The newest executions first."""
+    records = _store().list_executions(limit=limit)
+    if as_json:
+        render.emit_json([r.to_dict() for r in records])
+    else:
+        render.out.print(render.executions_table(records))
+
+
+@executions_group.command("show")
+@click.argument("execution_id", metavar="EXECUTION")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def executions_show(execution_id: str, as_json: bool) -> None:
+    """One execution: its nodes, their phases, cache status and attempts."""
+    record = _store().get_execution(execution_id)
+    if as_json:
+        render.emit_json(record.to_dict())
+    else:
+        render.out.print(render.execution_table(record))
+
+
+@executions_group.command("logs")
+@click.argument("execution_id", metavar="EXECUTION")
+@click.option("--node", "node_key", metavar="PATH|HOOK", required=True)
+@click.option("--attempt", type=int, help="Attempt number (default: the last).")
+@click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout", show_default=True)
+@reported
+def executions_logs(execution_id: str, node_key: str, attempt: int | None, stream: str) -> None:
+    """Print what one attempt of a node wrote to stdout or stderr."""
+    record = _store().get_execution(execution_id)
+    node = _node(record, node_key)
+    if not node.attempts:
+        raise UsageError(f"node {node.path} has no attempts (cache: {node.cache.value})")
+    chosen = (
+        node.attempts[-1]
+        if attempt is None
+        else next((a for a in node.attempts if a.number == attempt), None)
+    )
+    if chosen is None:
+        raise UsageError(f"node {node.path} has no attempt {attempt}", f"It has 1..{len(node.attempts)}.")
+    key = chosen.logs.get(stream)
+    if key is None:
+        raise UsageError(f"attempt {chosen.number} of {node.path} kept no {stream}")
+    sys.stdout.write(_blobs().get(key).decode(errors="replace"))
+
+
+@executions_group.command("resume")
+@click.argument("execution_id", metavar="EXECUTION")
+@reported
+def executions_resume(execution_id: str) -> None:
+    """Carry on an execution whose engine stopped; nodes that succeeded do not run again."""
+    from retune import api
+
+    record = api.resume(execution_id)
+    render.out.print(render.execution_table(record))
+    if record.error:
+        raise ExecutionFailed(record)
+
+
+def _print_target_help(target: str) -> None:
+    from retune import api
+
+    loaded = load_target(target)
+    workflow = getattr(loaded, "workflow", loaded)
+    click.echo(f"\nInputs of {workflow.name}:")
+    for param in workflow.interface.inputs:
+        default = f" (default {param.default!r})" if param.has_default else " (required)"
+        click.echo(f"  --{param.name} {param.type.upper()}{default}")
+    compiled = api.compile(loaded)
+    click.echo(f"\nHooks (override with -o HOOK.FIELD=VALUE): {', '.join(compiled.hooks) or 'none'}")
+    for name, hook in compiled.hooks.items():
+        click.echo(f"  {name:<20} {hook.task}  default: {render.describe(hook.default.to_dict())}")
+
+
+def _with_launch_plan(target: Any, name: str | None) -> Any:
+    if name is None:
+        return target
+    from retune.sdk.launch_plan import LaunchPlan
+
+    workflow = getattr(target, "workflow", target)
+    plans = {n: p for n, p in LaunchPlan._known.items() if p.workflow is workflow}
+    if name not in plans:
+        raise UsageError(
+            f"workflow {workflow.name!r} has no launch plan {name!r}",
+            f"Its launch plans: {', '.join(sorted(plans)) or 'none'}.",
+        )
+    return plans[name]
+
+
+def _node(record: Any, key: str) -> Any:
+    try:
+        return record.node(key)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0]).rstrip(".")) from None
+
+
+def _store() -> Any:
+    from retune.settings import load
+    from retune.store import open_store
+
+    return open_store(load().database_url)
+
+
+def _blobs() -> Any:
+    from retune.settings import load
+    from retune.store import open_blobs
+
+    return open_blobs(load().home / "blobs")
+
+
+class _Progress:
+    """Live progress on stderr while a workflow runs: nodes done / total, running now."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.running: set[str] = set()
+        self.interactive = render.err.is_terminal
+
+    def __call__(self, changes: Sequence[Any]) -> None:
+        from retune.store.base import NodeChange
+
+        for change in changes:
+            if isinstance(change, NodeChange):
+                if change.phase.terminal:
+                    self.done += 1
+                    self.running.discard(change.path)
+                else:
+                    self.running.add(change.path)
+        if self.interactive:
+            running = ", ".join(sorted(self.running)[:4])
+            render.err.print(f"\r{self.done} nodes done, running: {running or '-'}", end="")
+
+
+def main() -> None:
+    cli(prog_name="retune")

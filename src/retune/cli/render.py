@@ -1,0 +1,157 @@
+"""One renderer for humans (rich tables) and machines (``--json``: the records' own field names)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from retune.compiler.compiled import Hook
+from retune.model import RESOURCE_NAMES, EffectiveConfig, Provenance
+from retune.model.execution import Execution, NodeExecution, Phase
+from retune.model.resources import format_quantity
+
+PHASE_STYLE = {
+    Phase.SUCCEEDED: "green",
+    Phase.FAILED: "red",
+    Phase.RUNNING: "yellow",
+    Phase.QUEUED: "dim",
+    Phase.SKIPPED: "dim",
+    Phase.ABORTED: "magenta",
+}
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def hooks_to_json(hooks: Mapping[str, Hook]) -> dict[str, Any]:
+    return {
+        name: {
+            "nodes": list(h.nodes),
+            "task": h.task,
+            "declared_at": h.declared_at,
+            "default": h.default.to_dict(),
+            "defaults": [d.model_dump(mode="json") for d in h.defaults],
+        }
+        for name, h in hooks.items()
+    }
+
+
+def hooks_table(workflow: str, hooks: Mapping[str, Hook]) -> Table:
+    table = Table(title=f"Hooks of {workflow}", title_justify="left")
+    for column in ("hook", "node", "task", "declared at", "default"):
+        table.add_column(column)
+    for name, hook in hooks.items():
+        table.add_row(
+            name, ", ".join(hook.nodes), hook.task, hook.declared_at, describe(hook.default.to_dict())
+        )
+    if not hooks:
+        table.caption = "No hooks: mark a node with .with_runtime_override(NAME) to make it overridable."
+    return table
+
+
+def describe(overrides: Mapping[str, Any]) -> str:
+    parts = [f"{path}={value}" for path, value in leaves(overrides)]
+    return " ".join(parts) or "-"
+
+
+def leaves(tree: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            found += leaves(value, path + ".")
+        elif path.startswith(("resources.", "requests.", "limits.")):
+            found.append((path, format_quantity(path.rsplit(".", 1)[-1], value)))
+        else:
+            found.append((path, value))
+    return found
+
+
+def config_rows(config: EffectiveConfig, provenance: Provenance) -> Iterable[tuple[str, str, str]]:
+    for kind in ("requests", "limits"):
+        resources = getattr(config, kind)
+        for name in RESOURCE_NAMES:
+            path = f"{kind}.{name}"
+            yield path, format_quantity(name, getattr(resources, name)), source(provenance, path)
+    for name in (
+        "cache",
+        "cache_serialize",
+        "cache_version",
+        "retries",
+        "interruptible",
+        "container_image",
+        "timeout",
+    ):
+        yield name, repr(getattr(config, name)), source(provenance, name)
+    for key, value in config.environment.items():
+        yield f"environment.{key}", repr(value), source(provenance, f"environment.{key}")
+    for path, value in leaves(config.task_config, "task_config."):
+        yield path, repr(value), source(provenance, path)
+
+
+def source(provenance: Provenance, path: str) -> str:
+    found = provenance.get(path)
+    if found is None:
+        return "-"
+    hook = f" (hook {found.hook})" if found.hook else ""
+    return f"{found.layer.value}: {found.name}{hook}"
+
+
+def explain_table(node: NodeExecution) -> Table:
+    hook = f"hook {node.hook!r}" if node.hook else "no hook"
+    table = Table(title=f"{node.path}  task {node.task}  {hook}", title_justify="left")
+    for column in ("field", "value", "from"):
+        table.add_column(column)
+    for row in config_rows(node.config, node.provenance):
+        table.add_row(*row)
+    return table
+
+
+def execution_table(record: Execution) -> Table:
+    style = PHASE_STYLE.get(record.phase, "")
+    table = Table(
+        title=f"Execution {record.id}  [{style}]{record.phase.value}[/]  {record.workflow}",
+        title_justify="left",
+    )
+    for column in ("node", "hook", "task", "phase", "cache", "attempts"):
+        table.add_column(column)
+    for node in record.nodes:
+        attempts = (
+            ", ".join(f"{a.number}:{a.phase.value.lower()}/{a.kind.value}" for a in node.attempts) or "-"
+        )
+        table.add_row(
+            node.path,
+            node.hook or "",
+            node.task,
+            f"[{PHASE_STYLE.get(node.phase, '')}]{node.phase.value}[/]",
+            node.cache.value,
+            attempts,
+        )
+    if record.error:
+        table.caption = f"[red]{escape(record.error.splitlines()[0])}[/]"
+    return table
+
+
+def executions_table(records: Iterable[Execution]) -> Table:
+    table = Table(title="Executions", title_justify="left")
+    for column in ("id", "workflow", "phase", "launch plan", "error"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(
+            record.id,
+            record.workflow,
+            f"[{PHASE_STYLE.get(record.phase, '')}]{record.phase.value}[/]",
+            record.launch_plan or "",
+            (record.error or "")[:80],
+        )
+    return table

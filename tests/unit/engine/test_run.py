@@ -1,0 +1,210 @@
+"""The engine drives executions durably: phases, retries, skips, cache, placement, resume."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+import retune as rt
+from retune.api import spec_version, task_refs
+from retune.engine import Engine, new_execution_id, new_nodes
+from retune.executors.base import AttemptRequest, AttemptResult
+from retune.model.execution import AttemptKind, CacheStatus, Capacity, Execution, Phase
+from retune.store.base import NewExecution
+from retune.testing import InlineExecutor, MemoryStore, PreemptingExecutor
+
+from . import flows_engine as flows
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    flows.CALLS.clear()
+    flows.FAILURES.clear()
+
+
+def launch(
+    engine: Engine, wf: Any, inputs: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> str:
+    spec = rt.compile(wf).spec
+    execution_id = new_execution_id()
+    resolved = rt.resolve(wf, overrides=overrides, name=execution_id)
+    engine.launch(
+        NewExecution(execution_id, spec.name, spec_version(spec), dict(inputs), new_nodes(resolved)), spec
+    )
+    return execution_id
+
+
+def run(
+    engine: Engine, wf: Any, inputs: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> Execution:
+    execution_id = launch(engine, wf, inputs, overrides)
+    spec = rt.compile(wf).spec
+    return engine.run(execution_id, spec, task_refs(spec))
+
+
+def test_a_chain_runs_in_order_and_records_every_node() -> None:
+    record = run(Engine(MemoryStore(), InlineExecutor()), flows.chain, {"x": 1})
+
+    assert record.phase is Phase.SUCCEEDED
+    assert record.outputs == {"o0": 4}
+    assert [n.phase for n in record.nodes] == [Phase.SUCCEEDED] * 3
+    assert [n.outputs for n in record.nodes] == [{"o0": 2}, {"o0": 3}, {"o0": 4}]
+    assert all(len(n.attempts) == 1 and n.cache is CacheStatus.DISABLED for n in record.nodes)
+    assert record.node("last").path == "n2"
+
+
+def test_user_failures_consume_retries_then_succeed() -> None:
+    flows.FAILURES["flaky"] = 2
+    record = run(
+        Engine(MemoryStore(), InlineExecutor()), flows.with_flaky, {"x": 1}, {"flaky": {"retries": 2}}
+    )
+
+    node = record.node("flaky")
+    assert record.phase is Phase.SUCCEEDED
+    assert [(a.number, a.phase, a.kind) for a in node.attempts] == [
+        (1, Phase.FAILED, AttemptKind.USER),
+        (2, Phase.FAILED, AttemptKind.USER),
+        (3, Phase.SUCCEEDED, AttemptKind.USER),
+    ]
+    assert "flaky failed on purpose" in (node.attempts[0].error or "")
+
+
+def test_retries_zero_fails_the_node_and_skips_what_depends_on_it() -> None:
+    flows.FAILURES["flaky"] = 1
+    record = run(
+        Engine(MemoryStore(), InlineExecutor()), flows.with_flaky, {"x": 1}, {"flaky": {"retries": 0}}
+    )
+
+    assert record.phase is Phase.FAILED
+    assert [n.phase for n in record.nodes] == [Phase.FAILED, Phase.SKIPPED]
+    assert "hook 'flaky'" in (record.error or "")
+    assert "failed after 1 attempt: RuntimeError: flaky failed on purpose" in (record.error or "")
+
+
+def test_cache_hits_on_the_second_run_and_misses_after_a_cache_version_override() -> None:
+    engine = Engine(MemoryStore(), InlineExecutor())
+
+    first = run(engine, flows.cached, {"x": 3})
+    second = run(engine, flows.cached, {"x": 3})
+    bumped = run(engine, flows.cached, {"x": 3}, {"square": {"cache_version": "2"}})
+
+    assert [r.node("square").cache for r in (first, second, bumped)] == [
+        CacheStatus.MISS,
+        CacheStatus.HIT,
+        CacheStatus.MISS,
+    ]
+    assert second.outputs == first.outputs == {"o0": 9}
+    assert second.node("square").attempts == ()
+    assert flows.CALLS["slow_square"] == 2
+
+
+def test_fan_out_lists_and_map_tasks_feed_a_reduction() -> None:
+    record = run(Engine(MemoryStore(), InlineExecutor()), flows.fan, {"n": 4})
+
+    assert record.phase is Phase.SUCCEEDED
+    assert record.outputs == {"o0": (1 + 2 + 3 + 4) + (11 + 21 + 31)}
+    mapped = next(n for n in record.nodes if n.path == "n4")
+    assert mapped.outputs == {"o0": [11, 21, 31]}
+    assert len(mapped.attempts) == 1
+
+
+def test_preemptions_are_system_attempts_and_the_last_attempt_runs_on_demand() -> None:
+    executor = PreemptingExecutor(InlineExecutor(), preemptions=10)
+    record = run(
+        Engine(MemoryStore(), executor),
+        flows.with_flaky,
+        {"x": 1},
+        {"flaky": {"interruptible": True, "retries": 1}},
+    )
+
+    node = record.node("flaky")
+    assert record.phase is Phase.SUCCEEDED
+    assert [(a.kind, a.capacity) for a in node.attempts] == [
+        (AttemptKind.SYSTEM, Capacity.INTERRUPTIBLE),
+        (AttemptKind.SYSTEM, Capacity.INTERRUPTIBLE),
+        (AttemptKind.SYSTEM, Capacity.INTERRUPTIBLE),
+        (AttemptKind.USER, Capacity.ON_DEMAND),
+    ]
+
+
+def test_a_node_with_no_retries_left_never_goes_to_interruptible_capacity() -> None:
+    executor = PreemptingExecutor(InlineExecutor(), preemptions=10)
+    record = run(
+        Engine(MemoryStore(), executor), flows.with_flaky, {"x": 1}, {"flaky": {"interruptible": True}}
+    )
+
+    assert [a.capacity for a in record.node("flaky").attempts] == [Capacity.ON_DEMAND]
+
+
+class _Crash(BaseException):
+    """Stands in for the engine process dying."""
+
+
+class CrashingExecutor(InlineExecutor):
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.left = after
+
+    def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
+        if self.left == 0:
+            raise _Crash
+        self.left -= 1
+        return super().submit(request)
+
+
+def test_a_restarted_engine_resumes_without_rerunning_committed_nodes() -> None:
+    store = MemoryStore()
+    crashing = Engine(store, CrashingExecutor(after=4))
+    execution_id = launch(crashing, flows.long_chain, {"x": 0})
+    spec = rt.compile(flows.long_chain).spec
+    with pytest.raises(_Crash):
+        crashing.run(execution_id, spec, task_refs(spec))
+    midway = store.get_execution(execution_id)
+    assert [n.phase for n in midway.nodes][:5] == [Phase.SUCCEEDED] * 4 + [Phase.RUNNING]
+
+    record = Engine(store, InlineExecutor()).run(execution_id, spec, task_refs(spec))
+
+    assert record.phase is Phase.SUCCEEDED
+    assert record.outputs == {"o0": 10}
+    assert all(count == 1 for count in flows.CALLS.values())
+    assert len(flows.CALLS) == 10
+    lost = record.nodes[4].attempts
+    assert [(a.phase, a.kind) for a in lost] == [
+        (Phase.FAILED, AttemptKind.SYSTEM),
+        (Phase.SUCCEEDED, AttemptKind.USER),
+    ]
+
+
+def test_a_terminal_execution_is_not_run_again() -> None:
+    store = MemoryStore()
+    engine = Engine(store, InlineExecutor())
+    record = run(engine, flows.chain, {"x": 1})
+    spec = rt.compile(flows.chain).spec
+
+    again = engine.run(record.id, spec, task_refs(spec))
+
+    assert again == record
+    assert flows.CALLS["inc-1"] == 1
+
+
+def test_concurrent_identical_cache_serialize_runs_execute_the_body_once() -> None:
+    store = MemoryStore()
+    overrides = {"square": {"cache_serialize": True}}
+    records: list[Execution] = []
+
+    def one() -> None:
+        records.append(run(Engine(store, InlineExecutor(), poll=0.01), flows.cached, {"x": 7}, overrides))
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert flows.CALLS["slow_square"] == 1
+    assert sorted(r.node("square").cache for r in records) == [CacheStatus.HIT] * 4 + [CacheStatus.MISS]
+    assert all(r.outputs == {"o0": 49} for r in records)
