@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
@@ -116,6 +117,19 @@ class _Run:
             deps = frozenset(d for b in node_spec.inputs.values() for d in upstream(b))
             node = _Node(node_spec, record, deps, list(record.attempts), record.outputs)
             self.nodes[node_spec.path] = node
+        self.dependents: dict[str, list[_Node]] = {path: [] for path in self.nodes}
+        self.unmet: dict[str, int] = {}
+        for node in self.nodes.values():
+            for dep in node.deps:
+                self.dependents[dep].append(node)
+            self.unmet[node.spec.path] = sum(
+                1 for d in node.deps if self.nodes[d].phase is not Phase.SUCCEEDED
+            )
+        # QUEUED nodes whose upstream all succeeded, in graph order; found again by counting
+        # down ``unmet`` as nodes finish, so scheduling costs O(edges), not O(nodes) per step.
+        self.ready: deque[_Node] = deque(
+            n for n in self.nodes.values() if n.phase is Phase.QUEUED and self.unmet[n.spec.path] == 0
+        )
         self.running: dict[Future[AttemptResult], _Node] = {}
         self.waiting: list[_Node] = []  # on another run's cache reservation
         self.changes: list[Change] = []
@@ -130,6 +144,9 @@ class _Run:
         if self.record.phase is Phase.QUEUED:
             self.changes.append(ExecutionChange(self.id, Phase.RUNNING, at=self.now()))
         self.recover_lost_attempts()
+        for node in self.nodes.values():  # a resumed run may find failures not yet propagated
+            if node.phase.terminal and node.phase is not Phase.SUCCEEDED:
+                self.settle_dependents(node)
         while True:
             self.schedule()
             self.commit()
@@ -185,14 +202,26 @@ class _Run:
         waiting, self.waiting = self.waiting, []
         for node in waiting:
             self.start(node)
-        for node in self.nodes.values():
-            if node.phase is not Phase.QUEUED or node in self.waiting:
-                continue
-            states = [self.nodes[d].phase for d in node.deps]
-            if any(p in (Phase.FAILED, Phase.SKIPPED, Phase.ABORTED) for p in states):
-                self.set_phase(node, Phase.SKIPPED, error="an upstream node failed")
-            elif all(p is Phase.SUCCEEDED for p in states):
+        while self.ready:
+            node = self.ready.popleft()
+            if node.phase is Phase.QUEUED:
                 self.start(node)
+
+    def settle_dependents(self, node: _Node) -> None:
+        """A node reached a terminal phase: its dependents may be ready, or must be skipped."""
+        stack = [node]
+        while stack:
+            done = stack.pop()
+            for dependent in self.dependents[done.spec.path]:
+                if dependent.phase is not Phase.QUEUED:
+                    continue
+                if done.phase is Phase.SUCCEEDED:
+                    self.unmet[dependent.spec.path] -= 1
+                    if self.unmet[dependent.spec.path] == 0:
+                        self.ready.append(dependent)
+                else:
+                    self.record_phase(dependent, Phase.SKIPPED, error="an upstream node failed")
+                    stack.append(dependent)
 
     def start(self, node: _Node) -> None:
         inputs = self.inputs_of(node)
@@ -300,6 +329,19 @@ class _Run:
         self.set_phase(node, Phase.SUCCEEDED, cache=cache, outputs=outputs)
 
     def set_phase(
+        self,
+        node: _Node,
+        phase: Phase,
+        *,
+        cache: CacheStatus | None = None,
+        outputs: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.record_phase(node, phase, cache=cache, outputs=outputs, error=error)
+        if phase.terminal:
+            self.settle_dependents(node)
+
+    def record_phase(
         self,
         node: _Node,
         phase: Phase,
