@@ -40,8 +40,10 @@ check: test
 bench: setup
 	$(RUN) python -m bench
 
+# The example workflow: its hooks, a preview of overrides, then two real runs and `explain`.
+# State goes to .retune-demo/ so the demo never touches ~/.retune.
 demo: setup
-	$(RUN) python examples/demo.py
+	RETUNE_HOME=$(CURDIR)/.retune-demo $(RUN) python examples/demo.py
 
 clean:
-	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis .retune-demo

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import retune as rt
 from retune.plugins.spark import Spark
 
@@ -25,12 +27,17 @@ def score(y: int) -> int:
     environment={"LOG_LEVEL": "info"},
 )
 def train(x: int) -> float:
+    context = rt.current_context()
+    limits = context.config["limits"]
+    print(f"training on {x} with LOG_LEVEL={os.environ['LOG_LEVEL']}, mem limit {limits['mem'] // 2**20}Mi")
     return x * 1.5
 
 
 @rt.task(task_config=Spark(spark_conf={"spark.executor.instances": "2"}))
 def features(x: int) -> int:
-    return x
+    conf = rt.current_context().task_config["spark_conf"]
+    print("spark_conf:", conf)
+    return x + len(conf)
 
 
 @rt.workflow
@@ -48,7 +55,7 @@ def pipeline(x: int = 3) -> float:
     )
     return (
         training(x=c)
-        .with_runtime_override("train", rt.runtime_override_config(gpu=1))
+        .with_runtime_override("train", rt.runtime_override_config(mem="768Mi"))
         .with_runtime_override("features", {"task_config": {"spark_conf": {"spark.executor.memory": "4g"}}})
     )
 

@@ -25,8 +25,9 @@ PHASE_STYLE = {
     Phase.ABORTED: "magenta",
 }
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# Piped output (CI logs, `make demo`) gets a wide console rather than rich's 80 columns.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
 def emit_json(data: Any) -> None:
