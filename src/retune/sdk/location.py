@@ -27,3 +27,12 @@ def _short(filename: str) -> str:
     except ValueError:
         return filename
     return filename if relative.startswith("..") else relative
+
+
+def module_of(fn: object) -> str:
+    """The module a function was defined in; code run with ``exec`` (notebooks) has none: ``__main__``."""
+    return getattr(fn, "__module__", None) or "__main__"
+
+
+def qualified_name(fn: object) -> str:
+    return f"{module_of(fn)}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"

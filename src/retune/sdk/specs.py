@@ -12,6 +12,7 @@ from typing import Any
 
 from retune.model import TaskNodeOverrides
 from retune.model.spec import Interface, Param, TaskSpec
+from retune.sdk.location import module_of, qualified_name
 from retune.sdk.types import type_of
 
 
@@ -28,12 +29,12 @@ def task_spec(
     fn: Any, *, task_type: str, config: TaskNodeOverrides, timeout: float | None, location: str
 ) -> TaskSpec:
     return TaskSpec(
-        name=f"{fn.__module__}.{fn.__qualname__}",
+        name=qualified_name(fn),
         task_type=task_type,
         interface=interface_of(fn),
         config=config,
         timeout=timeout,
-        module=fn.__module__,
+        module=module_of(fn),
         qualname=fn.__qualname__,
         location=location,
     )

@@ -14,7 +14,7 @@ from retune.errors import CompileError
 from retune.model import FieldError, Resources, TaskNodeOverrides
 from retune.plugins.registry import task_type_for_config
 from retune.sdk import tracing
-from retune.sdk.location import caller, of_function
+from retune.sdk.location import caller, of_function, qualified_name
 from retune.sdk.promise import config_dict, promise_for
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class Task(Generic[P, R]):
         location: str,
     ) -> None:
         self.fn = fn
-        self.name = f"{fn.__module__}.{fn.__qualname__}"
+        self.name = qualified_name(fn)
         self.config = config
         self.task_type = task_type
         self.timeout = timeout
@@ -158,7 +158,7 @@ def task(
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
 
     def decorate(function: Callable[P, R]) -> Task[P, R]:
-        name = f"{function.__module__}.{function.__qualname__}"
+        name = qualified_name(function)
         location = of_function(function)
         try:
             config = TaskNodeOverrides.from_dict(fields)

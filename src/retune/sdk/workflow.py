@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from retune.compiler.graph import TracedBinding, TracedNode, TracedWorkflow
 from retune.errors import CompileError
 from retune.sdk import tracing
-from retune.sdk.location import caller, of_function
+from retune.sdk.location import caller, of_function, qualified_name
 from retune.sdk.promise import InputPromise, NodeOutputs, VoidPromise, promise_for
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class Workflow(Generic[P, R]):
 
     def __init__(self, fn: Callable[P, R]) -> None:
         self.fn = fn
-        self.name = f"{fn.__module__}.{fn.__qualname__}"
+        self.name = qualified_name(fn)
         self.short_name = fn.__name__
         self.location = of_function(fn)
         self.signature = inspect.signature(fn)
