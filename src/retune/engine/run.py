@@ -239,6 +239,12 @@ class _Run:
                     self.waiting.append(node)
                     return
                 node.reserved = True
+                # The previous holder may have written the outputs between our read and our
+                # reservation: read again, or the body would run twice.
+                hit = self.store.cache_get(node.key)
+                if hit is not None:
+                    self.succeed(node, hit, CacheStatus.HIT)
+                    return
         calls = self.calls_of(node, inputs)
         if calls is None:
             return

@@ -208,3 +208,31 @@ def test_concurrent_identical_cache_serialize_runs_execute_the_body_once() -> No
     assert flows.CALLS["slow_square"] == 1
     assert sorted(r.node("square").cache for r in records) == [CacheStatus.HIT] * 4 + [CacheStatus.MISS]
     assert all(r.outputs == {"o0": 49} for r in records)
+
+
+class LateCacheStore(MemoryStore):
+    """Misses the first cache read, as if another run wrote its outputs just after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.missed: set[str] = set()
+
+    def cache_get(self, key: str) -> Mapping[str, Any] | None:
+        if key not in self.missed:
+            self.missed.add(key)
+            return None
+        return super().cache_get(key)
+
+
+def test_a_reservation_won_after_the_outputs_were_written_reuses_them() -> None:
+    store = LateCacheStore()
+    overrides = {"square": {"cache_serialize": True}}
+    run(Engine(MemoryStore(), InlineExecutor()), flows.cached, {"x": 5})  # a store without the entry
+    first = run(Engine(store, InlineExecutor()), flows.cached, {"x": 6}, overrides)
+    store.missed.clear()
+
+    second = run(Engine(store, InlineExecutor()), flows.cached, {"x": 6}, overrides)
+
+    assert first.node("square").cache is CacheStatus.MISS
+    assert second.node("square").cache is CacheStatus.HIT
+    assert flows.CALLS["slow_square"] == 2  # x=5 once, x=6 once: the second x=6 run reused it
