@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import pickle
 import sys
@@ -84,7 +85,6 @@ def run(
     owned: list[Store | Executor] = []
     if executor is None or isinstance(executor, str):
         executor = _executor(executor, blobs)
-        owned.append(executor)
     check_executor(executor, resolved)
     tasks = task_refs(spec)
     if store is None:
@@ -127,7 +127,6 @@ def resume(
         owned.append(store)
     if executor is None or isinstance(executor, str):
         executor = _executor(executor, blobs)
-        owned.append(executor)
     try:
         record = store.get_execution(execution_id)
         spec = store.get_workflow(record.workflow, record.workflow_version)
@@ -257,14 +256,39 @@ def _workflow(target: object) -> Workflow[Any, Any]:
     raise TypeError(f"Expected a @workflow or a LaunchPlan, got {target!r}.")
 
 
+_SHARED: dict[str, Any] = {}
+
+
 def _executor(name: str | None, blobs: BlobStore) -> Executor:
+    """The process's local executor, kept warm across runs (like ``ray.init``: one per process).
+
+    Its worker processes start once, so a second ``rt.run`` in a notebook or a script does not
+    pay their start-up again. A change of settings (home, capacity, images) replaces it.
+    """
     if name not in (None, "local"):
         raise ValueError(f"Unknown executor {name!r}; use 'local' or an Executor object.")
     from retune.executors.local import LocalExecutor
     from retune.settings import load
 
     settings = load()
-    return LocalExecutor(blobs, capacity=settings.capacity or None, images=settings.images or None)
+    key = repr((str(settings.home), sorted(settings.capacity.items()), sorted(settings.images.items())))
+    if _SHARED.get("key") != key:
+        if "executor" in _SHARED:
+            _SHARED.pop("executor").close()
+        else:
+            atexit.register(_close_shared)
+        _SHARED["executor"] = LocalExecutor(
+            blobs, capacity=settings.capacity or None, images=settings.images or None
+        )
+        _SHARED["key"] = key
+    executor: Executor = _SHARED["executor"]
+    return executor
+
+
+def _close_shared() -> None:
+    if "executor" in _SHARED:
+        _SHARED.pop("executor").close()
+        _SHARED.pop("key", None)
 
 
 def _open_store() -> Store:
