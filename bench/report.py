@@ -26,11 +26,20 @@ class Row:
     ratio: str = ""
     note: str = ""
     detail: list[str] = field(default_factory=list)
+    unit: str = "s"  # what ``stats`` counts: seconds, or "MB" (10**6 bytes)
 
 
 def format_seconds(seconds: float) -> str:
     ms = seconds * 1000
-    return f"{ms:.2f} ms" if abs(ms) < 10 else f"{ms:.1f} ms"
+    if abs(round(ms, 3)) < 0.1:
+        return f"{ms * 1000:.1f} µs"
+    if abs(ms) >= 1000:
+        return f"{seconds:.2f} s"
+    return f"{ms:.3f} ms" if abs(ms) < 1 else f"{ms:.2f} ms" if abs(ms) < 10 else f"{ms:.1f} ms"
+
+
+def format_value(value: float, unit: str) -> str:
+    return f"{value / 1e6:.1f} MB" if unit == "MB" else format_seconds(value)
 
 
 def render(rows: list[Row], *, started: dt.datetime, elapsed: float, root: Path) -> str:
@@ -50,7 +59,7 @@ def render(rows: list[Row], *, started: dt.datetime, elapsed: float, root: Path)
             ["–"] * 4
             if row.stats is None
             else [str(row.stats.reps)]
-            + [format_seconds(value) for value in (row.stats.p50, row.stats.p90, row.stats.min)]
+            + [format_value(value, row.unit) for value in (row.stats.p50, row.stats.p90, row.stats.min)]
         )
         result = f"**{row.result}**" if row.result == "FAIL" else row.result
         lines.append(f"| {row.name} | {' | '.join(cells)} | {row.target} | {row.ratio or '–'} | {result} |")

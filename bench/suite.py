@@ -10,6 +10,9 @@ Targets (the issue's "Done when"), each compared against the **p50** of its repe
 
 Rows 1 and 2 also show their ratio to building the same node list in plain Python
 (``bench.baseline``) in the same run.
+
+Targets 5-7 (running workflows, the CLI's fixed cost, the engine's memory) and how they are
+measured against flytekit, Prefect and Dagster in the same run: ``bench.runs``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from bench import graphs
 from bench.baseline import build_plain_nodes
 from bench.importtime import heaviest_imports, time_interpreters
 from bench.report import Row, format_seconds, render, write
+from bench.runs import bench_cli, bench_memory, bench_run_chain, bench_run_fan, bench_run_map
 from bench.timing import Body, Setup, Stats, measure, profile, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +46,26 @@ RECURSION_LIMIT = 1000
 def main() -> int:
     started, clock = dt.datetime.now(), time.perf_counter()
     rows: list[Row] = []
-    for benchmark in (bench_compile, bench_resolve, bench_chain, bench_import):
+    benchmarks = (
+        bench_compile,
+        bench_resolve,
+        bench_chain,
+        bench_import,
+        bench_run_chain,
+        bench_run_fan,
+        bench_run_map,
+        bench_cli,
+        bench_memory,
+    )
+    for benchmark in benchmarks:
         print(f"running {benchmark.__name__} ...", file=sys.stderr, flush=True)
+        began = time.perf_counter()
         try:
             rows += benchmark()
         except Exception as exc:  # a crash is a failed row, and the other rows still run
             detail = traceback.format_exc().splitlines()
             rows.append(Row(benchmark.__name__, None, "runs", "FAIL", note=f"raised {exc!r}", detail=detail))
+        print(f"  {benchmark.__name__}: {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
     markdown = render(rows, started=started, elapsed=time.perf_counter() - clock, root=ROOT)
     print(markdown)
     for path in write(markdown, RESULTS, started):

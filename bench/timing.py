@@ -52,17 +52,23 @@ def measure(body: Body, *, setup: Setup = lambda: None, reps: int, warmups: int)
     return seconds
 
 
-def profile(body: Body, *, setup: Setup = lambda: None, top: int = 15) -> str:
-    """One repetition under cProfile: the ``top`` functions by own time, as pstats prints them."""
+def profile(
+    body: Body, *, setup: Setup = lambda: None, top: int = 15, sorts: Sequence[str] = ("tottime",)
+) -> str:
+    """One repetition under cProfile: the ``top`` functions by each of ``sorts``, as pstats prints them."""
     argument = setup()
     gc.collect()
     profiler = cProfile.Profile()
     profiler.enable()
     body(argument)
     profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
-    lines = out.getvalue().splitlines()
-    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
-    total = next((line.strip() for line in lines if "function calls" in line), "")
-    return "\n".join([total, "", *(line.rstrip() for line in lines[start:] if line.strip())])
+    sections = []
+    for order in sorts:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        lines = out.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        total = next((line.strip() for line in lines if "function calls" in line), "")
+        table = [line.rstrip() for line in lines[start:] if line.strip()]
+        sections.append("\n".join([f"{total}; sorted by {order}" if len(sorts) > 1 else total, "", *table]))
+    return "\n\n".join(sections)
