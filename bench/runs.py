@@ -228,7 +228,7 @@ def bench_cli() -> list[Row]:
     retune, others = clicost.measure_tools(reps=CLI_REPS, warmups=CLI_WARMUPS, timeout=CLI_TIMEOUT)
     flyte = others.get("flytekit")
     if isinstance(flyte, clicost.Tool):
-        target, source = flyte.net.p50, "`pyflyte run`'s, same run"
+        target, source = flyte.run.p50, "`pyflyte run`'s wall, same run"
     else:
         target, source = CLI_FALLBACK_TARGET, "flytekit's in the issue (not available here)"
     how = (
@@ -238,18 +238,25 @@ def bench_cli() -> list[Row]:
     )
     rows = [
         Row(
-            "`retune run` one-task workflow, net of import retune",
-            retune.net,
+            "`retune run` one-task workflow, wall",
+            retune.run,
             f"≤ {format_seconds(target)} ({source})",
-            "PASS" if retune.net.p50 <= target else "FAIL",
-            ratio=f"{retune.run.p50 / retune.imported.p50:.1f}× ({format_seconds(retune.imported.p50)})",
+            "PASS" if retune.run.p50 <= target else "FAIL",
             note=(
                 f"`retune run retune_one.py:one --x N` (one cached task, a miss: N new each run; the "
-                f"task runs in a worker process; SQLite under a fresh RETUNE_HOME); {how}. The ratio is "
-                "run / import."
+                f"task runs in a worker process; SQLite under a fresh RETUNE_HOME); {how}. Wall time is "
+                "the compared figure: it is what a user waits for. `import retune` is kept light on "
+                "purpose (pydantic and SQLAlchemy load when a run needs them), so the net row below "
+                "carries those imports while flytekit's carries none of its own."
             ),
         ),
-        Row("`retune run` one-task workflow, wall", retune.run, "–", "info"),
+        Row(
+            "`retune run` one-task workflow, net of import retune",
+            retune.net,
+            "–",
+            "info",
+            ratio=f"{retune.run.p50 / retune.imported.p50:.1f}× ({format_seconds(retune.imported.p50)})",
+        ),
         Row('`python -c "import retune"`', retune.imported, "–", "info"),
     ]
     cli = {

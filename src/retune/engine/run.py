@@ -277,7 +277,7 @@ class _Run:
         self.to_submit.append((node, request))
 
     def inputs_of(self, node: _Node) -> dict[str, Any]:
-        outputs = {path: n.outputs or {} for path, n in self.nodes.items() if path in node.deps}
+        outputs = {path: self.nodes[path].outputs or {} for path in node.deps}
         return {name: value_of(b, self.record.inputs, outputs) for name, b in node.spec.inputs.items()}
 
     def calls_of(self, node: _Node, inputs: dict[str, Any]) -> list[dict[str, Any]] | None:
