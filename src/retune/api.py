@@ -80,7 +80,7 @@ def run(
         spec, launch_plan=launch_plan, overrides=parsed, execution=execution_id, origin=origin
     )
     if blobs is None:
-        blobs = _open_blobs()
+        blobs = open_default_blobs()
     encoded = encode_inputs(workflow, target, inputs or {}, blobs)
     owned: list[Store | Executor] = []
     if executor is None or isinstance(executor, str):
@@ -88,7 +88,7 @@ def run(
     check_executor(executor, resolved)
     tasks = task_refs(spec)
     if store is None:
-        store = _open_store()
+        store = open_default_store()
         owned.append(store)
     try:
         blobs.put(f"executions/{execution_id}/tasks.pkl", pickle.dumps(dict(tasks)))
@@ -120,10 +120,10 @@ def resume(
     execution_id: str, *, executor: Executor | str | None = None, store: Store | None = None
 ) -> Execution:
     """Carry on an execution whose engine stopped; nodes that succeeded do not run again."""
-    blobs = _open_blobs()
+    blobs = open_default_blobs()
     owned: list[Store | Executor] = []
     if store is None:
-        store = _open_store()
+        store = open_default_store()
         owned.append(store)
     if executor is None or isinstance(executor, str):
         executor = _executor(executor, blobs)
@@ -291,14 +291,16 @@ def _close_shared() -> None:
         _SHARED.pop("key", None)
 
 
-def _open_store() -> Store:
+def open_default_store() -> Store:
+    """The configured store (settings: RETUNE_DATABASE_URL, retune.toml, else SQLite)."""
     from retune.settings import load
     from retune.store import open_store
 
     return open_store(load().database_url)
 
 
-def _open_blobs() -> BlobStore:
+def open_default_blobs() -> BlobStore:
+    """The blob store under RETUNE_HOME."""
     from retune.settings import load
     from retune.store import open_blobs
 

@@ -7,15 +7,16 @@ processes or databases. Use the real parts for anything a user would run.
 
 from __future__ import annotations
 
-import importlib
-import sys
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from retune.executors.base import AttemptRequest, AttemptResult, Executor, Outcome, TaskRef
+from retune.executors.base import AttemptRequest, AttemptResult, Executor, Outcome
 from retune.model import EffectiveConfig
 from retune.model.execution import CacheStatus, Capacity, Execution, NodeExecution, Phase
 from retune.model.spec import WorkflowSpec
@@ -30,6 +31,7 @@ from retune.store.base import (
     NodeChange,
     NotFound,
 )
+from retune.task_runtime.calls import CallFailed, load_task, run_calls
 
 
 class MemoryStore:
@@ -42,7 +44,7 @@ class MemoryStore:
         self.cache: dict[str, Mapping[str, Any]] = {}
         self.reservations: dict[str, tuple[str, float]] = {}
         self.events: list[Change] = []
-        self.clock: Callable[[], float] = __import__("time").monotonic
+        self.clock: Callable[[], float] = time.monotonic
 
     def put_workflow(self, spec: WorkflowSpec, version: str) -> None:
         with self.lock:
@@ -157,10 +159,7 @@ def _changed(record: Execution, change: Change) -> Execution:
 
 
 class InlineExecutor:
-    """``Executor`` running tasks on threads of this process: no isolation, no limits.
-
-    Inputs are passed as their encoded (JSON) form, so use it with JSON-typed tasks.
-    """
+    """``Executor`` running tasks on threads of this process: no isolation, no limits."""
 
     name = "inline"
     interruptible_capacity = False
@@ -175,15 +174,13 @@ class InlineExecutor:
         return self.pool.submit(self._run, request)
 
     def _run(self, request: AttemptRequest) -> AttemptResult:
-        fn = _function(request.task)
-        outputs = []
+        # The same loading, decoding and output naming as a task process, minus the process.
+        ref = request.task
         try:
-            for call in request.calls:
-                outputs.append(_named(fn(**call)))
-        except Exception as exc:
-            return AttemptResult(
-                Outcome.USER_ERROR, error=f"{type(exc).__name__}: {exc}", capacity=request.capacity
-            )
+            task = load_task(ref.name, ref.module, ref.qualname, ref.pickled, ref.sys_path)
+            outputs = run_calls(task, request.calls, blobs=None, workdir=Path(tempfile.gettempdir()))
+        except CallFailed as exc:
+            return AttemptResult(Outcome.USER_ERROR, error=str(exc), capacity=request.capacity)
         return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, capacity=request.capacity)
 
     def close(self) -> None:
@@ -236,31 +233,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def _function(ref: TaskRef) -> Callable[..., Any]:
-    if ref.pickled is not None:
-        import cloudpickle
-
-        fn: Callable[..., Any] = cloudpickle.loads(ref.pickled)
-        return getattr(fn, "fn", fn)
-    for path in ref.sys_path:
-        if path not in sys.path:
-            sys.path.append(path)
-    target: Any = importlib.import_module(ref.module)
-    for part in ref.qualname.split("."):
-        target = getattr(target, part)
-    return getattr(target, "fn", target)  # type: ignore[no-any-return]
-
-
-def _named(result: Any) -> dict[str, Any]:
-    if result is None:
-        return {}
-    if isinstance(result, tuple) and hasattr(result, "_fields"):
-        return dict(result._asdict())  # type: ignore[attr-defined]
-    if isinstance(result, tuple):
-        return {f"o{i}": value for i, value in enumerate(result)}
-    return {"o0": result}
 
 
 __all__ = ["FakeClock", "InlineExecutor", "MemoryStore", "PreemptingExecutor"]

@@ -280,17 +280,15 @@ def _node(record: Any, key: str) -> Any:
 
 
 def _store() -> Any:
-    from retune.settings import load
-    from retune.store import open_store
+    from retune.api import open_default_store
 
-    return open_store(load().database_url)
+    return open_default_store()
 
 
 def _blobs() -> Any:
-    from retune.settings import load
-    from retune.store import open_blobs
+    from retune.api import open_default_blobs
 
-    return open_blobs(load().home / "blobs")
+    return open_default_blobs()
 
 
 class _Progress:

@@ -26,7 +26,7 @@ from retune.engine.bindings import upstream, value_of
 from retune.engine.budget import may_retry, placement
 from retune.engine.cache import cache_key
 from retune.executors.base import USER_OUTCOMES, AttemptRequest, AttemptResult, Executor, Outcome, TaskRef
-from retune.model import EffectiveConfig
+from retune.model import EffectiveConfig, NodeConfig
 from retune.model.execution import Attempt, AttemptKind, CacheStatus, Execution, NodeExecution, Phase
 from retune.model.spec import NodeSpec, WorkflowSpec
 from retune.store.base import (
@@ -131,6 +131,7 @@ class _Run:
             n for n in self.nodes.values() if n.phase is Phase.QUEUED and self.unmet[n.spec.path] == 0
         )
         self.running: dict[Future[AttemptResult], _Node] = {}
+        self.holding: list[_Node] = []  # nodes holding a cache_serialize reservation
         self.waiting: list[_Node] = []  # on another run's cache reservation
         self.changes: list[Change] = []
         self.to_submit: list[tuple[_Node, AttemptRequest]] = []
@@ -152,9 +153,7 @@ class _Run:
             self.commit()
             if not self.running and not self.waiting:
                 break
-            timeout = (
-                self.engine.poll if self.waiting or any(n.reserved for n in self.running.values()) else None
-            )
+            timeout = self.engine.poll if self.waiting or self.holding else None
             if not self.running:  # only waiting on another run's reservation
                 time.sleep(self.engine.poll)
                 continue
@@ -172,9 +171,10 @@ class _Run:
             self.store.apply(batch)
             if self.engine.progress is not None:
                 self.engine.progress(batch)
-        for node in [n for n in self.nodes.values() if n.reserved and n.phase.terminal]:
+        for node in [n for n in self.holding if n.phase.terminal]:
             self.store.cache_release(node.key or "", self.engine.owner)
             node.reserved = False
+            self.holding.remove(node)
         submissions, self.to_submit = self.to_submit, []
         for node, request in submissions:
             self.running[self.engine.executor.submit(request)] = node
@@ -239,6 +239,7 @@ class _Run:
                     self.waiting.append(node)
                     return
                 node.reserved = True
+                self.holding.append(node)
                 # The previous holder may have written the outputs between our read and our
                 # reservation: read again, or the body would run twice.
                 hit = self.store.cache_get(node.key)
@@ -380,5 +381,5 @@ class _Run:
         self.changes.append(ExecutionChange(self.id, Phase.SUCCEEDED, outputs=result, at=self.now()))
 
 
-def new_nodes(resolved: Mapping[str, Any]) -> list[NewNode]:
+def new_nodes(resolved: Mapping[str, NodeConfig]) -> list[NewNode]:
     return [NewNode(path, config) for path, config in resolved.items()]
