@@ -6,9 +6,13 @@
     │   (also a ValueError)    .hook, .field and .origin say where it was given
     ├── InputError             a workflow input that is missing, unknown or of the wrong type
     │   (also a ValueError)    .input names it
-    └── ExecutionFailed        a run ended FAILED; .execution is the record
+    ├── ExecutionFailed        a run ended FAILED; .execution is the record
+    ├── RequestRefused         a control-plane verb that does not apply (recover a success...)
+    ├── PermissionDenied       an API token missing, unknown, or without the right (401/403)
+    └── ServerUnavailable      ``--server URL`` cannot be reached, or answered garbage
 
-The first three are raised before anything is stored or run.
+CompileError, OverrideError and InputError are raised before anything is stored or run. The
+store's ``NotFound`` and ``Conflict`` (``retune.store.base``) complete the control plane's set.
 """
 
 from __future__ import annotations
@@ -63,6 +67,22 @@ class InputError(RetuneError, ValueError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{problem}. {fix}".rstrip())
+
+
+class RequestRefused(RetuneError):
+    """A control-plane verb that cannot apply to this execution as it is."""
+
+    def __init__(self, message: str, *, fix: str = "") -> None:
+        self.fix = fix
+        super().__init__(f"{message}. {fix}".strip() if fix else message)
+
+
+class PermissionDenied(RetuneError):
+    """The server refused the request's API token (missing, unknown, or without the right)."""
+
+
+class ServerUnavailable(RetuneError):
+    """The retune server cannot be reached, or its answer cannot be understood."""
 
 
 class ExecutionFailed(RetuneError):

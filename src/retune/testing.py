@@ -18,7 +18,7 @@ from typing import Any
 
 from retune.executors.base import AttemptRequest, AttemptResult, Executor, Outcome
 from retune.model import EffectiveConfig
-from retune.model.execution import CacheStatus, Capacity, Execution, NodeExecution, Phase
+from retune.model.execution import Capacity, Execution, NodeExecution, Phase
 from retune.model.spec import WorkflowSpec
 from retune.store.base import (
     AttemptChange,
@@ -64,10 +64,11 @@ class MemoryStore:
                 path=n.path,
                 hook=n.resolved.hook,
                 task=n.resolved.task,
-                phase=Phase.QUEUED,
-                cache=CacheStatus.DISABLED,
+                phase=n.phase,
+                cache=n.cache,
                 config=n.resolved.config,
                 provenance=n.resolved.provenance,
+                outputs=n.outputs,
             )
             for n in new.nodes
         )

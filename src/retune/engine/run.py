@@ -44,6 +44,12 @@ RESERVATION_TTL: Final = 30.0
 LOST_ON_RESTART: Final = "the engine stopped while this attempt ran; its result was lost"
 
 Progress = Callable[[Sequence[Change]], None]
+Stop = Callable[[], str | None]
+"""Asked between steps: None to go on, ``"abort"`` to abort the execution (nodes not finished
+become ``ABORTED``), ``"lost"`` to stop at once writing nothing (another owner took over)."""
+
+STOP_POLL: Final = 0.25
+ABORTED_BY_REQUEST: Final = "aborted by request"
 
 
 def new_execution_id() -> str:
@@ -94,17 +100,31 @@ class Engine:
         self.store.create_execution(new)
         return new.id
 
-    def run(self, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef]) -> Execution:
-        """Run (or resume) an execution until it is terminal; returns the stored record."""
-        _Run(self, execution_id, spec, tasks).drive()
+    def run(
+        self,
+        execution_id: str,
+        spec: WorkflowSpec,
+        tasks: Mapping[str, TaskRef],
+        *,
+        stop: Stop | None = None,
+    ) -> Execution:
+        """Run (or resume) an execution until it is terminal, or ``stop`` says otherwise;
+        returns the stored record."""
+        _Run(self, execution_id, spec, tasks, stop).drive()
         return self.store.get_execution(execution_id)
 
 
 class _Run:
     def __init__(
-        self, engine: Engine, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef]
+        self,
+        engine: Engine,
+        execution_id: str,
+        spec: WorkflowSpec,
+        tasks: Mapping[str, TaskRef],
+        stop: Stop | None = None,
     ) -> None:
         self.engine = engine
+        self.stop = stop
         self.store = engine.store
         self.id = execution_id
         self.spec = spec
@@ -149,11 +169,20 @@ class _Run:
             if node.phase.terminal and node.phase is not Phase.SUCCEEDED:
                 self.settle_dependents(node)
         while True:
+            signal = self.stop() if self.stop is not None else None
+            if signal == "lost":
+                return
+            if signal == "abort":
+                self.abort()
+                self.commit()
+                return
             self.schedule()
             self.commit()
             if not self.running and not self.waiting:
                 break
             timeout = self.engine.poll if self.waiting or self.holding else None
+            if self.stop is not None:
+                timeout = min(timeout or STOP_POLL, STOP_POLL)
             if not self.running:  # only waiting on another run's reservation
                 time.sleep(self.engine.poll)
                 continue
@@ -367,6 +396,20 @@ class _Run:
         for node in self.running.values():
             if node.reserved and node.key:
                 self.store.cache_reserve(node.key, self.engine.owner, RESERVATION_TTL)
+
+    def abort(self) -> None:
+        """Every node not finished becomes ``ABORTED``, then the execution. Attempts still
+        running are abandoned: their results, if they come, are not recorded."""
+        for node in self.nodes.values():
+            if node.phase.terminal:
+                continue
+            if node.attempts and node.attempts[-1].phase is Phase.RUNNING:
+                ended = replace(node.attempts[-1], phase=Phase.ABORTED, finished_at=self.now())
+                node.attempts[-1] = ended
+                self.changes.append(AttemptChange(self.id, node.spec.path, ended))
+            self.record_phase(node, Phase.ABORTED, error=ABORTED_BY_REQUEST)
+        self.running.clear()
+        self.changes.append(ExecutionChange(self.id, Phase.ABORTED, error=ABORTED_BY_REQUEST, at=self.now()))
 
     def complete(self) -> None:
         failed = [n for n in self.nodes.values() if n.phase is Phase.FAILED]

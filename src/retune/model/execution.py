@@ -155,6 +155,9 @@ class Execution:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     created_at: float | None = None
     finished_at: float | None = None
+    project: str | None = None  # launched executions only: local runs have no project
+    domain: str | None = None
+    parent_id: str | None = None  # the execution this one relaunches or recovers
 
     def node(self, key: str) -> NodeExecution:
         """A node by hook name or by node path."""
@@ -177,6 +180,9 @@ class Execution:
             "overrides": dict(self.overrides),
             "created_at": self.created_at,
             "finished_at": self.finished_at,
+            "project": self.project,
+            "domain": self.domain,
+            "parent_id": self.parent_id,
             "nodes": [node.to_dict() for node in self.nodes],
         }
 
@@ -194,5 +200,8 @@ class Execution:
             overrides=dict(data.get("overrides") or {}),
             created_at=data.get("created_at"),
             finished_at=data.get("finished_at"),
+            project=data.get("project"),
+            domain=data.get("domain"),
+            parent_id=data.get("parent_id"),
             nodes=tuple(NodeExecution.from_dict(n) for n in data.get("nodes", ())),
         )

@@ -120,3 +120,4 @@ class LaunchPlanSpec(_Spec):
     default_inputs: dict[str, Any] = {}
     fixed_inputs: dict[str, Any] = {}
     runtime_override: dict[str, TaskNodeOverrides] = {}
+    workflow_version: str | None = None  # registered launch plans: the version they launch

@@ -41,8 +41,14 @@ class InvalidKey(StoreError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class NewNode:
+    """A node of a new execution: ``QUEUED``, or (recovering a failed execution) already
+    ``SUCCEEDED`` with the outputs and cache status its parent recorded."""
+
     path: str
     resolved: NodeConfig
+    phase: Phase = Phase.QUEUED
+    cache: CacheStatus = CacheStatus.DISABLED
+    outputs: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,13 @@ class NewExecution:
     launch_plan: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
+    # Launched executions (the control plane): workers claim those with a project.
+    project: str | None = None
+    domain: str | None = None
+    bundle: str | None = None
+    parent_id: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +128,29 @@ class Event:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A registered task, workflow or launch plan: its spec as JSON and the code bundle it needs."""
+
+    kind: str  # "task", "workflow" or "launch_plan"
+    project: str
+    domain: str
+    name: str
+    version: str
+    spec: Mapping[str, Any]
+    bundle: str | None
+    created_at: float
+    created: bool = True  # False when the same content was registered already (a no-op)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a launched execution, as renewed: still held? abort asked for?"""
+
+    held: bool
+    abort_requested: bool
+
+
 class Store(Protocol):
     def put_workflow(self, spec: WorkflowSpec, version: str) -> None:
         """Register ``spec`` under ``version``; the same content again is a no-op, other
@@ -156,3 +192,48 @@ class BlobStore(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """A local file a same-machine writer may write directly (logs), or None if remote."""
+
+
+class ControlStore(Store, Protocol):
+    """The store of the control plane: a registry per project and domain, and a queue of
+    launched executions that workers claim by lease (``retune.store.sql.control``)."""
+
+    def register(
+        self,
+        project: str,
+        domain: str,
+        version: str,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        bundle: str | None,
+    ) -> list[Registered]:
+        """``(kind, spec)`` items under one version, in one transaction. Immutable: the same
+        content again is a no-op (``created=False``), other content raises ``Conflict`` naming
+        what differs, and nothing of the batch is written."""
+
+    def registered(
+        self, kind: str, project: str, domain: str, name: str, version: str | None = None
+    ) -> Registered:
+        """One version, or the newest when ``version`` is None; ``NotFound`` lists what exists."""
+
+    def list_registered(
+        self, kind: str, project: str, domain: str, name: str | None = None
+    ) -> list[Registered]: ...
+
+    def claim_execution(self, worker: str, lease: float) -> str | None:
+        """The id of a launched execution now held by ``worker`` for ``lease`` seconds: the
+        oldest queued one, or a live one whose worker's lease expired. None if there is none."""
+
+    def renew_lease(self, execution_id: str, worker: str, lease: float) -> Lease: ...
+
+    def release_execution(self, execution_id: str, worker: str) -> None: ...
+
+    def request_abort(self, execution_id: str) -> bool:
+        """True if the execution was queued and unclaimed, and is now ``ABORTED``."""
+
+    def find_execution(self, idempotency_key: str) -> tuple[str, str | None] | None:
+        """(id, request hash) of the execution launched with this idempotency key."""
+
+    def list_launched(
+        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        """Launched executions, newest first, nodes left out."""

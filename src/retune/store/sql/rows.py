@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from retune.model.config import EffectiveConfig, NodeConfig, Provenance, Source
+from retune.model.config import EffectiveConfig, Provenance, Source
 from retune.model.execution import (
     Attempt,
     AttemptKind,
@@ -21,7 +21,7 @@ from retune.model.execution import (
     NodeExecution,
     Phase,
 )
-from retune.store.base import AttemptChange, Change, Event, ExecutionChange, NodeChange
+from retune.store.base import AttemptChange, Change, Event, ExecutionChange, NewNode, NodeChange
 from retune.store.sql import tables as t
 from retune.store.sql.statements import dumps, loads
 
@@ -137,8 +137,10 @@ def event_row(
     }
 
 
-def node_row(execution_id: str, position: int, path: str, resolved: NodeConfig, now: float) -> Row:
-    """A new node: ``QUEUED``, cache ``disabled`` until the engine looks it up (as ``MemoryStore``)."""
+def node_row(execution_id: str, position: int, node: NewNode, now: float) -> Row:
+    """A new node: ``QUEUED``, cache ``disabled`` until the engine looks it up (as ``MemoryStore``),
+    unless it is carried over, finished, from the execution it recovers."""
+    path, resolved = node.path, node.resolved
     config = resolved.config
     return {
         "execution_id": execution_id,
@@ -146,11 +148,11 @@ def node_row(execution_id: str, position: int, path: str, resolved: NodeConfig, 
         "position": position,
         "hook": resolved.hook,
         "task": resolved.task,
-        "phase": Phase.QUEUED.value,
-        "cache": CacheStatus.DISABLED.value,
+        "phase": node.phase.value,
+        "cache": node.cache.value,
         "config": dumps(config.to_dict()),
         "provenance": dumps({field: source.to_dict() for field, source in resolved.provenance.items()}),
-        "outputs": None,
+        "outputs": None if node.outputs is None else dumps(dict(node.outputs)),
         "error": None,
         "started_at": None,
         "finished_at": None,
@@ -189,6 +191,9 @@ class Decoder:
             overrides=loads(row["overrides"]),
             created_at=row["created_at"],
             finished_at=row["finished_at"],
+            project=row["project"],
+            domain=row["domain"],
+            parent_id=row["parent_id"],
         )
 
     def node(self, values: Sequence[Any], attempts: Sequence[Attempt]) -> NodeExecution:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +38,14 @@ from retune.store.base import (
     Event,
     ExecutionChange,
     IllegalTransition,
+    Lease,
     NewExecution,
     NodeChange,
     NotFound,
+    Registered,
     Store,
 )
+from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
 from retune.store.sql.rows import Batch, Decoder, event_record, event_row, node_row
@@ -152,8 +156,17 @@ class SqlStore:
             "created_at": created,
             "updated_at": now,
             "finished_at": None,
+            "project": new.project,
+            "domain": new.domain,
+            "bundle": new.bundle,
+            "parent_id": new.parent_id,
+            "worker": None,
+            "lease_expires_at": None,
+            "abort_requested": False,
+            "idempotency_key": new.idempotency_key,
+            "request_hash": new.request_hash,
         }
-        nodes = [node_row(new.id, i, node.path, node.resolved, now) for i, node in enumerate(new.nodes)]
+        nodes = [node_row(new.id, i, node, now) for i, node in enumerate(new.nodes)]
         with self._raw() as cursor:
             try:
                 cursor.execute(self._sql.insert_execution_sql, execution)
@@ -264,6 +277,68 @@ class SqlStore:
                 sa.select(t.events).where(t.events.c.execution_id == execution_id).order_by(t.events.c.id)
             ).all()
         return [event_record(row) for row in rows]
+
+    # -- the control plane: registry, claims, aborts (statements in control.py) ---------------
+
+    def register(
+        self,
+        project: str,
+        domain: str,
+        version: str,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        bundle: str | None,
+    ) -> list[Registered]:
+        now = time.time()
+        with self._transaction(write=True) as conn:
+            return [
+                control.register(conn, kind, project, domain, version, spec, bundle, now)
+                for kind, spec in items
+            ]
+
+    def registered(
+        self, kind: str, project: str, domain: str, name: str, version: str | None = None
+    ) -> Registered:
+        with self._transaction() as conn:
+            return control.registered(conn, kind, project, domain, name, version)
+
+    def list_registered(
+        self, kind: str, project: str, domain: str, name: str | None = None
+    ) -> list[Registered]:
+        with self._transaction() as conn:
+            return control.list_registered(conn, kind, project, domain, name)
+
+    def claim_execution(self, worker: str, lease: float) -> str | None:
+        with self._transaction(write=True) as conn:
+            return control.claim(conn, worker, lease, time.time(), skip_locked=not self._sqlite)
+
+    def renew_lease(self, execution_id: str, worker: str, lease: float) -> Lease:
+        with self._transaction(write=True) as conn:
+            return control.renew(conn, execution_id, worker, lease, time.time())
+
+    def release_execution(self, execution_id: str, worker: str) -> None:
+        with self._transaction(write=True) as conn:
+            control.release(conn, execution_id, worker)
+
+    def request_abort(self, execution_id: str) -> bool:
+        with self._transaction(write=True) as conn:
+            return control.request_abort(conn, execution_id, time.time())
+
+    def find_execution(self, idempotency_key: str) -> tuple[str, str | None] | None:
+        with self._transaction() as conn:
+            return control.find_by_key(conn, idempotency_key)
+
+    def list_launched(
+        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        x = t.executions
+        query = sa.select(x.c.id).where(x.c.project.is_not(None))
+        if project is not None:
+            query = query.where(x.c.project == project)
+        if domain is not None:
+            query = query.where(x.c.domain == domain)
+        with self._transaction() as conn:
+            ids = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).scalars().all()
+        return [replace(self.get_execution(i), nodes=()) for i in ids]
 
     # -- cache -----------------------------------------------------------------------------
 

@@ -51,7 +51,19 @@ executions: Final = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
+    # Launched executions (revision 0002): run by workers, which claim them by lease.
+    sa.Column("project", sa.String(64), nullable=True),
+    sa.Column("domain", sa.String(64), nullable=True),
+    sa.Column("bundle", sa.String(64), nullable=True),
+    sa.Column("parent_id", sa.String(64), nullable=True),
+    sa.Column("worker", sa.String(128), nullable=True),
+    sa.Column("lease_expires_at", sa.Float, nullable=True),
+    sa.Column("abort_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=True),
     sa.Index("ix_executions_created_at", "created_at"),
+    sa.Index("ix_executions_claim", "project", "phase"),
+    sa.Index("ux_executions_idempotency_key", "idempotency_key", unique=True),
 )
 
 node_executions: Final = sa.Table(
@@ -128,4 +140,21 @@ events: Final = sa.Table(
     sa.Column("phase", sa.String(16), nullable=True),
     sa.Column("detail", JSON, nullable=True),
     sa.Index("ix_events_execution_id", "execution_id"),
+)
+
+registry: Final = sa.Table(
+    "registry",
+    metadata,
+    # Registered content (revision 0002): tasks, workflows and launch plans of a project and
+    # domain, immutable per version; ``bundle`` is the digest of the code workers import.
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("project", sa.String(64), primary_key=True),
+    sa.Column("domain", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.String(255), primary_key=True),
+    sa.Column("spec", JSON, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("bundle", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_registry_latest", "kind", "project", "domain", "name", "created_at"),
 )

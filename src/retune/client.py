@@ -1,0 +1,1 @@
+"""``HttpControlPlane``: the control plane's verbs sent to a ``retune serve``."""

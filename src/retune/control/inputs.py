@@ -1,0 +1,109 @@
+"""Launch inputs checked without the workflow's code: JSON values against the interface's
+type strings (``int``, ``list[str]``, ``optional[float]``, ``dict[str, int]``).
+
+What cannot be checked from a type string (dataclasses, pydantic models, enums, files) is
+passed on as sent; the task process decodes it with the real annotation and a mismatch fails
+that node with the codec's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from retune.errors import InputError
+from retune.model.spec import Interface, LaunchPlanSpec, Param
+from retune.model.types import parse_type
+
+
+def launch_inputs(
+    workflow: str, interface: Interface, given: Mapping[str, Any], launch_plan: LaunchPlanSpec | None
+) -> dict[str, Any]:
+    """The inputs of a launch: given ones checked, launch plan defaults and fixed inputs and the
+    workflow's own defaults filled in. Raises ``InputError`` naming the input."""
+    params = {p.name: p for p in interface.inputs}
+    fixed = launch_plan.fixed_inputs if launch_plan else {}
+    defaults = launch_plan.default_inputs if launch_plan else {}
+    for name in given:
+        if name not in params:
+            raise InputError(
+                f"Workflow {workflow!r} has no input {name!r}",
+                input=name,
+                fix=f"Its inputs are: {', '.join(sorted(params)) or 'none'}.",
+            )
+        if name in fixed:
+            raise InputError(
+                f"Input {name!r} is fixed by launch plan {launch_plan.name if launch_plan else ''!r}",
+                input=name,
+                fix="Leave it out, or use a launch plan that does not fix it.",
+            )
+    values: dict[str, Any] = {}
+    for name, param in params.items():
+        if name in given:
+            values[name] = checked(name, param, given[name])
+        elif name in fixed or name in defaults:
+            values[name] = fixed[name] if name in fixed else defaults[name]
+        elif param.has_default:
+            values[name] = param.default
+        else:
+            raise InputError(
+                f"Workflow {workflow!r} needs input {name!r} ({param.type})",
+                input=name,
+                fix=f'Pass it: "inputs": {{"{name}": ...}}.',
+            )
+    return values
+
+
+def checked(name: str, param: Param, value: Any) -> Any:
+    """``value`` as the encoded form of ``param.type``, or ``InputError``."""
+    problem = problem_of(value, param.type, name)
+    if problem is not None:
+        raise InputError(
+            f"Input {name!r} expects {param.type}, got {value!r}: {problem}",
+            input=name,
+            fix=f"Pass a {param.type}.",
+        )
+    return float(value) if param.type == "float" and isinstance(value, int) else value
+
+
+def problem_of(value: Any, type_: str, where: str) -> str | None:
+    """What is wrong with ``value`` as a JSON value of ``type_``, or None."""
+    head, args = parse_type(type_)
+    if head == "any" or ":" in head or head in ("datetime", "date", "timedelta", "bytes"):
+        return None  # not checkable from the type string alone: the task decodes it
+    if head == "optional":
+        return None if value is None else problem_of(value, args[0], where)
+    if head == "none":
+        return None if value is None else f"{where} must be null"
+    if head == "bool":
+        return None if isinstance(value, bool) else f"{where} must be true or false"
+    if head == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"{where} must be an integer"
+    if head == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return f"{where} must be a number"
+        if isinstance(value, str) and value not in ("NaN", "Infinity", "-Infinity"):
+            return f"{where} must be a number"
+        return None
+    if head == "str":
+        return None if isinstance(value, str) else f"{where} must be a string"
+    if head in ("list", "set", "tuple"):
+        if not isinstance(value, list):
+            return f"{where} must be a list"
+        inner = args[0] if args else "any"
+        for i, item in enumerate(value):
+            problem = problem_of(item, inner, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if head == "dict":
+        if not isinstance(value, dict):
+            return f"{where} must be an object"
+        inner = args[1] if len(args) == 2 else "any"
+        for key, item in value.items():
+            problem = problem_of(item, inner, f"{where}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    return None

@@ -1,0 +1,369 @@
+"""``LocalControlPlane``: the control plane's verbs over a store and a blob store.
+
+Every verb checks everything before it writes, and writes in one transaction, so a refused
+request leaves nothing behind. Launching resolves the effective config of every node with the
+same resolver ``rt.run`` uses (``retune.overrides``) and stores the execution ``QUEUED``;
+a worker (``retune.worker``) claims it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from retune.control.inputs import launch_inputs
+from retune.control.validation import check_configs, check_launch_plan, hooks_document
+from retune.engine import new_execution_id
+from retune.errors import InputError, RequestRefused
+from retune.model import EffectiveConfig, NodeConfig
+from retune.model.control import (
+    ExecutionRequest,
+    LaunchPlanRecord,
+    LaunchPlanRequest,
+    RegisteredEntity,
+    Registration,
+    RegistrationResult,
+    RelaunchRequest,
+    WorkflowRecord,
+)
+from retune.model.execution import Execution, Phase
+from retune.model.spec import LaunchPlanSpec, WorkflowSpec
+from retune.overrides import parse_overrides, resolve_workflow
+from retune.store.base import BlobStore, Conflict, ControlStore, NewExecution, NewNode, NotFound, Registered
+
+Check = Callable[[EffectiveConfig], None]
+
+
+class LocalControlPlane:
+    """The verbs of ``ControlPlane`` on ``store`` (and ``blobs`` for code bundles).
+
+    ``check`` refuses a config the workers' executor can never honour (raises
+    ``retune.executors.base.Refused``); None checks nothing beyond the overrides themselves.
+    """
+
+    def __init__(self, store: ControlStore, blobs: BlobStore, *, check: Check | None = None) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.check = check
+        self._specs: dict[tuple[str, str], Any] = {}  # (kind, content) -> parsed spec; immutable
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def put_bundle(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        key = bundle_key(digest)
+        if not self.blobs.exists(key):
+            self.blobs.put(key, data)
+        return digest
+
+    def register(self, registration: Registration) -> RegistrationResult:
+        r = registration
+        if r.bundle is not None and not self.blobs.exists(bundle_key(r.bundle)):
+            raise NotFound(f"No code bundle {r.bundle}: upload it first (PUT /api/v1/bundles/{r.bundle}).")
+        workflows = {w.name: w for w in r.workflows}
+        for plan in r.launch_plans:  # checked before anything is written
+            spec = workflows.get(plan.workflow) or self._workflow(
+                r.project, r.domain, plan.workflow, r.version
+            )
+            check_launch_plan(spec, plan)
+        items: list[tuple[str, dict[str, Any]]] = []
+        groups: tuple[tuple[str, tuple[BaseModel, ...]], ...] = (
+            ("task", r.tasks),
+            ("workflow", r.workflows),
+            ("launch_plan", r.launch_plans),
+        )
+        for kind, specs in groups:
+            for item in specs:
+                document = item.model_dump(mode="json")
+                if kind == "launch_plan":
+                    document["workflow_version"] = r.version
+                items.append((kind, document))
+        stored = self.store.register(r.project, r.domain, r.version, items, r.bundle)
+        entities = [_entity(found) for found in stored]
+        return RegistrationResult(entities=tuple(entities))
+
+    def get_workflow(
+        self, project: str, domain: str, name: str, version: str | None = None
+    ) -> WorkflowRecord:
+        found = self.store.registered("workflow", project, domain, name, version)
+        return WorkflowRecord(
+            project=found.project,
+            domain=found.domain,
+            name=found.name,
+            version=found.version,
+            bundle=found.bundle,
+            created_at=found.created_at,
+            spec=self._parse(WorkflowSpec, found),
+        )
+
+    def hooks(self, project: str, domain: str, name: str, version: str | None = None) -> dict[str, Any]:
+        return hooks_document(self.get_workflow(project, domain, name, version).spec)
+
+    def create_launch_plan(self, request: LaunchPlanRequest) -> LaunchPlanRecord:
+        q = request
+        workflow = self.store.registered("workflow", q.project, q.domain, q.workflow, q.version)
+        spec = self._parse(WorkflowSpec, workflow)
+        origin = f"launch plan {q.name!r}"
+        plan = LaunchPlanSpec(
+            name=q.name,
+            workflow=q.workflow,
+            workflow_version=workflow.version,
+            default_inputs=dict(q.default_inputs),
+            fixed_inputs=dict(q.fixed_inputs),
+            runtime_override=parse_overrides(q.runtime_override, origin=origin),
+        )
+        plan = check_launch_plan(spec, plan)
+        document = plan.model_dump(mode="json")
+        (stored,) = self.store.register(
+            q.project, q.domain, workflow.version, [("launch_plan", document)], workflow.bundle
+        )
+        return _launch_plan_record(stored, plan)
+
+    def get_launch_plan(
+        self, project: str, domain: str, name: str, version: str | None = None
+    ) -> LaunchPlanRecord:
+        found = self.store.registered("launch_plan", project, domain, name, version)
+        return _launch_plan_record(found, self._parse(LaunchPlanSpec, found))
+
+    # -- executions -------------------------------------------------------------------------
+
+    def launch(self, request: ExecutionRequest) -> tuple[Execution, bool]:
+        q = request
+        digest = _request_hash(q.model_dump(mode="json", exclude={"idempotency_key"}))
+        if q.idempotency_key is not None:
+            seen = self._seen(q.idempotency_key, digest)
+            if seen is not None:
+                return seen, False
+        plan: LaunchPlanSpec | None = None
+        if q.launch_plan is not None:
+            found = self.store.registered("launch_plan", q.project, q.domain, q.launch_plan, q.version)
+            plan = self._parse(LaunchPlanSpec, found)
+            workflow = self.store.registered(
+                "workflow", q.project, q.domain, plan.workflow, plan.workflow_version or found.version
+            )
+        else:
+            workflow = self.store.registered("workflow", q.project, q.domain, q.workflow or "", q.version)
+        spec: WorkflowSpec = self._parse(WorkflowSpec, workflow)
+        execution_id = new_execution_id()
+        parsed = parse_overrides(q.overrides, origin="overrides")
+        inputs = launch_inputs(spec.name, spec.interface, q.inputs, plan)
+        resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=execution_id)
+        check_configs(self.check, resolved)
+        new = NewExecution(
+            id=execution_id,
+            workflow=spec.name,
+            workflow_version=workflow.version,
+            inputs=inputs,
+            nodes=[NewNode(path, node) for path, node in resolved.items()],
+            launch_plan=plan.name if plan else None,
+            overrides={hook: o.to_dict() for hook, o in parsed.items()},
+            created_at=time.time(),
+            project=q.project,
+            domain=q.domain,
+            bundle=workflow.bundle,
+            idempotency_key=q.idempotency_key,
+            request_hash=digest,
+        )
+        return self._create(new)
+
+    def get_execution(self, execution_id: str) -> Execution:
+        return self.store.get_execution(execution_id)
+
+    def list_executions(
+        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        return self.store.list_launched(project=project, domain=domain, limit=limit)
+
+    def relaunch(self, execution_id: str, request: RelaunchRequest) -> Execution:
+        parent = self._launched(execution_id, "relaunch")
+        overrides = {hook: dict(fields) for hook, fields in parent.overrides.items()}
+        for hook, fields in request.overrides.items():
+            if not isinstance(fields, Mapping):
+                parse_overrides({hook: fields}, origin="overrides")  # raises the precise error
+            overrides[hook] = {**overrides.get(hook, {}), **fields}
+        plan = self._plan_of(parent)
+        spec, bundle = self._spec_of(parent)
+        new_id = new_execution_id()
+        parsed = parse_overrides(overrides, origin="overrides")
+        resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=new_id)
+        check_configs(self.check, resolved)
+        digest = _request_hash({"relaunch": execution_id, "overrides": request.overrides})
+        if request.idempotency_key is not None:
+            seen = self._seen(request.idempotency_key, digest)
+            if seen is not None:
+                return seen
+        nodes = [NewNode(p, n) for p, n in resolved.items()]
+        new = _child(parent, new_id, nodes, bundle, parsed, request, digest)
+        return self._create(new)[0]
+
+    def recover(self, execution_id: str) -> Execution:
+        parent = self._launched(execution_id, "recover")
+        if parent.phase not in (Phase.FAILED, Phase.ABORTED):
+            raise RequestRefused(
+                f"Execution {execution_id} is {parent.phase.value}; only a FAILED or ABORTED one can be "
+                "recovered",
+                fix="Relaunch it instead to run it again.",
+            )
+        nodes = []
+        for node in parent.nodes:
+            resolved = NodeConfig(node.config, node.provenance, node.hook, node.task)
+            if node.phase is Phase.SUCCEEDED:
+                nodes.append(NewNode(node.path, resolved, Phase.SUCCEEDED, node.cache, node.outputs))
+            else:
+                nodes.append(NewNode(node.path, resolved))
+        bundle = self._spec_of(parent)[1]
+        new = _child(parent, new_execution_id(), nodes, bundle, None, None, None)
+        return self._create(new)[0]
+
+    def abort(self, execution_id: str) -> Execution:
+        self._launched(execution_id, "abort")
+        self.store.request_abort(execution_id)
+        return self.store.get_execution(execution_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _create(self, new: NewExecution) -> tuple[Execution, bool]:
+        try:
+            self.store.create_execution(new)
+        except Conflict:
+            if new.idempotency_key is None:
+                raise
+            # Another request with the same key won the race: answer with its execution.
+            seen = self._seen(new.idempotency_key, new.request_hash or "")
+            if seen is None:
+                raise
+            return seen, False
+        return self.store.get_execution(new.id), True
+
+    def _seen(self, key: str, digest: str) -> Execution | None:
+        found = self.store.find_execution(key)
+        if found is None:
+            return None
+        execution_id, stored = found
+        if stored != digest:
+            raise Conflict(
+                f"Idempotency key {key!r} was used for another request (execution {execution_id}). "
+                "Use a new key for a different launch."
+            )
+        return self.store.get_execution(execution_id)
+
+    def _launched(self, execution_id: str, verb: str) -> Execution:
+        record = self.store.get_execution(execution_id)
+        if record.project is None:
+            raise RequestRefused(
+                f"Execution {execution_id} was run locally (rt.run or `retune run`), not launched; "
+                f"only launched executions can {verb} here",
+                fix="Run it again with rt.run, or resume it with `retune executions resume`.",
+            )
+        return record
+
+    def _spec_of(self, record: Execution) -> tuple[WorkflowSpec, str | None]:
+        found = self.store.registered(
+            "workflow", record.project or "", record.domain or "", record.workflow, record.workflow_version
+        )
+        spec: WorkflowSpec = self._parse(WorkflowSpec, found)
+        return spec, found.bundle
+
+    def _plan_of(self, record: Execution) -> LaunchPlanSpec | None:
+        if record.launch_plan is None:
+            return None
+        found = self.store.registered(
+            "launch_plan",
+            record.project or "",
+            record.domain or "",
+            record.launch_plan,
+            record.workflow_version,
+        )
+        plan: LaunchPlanSpec = self._parse(LaunchPlanSpec, found)
+        return plan
+
+    def _workflow(self, project: str, domain: str, name: str, version: str) -> WorkflowSpec:
+        try:
+            found = self.store.registered("workflow", project, domain, name, version)
+        except NotFound:
+            raise InputError(
+                f"Launch plan refers to workflow {name!r}, which is neither in this registration nor "
+                f"registered in {project}/{domain} at version {version!r}",
+                fix="Register the workflow together with its launch plans.",
+            ) from None
+        spec: WorkflowSpec = self._parse(WorkflowSpec, found)
+        return spec
+
+    def _parse(self, model: Any, found: Registered) -> Any:
+        key = (found.kind, _request_hash(found.spec))
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = model.model_validate(found.spec)
+            if len(self._specs) > 256:
+                self._specs.clear()
+            self._specs[key] = spec
+        return spec
+
+
+def bundle_key(digest: str) -> str:
+    return f"bundles/{digest}.zip"
+
+
+def _child(
+    parent: Execution,
+    new_id: str,
+    nodes: list[NewNode],
+    bundle: str | None,
+    parsed: Mapping[str, Any] | None,
+    request: RelaunchRequest | None,
+    digest: str | None,
+) -> NewExecution:
+    overrides = parent.overrides if parsed is None else {h: o.to_dict() for h, o in parsed.items()}
+    return NewExecution(
+        id=new_id,
+        workflow=parent.workflow,
+        workflow_version=parent.workflow_version,
+        inputs=parent.inputs,
+        nodes=nodes,
+        launch_plan=parent.launch_plan,
+        overrides=overrides,
+        created_at=time.time(),
+        project=parent.project,
+        domain=parent.domain,
+        bundle=bundle,
+        parent_id=parent.id,
+        idempotency_key=request.idempotency_key if request else None,
+        request_hash=digest,
+    )
+
+
+def _entity(found: Registered) -> RegisteredEntity:
+    return RegisteredEntity(
+        kind=found.kind,
+        project=found.project,
+        domain=found.domain,
+        name=found.name,
+        version=found.version,
+        bundle=found.bundle,
+        created_at=found.created_at,
+        created=found.created,
+    )
+
+
+def _launch_plan_record(found: Registered, plan: LaunchPlanSpec) -> LaunchPlanRecord:
+    return LaunchPlanRecord(
+        project=found.project,
+        domain=found.domain,
+        name=found.name,
+        version=found.version,
+        created_at=found.created_at,
+        created=found.created,
+        spec=plan,
+    )
+
+
+def _request_hash(document: Any) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,0 +1,87 @@
+"""Checks the control plane makes before it writes: launch plans against their workflow,
+resolved configs against what the workers' executor can honour, and the hooks document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from retune.control.inputs import problem_of
+from retune.errors import InputError, OverrideError
+from retune.executors.base import Refused
+from retune.model import EffectiveConfig, NodeConfig
+from retune.model.spec import HookSpec, LaunchPlanSpec, WorkflowSpec
+from retune.overrides import check_known_hooks, combine, resolve_workflow
+
+
+def check_launch_plan(workflow: WorkflowSpec, plan: LaunchPlanSpec) -> LaunchPlanSpec:
+    """Refuse a launch plan whose inputs or overrides do not fit ``workflow``; returns it with
+    float inputs given as integers made floats."""
+    origin = f"launch plan {plan.name!r}"
+    params = {p.name: p for p in workflow.interface.inputs}
+    both = sorted(set(plan.default_inputs) & set(plan.fixed_inputs))
+    if both:
+        raise InputError(
+            f"Launch plan {plan.name!r}: {both[0]!r} is both a default and a fixed input",
+            input=both[0],
+            fix="Keep it in one of default_inputs and fixed_inputs.",
+        )
+    fixed: dict[str, dict[str, Any]] = {"default_inputs": {}, "fixed_inputs": {}}
+    for kind, values in (("default_inputs", plan.default_inputs), ("fixed_inputs", plan.fixed_inputs)):
+        for name, value in values.items():
+            param = params.get(name)
+            if param is None:
+                raise InputError(
+                    f"Launch plan {plan.name!r}: {kind} names {name!r}, which workflow "
+                    f"{workflow.name!r} does not take",
+                    input=name,
+                    fix=f"Its inputs are: {', '.join(sorted(params)) or 'none'}.",
+                )
+            problem = problem_of(value, param.type, f"{kind}[{name!r}]")
+            if problem is not None:
+                raise InputError(
+                    f"Launch plan {plan.name!r}: {problem} ({param.type}), got {value!r}",
+                    input=name,
+                    fix=f"Give a {param.type}.",
+                )
+            fixed[kind][name] = float(value) if param.type == "float" and isinstance(value, int) else value
+    check_known_hooks(plan.runtime_override, workflow.hooks, workflow=workflow.name, origin=origin)
+    resolve_workflow(workflow, launch_plan=plan)  # refuse what can never be honoured, now
+    return plan.model_copy(update=fixed)
+
+
+def check_configs(
+    check: Callable[[EffectiveConfig], None] | None, resolved: Mapping[str, NodeConfig]
+) -> None:
+    """Refuse, before anything is stored, a config the executor can never honour."""
+    if check is None:
+        return
+    seen: set[int] = set()
+    for path, node in resolved.items():
+        if id(node.config) in seen:
+            continue
+        seen.add(id(node.config))
+        try:
+            check(node.config)
+        except Refused as exc:
+            source = node.provenance.get(exc.field.removeprefix("resources."))
+            given = f" (set by {source})" if source else ""
+            raise OverrideError(
+                f"node {path!r}: {exc.problem}{given}", hook=node.hook, field=exc.field, fix=exc.fix
+            ) from None
+
+
+def hooks_document(spec: WorkflowSpec) -> dict[str, Any]:
+    """Hook name -> nodes, task, where declared, merged default and each default: the map
+    ``retune hooks --json`` prints and ``GET /workflows/.../hooks`` answers."""
+    return {name: hook_document(hook) for name, hook in sorted(spec.hooks.items())}
+
+
+def hook_document(hook: HookSpec) -> dict[str, Any]:
+    return {
+        "nodes": list(hook.nodes),
+        "task": hook.task,
+        "declared_at": hook.declared_at,
+        "default": combine(*(d.overrides for d in hook.defaults)).to_dict(),
+        "defaults": [d.model_dump(mode="json") for d in hook.defaults],
+    }

@@ -1,0 +1,211 @@
+"""The control plane's statements: the registry, claiming launched executions by lease, aborts.
+
+Plain SQLAlchemy Core over one connection in a transaction the caller opened (``SqlStore``
+does). None of this is on the engine's hot path: a claim or a lease renewal is one statement
+or two every few seconds per worker.
+
+Claiming takes the oldest launched execution that is queued, or running under a lease that
+expired (its worker died: the new worker adopts it and the engine resumes it from the store).
+On PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``, so concurrent workers each get
+a different one without waiting; on SQLite the whole claim runs under the database's write lock
+(``BEGIN IMMEDIATE``), which serialises workers just as well at SQLite's scale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from retune.model.execution import Phase
+from retune.store.base import Conflict, Lease, NotFound, Registered
+from retune.store.sql import tables as t
+
+_LIVE = (Phase.QUEUED.value, Phase.RUNNING.value)
+
+
+def register(
+    conn: sa.Connection,
+    kind: str,
+    project: str,
+    domain: str,
+    version: str,
+    spec: Mapping[str, Any],
+    bundle: str | None,
+    now: float,
+) -> Registered:
+    """Insert, or find the same content already there; other content under the version is a Conflict."""
+    r = t.registry
+    name = str(spec["name"])
+    digest = content_hash(spec)
+    key = (r.c.kind == kind, r.c.project == project, r.c.domain == domain, r.c.name == name)
+    stored = conn.execute(sa.select(r).where(*key, r.c.version == version)).first()
+    if stored is None:
+        conn.execute(
+            sa.insert(r).values(
+                kind=kind,
+                project=project,
+                domain=domain,
+                name=name,
+                version=version,
+                spec=dict(spec),
+                content_hash=digest,
+                bundle=bundle,
+                created_at=now,
+            )
+        )
+        return Registered(kind, project, domain, name, version, dict(spec), bundle, now, created=True)
+    if stored.content_hash != digest or stored.bundle != bundle:
+        differs = sorted(k for k in spec.keys() | stored.spec.keys() if spec.get(k) != stored.spec.get(k))
+        if stored.bundle != bundle:
+            differs.append("code bundle")
+        label = kind.replace("_", " ")
+        raise Conflict(
+            f"{label.capitalize()} {name!r} version {version!r} is already registered in "
+            f"{project}/{domain} with other content (differs in: {', '.join(differs)}). A registered "
+            "version never changes: register the new content under a new version."
+        )
+    return _registered(stored, created=False)
+
+
+def registered(
+    conn: sa.Connection, kind: str, project: str, domain: str, name: str, version: str | None
+) -> Registered:
+    """One version, or the newest registered when ``version`` is None."""
+    r = t.registry
+    key = (r.c.kind == kind, r.c.project == project, r.c.domain == domain, r.c.name == name)
+    query = sa.select(r).where(*key)
+    if version is not None:
+        query = query.where(r.c.version == version)
+    row = conn.execute(query.order_by(r.c.created_at.desc()).limit(1)).first()
+    if row is not None:
+        return _registered(row, created=False)
+    label = kind.replace("_", " ")
+    versions = conn.execute(sa.select(r.c.version).where(*key).order_by(r.c.created_at)).scalars().all()
+    if versions:
+        raise NotFound(
+            f"No version {version!r} of {label} {name!r} in {project}/{domain}; its versions are "
+            f"{', '.join(repr(v) for v in versions)}."
+        )
+    names = (
+        conn.execute(
+            sa.select(r.c.name)
+            .distinct()
+            .where(r.c.kind == kind, r.c.project == project, r.c.domain == domain)
+            .order_by(r.c.name)
+        )
+        .scalars()
+        .all()
+    )
+    known = f"registered ones: {', '.join(names)}" if names else "none is registered there"
+    raise NotFound(f"No {label} {name!r} in {project}/{domain} ({known}).")
+
+
+def list_registered(
+    conn: sa.Connection, kind: str, project: str, domain: str, name: str | None
+) -> list[Registered]:
+    r = t.registry
+    query = sa.select(r).where(r.c.kind == kind, r.c.project == project, r.c.domain == domain)
+    if name is not None:
+        query = query.where(r.c.name == name)
+    rows = conn.execute(query.order_by(r.c.name, r.c.created_at.desc())).all()
+    return [_registered(row, created=False) for row in rows]
+
+
+def claim(conn: sa.Connection, worker: str, lease: float, now: float, *, skip_locked: bool) -> str | None:
+    x = t.executions
+    query = (
+        sa.select(x.c.id)
+        .where(
+            x.c.project.is_not(None),
+            x.c.phase.in_(_LIVE),
+            sa.or_(x.c.lease_expires_at.is_(None), x.c.lease_expires_at < now),
+        )
+        .order_by(x.c.seq)
+        .limit(1)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    found = conn.execute(query).scalar()
+    if found is None:
+        return None
+    conn.execute(sa.update(x).where(x.c.id == found).values(worker=worker, lease_expires_at=now + lease))
+    return str(found)
+
+
+def renew(conn: sa.Connection, execution_id: str, worker: str, lease: float, now: float) -> Lease:
+    x = t.executions
+    held = conn.execute(
+        sa.update(x)
+        .where(x.c.id == execution_id, x.c.worker == worker, x.c.phase.in_(_LIVE))
+        .values(lease_expires_at=now + lease)
+    ).rowcount
+    abort = conn.execute(sa.select(x.c.abort_requested).where(x.c.id == execution_id)).scalar()
+    return Lease(held=held == 1, abort_requested=bool(abort))
+
+
+def release(conn: sa.Connection, execution_id: str, worker: str) -> None:
+    x = t.executions
+    conn.execute(
+        sa.update(x).where(x.c.id == execution_id, x.c.worker == worker).values(lease_expires_at=None)
+    )
+
+
+def request_abort(conn: sa.Connection, execution_id: str, now: float) -> bool:
+    """Abort a queued execution nobody claimed at once (True); flag any other live one for its
+    worker, whose engine stops at its next heartbeat (False). Terminal ones are left as they are."""
+    x, n = t.executions, t.node_executions
+    phase = conn.execute(sa.select(x.c.phase).where(x.c.id == execution_id)).scalar()
+    if phase is None:
+        raise NotFound(f"No execution {execution_id!r}.")
+    done = conn.execute(
+        sa.update(x)
+        .where(x.c.id == execution_id, x.c.phase == Phase.QUEUED.value, x.c.worker.is_(None))
+        .values(
+            phase=Phase.ABORTED.value,
+            error="aborted before it started",
+            abort_requested=True,
+            updated_at=now,
+            finished_at=now,
+        )
+    ).rowcount
+    if done:
+        conn.execute(
+            sa.update(n)
+            .where(n.c.execution_id == execution_id, n.c.phase == Phase.QUEUED.value)
+            .values(phase=Phase.ABORTED.value, updated_at=now, finished_at=now)
+        )
+        return True
+    conn.execute(
+        sa.update(x).where(x.c.id == execution_id, x.c.phase.in_(_LIVE)).values(abort_requested=True)
+    )
+    return False
+
+
+def find_by_key(conn: sa.Connection, idempotency_key: str) -> tuple[str, str | None] | None:
+    x = t.executions
+    row = conn.execute(
+        sa.select(x.c.id, x.c.request_hash).where(x.c.idempotency_key == idempotency_key)
+    ).first()
+    return None if row is None else (str(row.id), row.request_hash)
+
+
+def content_hash(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _registered(row: Any, *, created: bool) -> Registered:
+    return Registered(
+        kind=row.kind,
+        project=row.project,
+        domain=row.domain,
+        name=row.name,
+        version=row.version,
+        spec=dict(row.spec),
+        bundle=row.bundle,
+        created_at=row.created_at,
+        created=created,
+    )

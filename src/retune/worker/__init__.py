@@ -1,0 +1,1 @@
+"""``retune worker``: claims launched executions and runs them with the engine."""
