@@ -61,7 +61,7 @@ def checked(name: str, param: Param, value: Any) -> Any:
         raise InputError(
             f"Input {name!r} expects {param.type}, got {value!r}: {problem}",
             input=name,
-            fix=f"Pass a {param.type}.",
+            fix=f"Pass a value of type {param.type}.",
         )
     return float(value) if param.type == "float" and isinstance(value, int) else value
 

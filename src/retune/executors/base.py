@@ -37,6 +37,9 @@ class TaskRef:
     task_type: str = "python"
     pickled: bytes | None = None
     sys_path: tuple[str, ...] = ()
+    bundle: str | None = None
+    """The registered code bundle the task comes from (workers): attempts of different bundles
+    never share a task process, whose module cache would mix two versions of one module."""
 
 
 @dataclass(frozen=True, slots=True)

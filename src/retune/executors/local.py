@@ -56,11 +56,16 @@ RECYCLE_FRACTION: Final = 0.5
 first, so what earlier attempts left behind does not count against the next one."""
 
 
+_POOL: Final = "\x00"
+"""Separates the interpreter from the code bundle in a pool key: slots are pooled per
+interpreter and, for registered code, per bundle (``TaskRef.bundle``)."""
+
+
 @dataclass(slots=True)
 class _Job:
     request: AttemptRequest
     future: Future[AttemptResult]
-    interpreter: str
+    interpreter: str  # the pool key: the interpreter, and the bundle if any
     grant: Grant | None = None
     sent: _Sent | None = None
     admitted_at: float = 0.0
@@ -134,7 +139,9 @@ class LocalExecutor:
         except Refused as exc:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
             return future
-        job = _Job(request, future, self.interpreters.interpreter(request.config.container_image))
+        interpreter = self.interpreters.interpreter(request.config.container_image)
+        bundle = request.task.bundle
+        job = _Job(request, future, interpreter if bundle is None else f"{interpreter}{_POOL}{bundle}")
         job.queued_at = time.monotonic()
         with self._lock:
             if self._closed:
@@ -373,10 +380,11 @@ class _Slot:
 
     def __init__(self, executor: LocalExecutor, interpreter: str) -> None:
         self.executor = executor
-        self.interpreter = interpreter
+        self.interpreter = interpreter  # the pool key (interpreter, and bundle if any)
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         images = executor.interpreters
-        self.process = TaskProcess(images.command(interpreter), images.environment(interpreter))
+        python = interpreter.partition(_POOL)[0]
+        self.process = TaskProcess(images.command(python), images.environment(python))
         # Where the worker captures the streams of each attempt (truncated at its start).
         self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
         self.thread = threading.Thread(target=self._loop, name=f"retune-local-{id(self):x}", daemon=True)
