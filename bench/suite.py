@@ -12,7 +12,9 @@ Rows 1 and 2 also show their ratio to building the same node list in plain Pytho
 (``bench.baseline``) in the same run.
 
 Targets 5-7 (running workflows, the CLI's fixed cost, the engine's memory) and how they are
-measured against flytekit, Prefect and Dagster in the same run: ``bench.runs``.
+measured against flytekit, Prefect and Dagster in the same run: ``bench.runs``. The REST API
+under 20 concurrent clients, next to ``GET /health`` of the same server: ``bench.server``.
+``python -m bench NAME ...`` runs only the benchmarks whose function name contains a NAME.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bench.baseline import build_plain_nodes
 from bench.importtime import heaviest_imports, time_interpreters
 from bench.report import Row, format_seconds, render, write
 from bench.runs import bench_cli, bench_memory, bench_run_chain, bench_run_fan, bench_run_map
+from bench.server import bench_server
 from bench.timing import Body, Setup, Stats, measure, profile, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +59,12 @@ def main() -> int:
         bench_run_map,
         bench_cli,
         bench_memory,
+        bench_server,
     )
+    wanted = sys.argv[1:]  # `python -m bench server`: only the benchmarks whose name has "server"
     for benchmark in benchmarks:
+        if wanted and not any(w in benchmark.__name__ for w in wanted):
+            continue
         print(f"running {benchmark.__name__} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
         try:
