@@ -210,8 +210,19 @@ def _server(database_url: str | None) -> Iterator[str]:
     try:
         _wait_healthy(base, server, root)
         registered = subprocess.run(
-            [RETUNE, "register", str(flows), "--project", "bench", "--domain", "development"]
-            + ["--version", "v1", "--server", base],
+            [
+                RETUNE,
+                "register",
+                str(flows),
+                "--project",
+                "bench",
+                "--domain",
+                "development",
+                "--version",
+                "v1",
+                "--server",
+                base,
+            ],  # fmt: skip
             env=env,
             capture_output=True,
             text=True,
