@@ -222,7 +222,7 @@ def _server(database_url: str | None) -> Iterator[str]:
                 "v1",
                 "--server",
                 base,
-            ],  # fmt: skip
+            ],
             env=env,
             capture_output=True,
             text=True,
