@@ -93,7 +93,9 @@ class Cluster:
 
     def worker(self, name: str) -> subprocess.Popen[bytes]:
         # The worker's name reaches its task processes, so the ledger says who ran what.
-        return self.start(f"worker-{name}", "worker", "--name", name, "--lease", LEASE, RETUNE_TEST_WORKER=name)
+        return self.start(
+            f"worker-{name}", "worker", "--name", name, "--lease", LEASE, RETUNE_TEST_WORKER=name
+        )
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([RETUNE, *args], capture_output=True, text=True, env=self.env, timeout=120)
@@ -122,10 +124,8 @@ def test_launched_executions_survive_a_killed_worker_and_run_each_node_once(
     two_workers = database_url.startswith("postgresql")
     try:
         cluster.serve()
-        registered = cluster.run(
-            "register", str(FLOWS), "--project", PROJECT, "--domain", DOMAIN, "--version", VERSION,
-            "--server", cluster.url,
-        )  # fmt: skip
+        where = ["--project", PROJECT, "--domain", DOMAIN, "--version", VERSION]
+        registered = cluster.run("register", str(FLOWS), *where, "--server", cluster.url)
         assert registered.returncode == 0, registered.stderr
         with httpx.Client(base_url=f"{cluster.url}/api/v1", timeout=30) as http:
             plan = http.post(
@@ -136,7 +136,10 @@ def test_launched_executions_survive_a_killed_worker_and_run_each_node_once(
                     "name": "nightly",
                     "workflow": WORKFLOW,
                     "default_inputs": {"n": 100},
-                    "runtime_override": {"middle": {"retries": 2}, "report": {"environment": {"TAG": "plan"}}},
+                    "runtime_override": {
+                        "middle": {"retries": 2},
+                        "report": {"environment": {"TAG": "plan"}},
+                    },
                 },
             )
             assert plan.status_code == 201, plan.text

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import retune as rt
 from steps import report, step
+
+import retune as rt
 
 
 @rt.workflow

@@ -29,4 +29,6 @@ def report(x: int) -> str:
     """What the node saw of its effective config: its TAG variable, its cpu and its retries."""
     ctx = rt.current_context()
     _record()
-    return f"{os.environ.get('TAG', '-')}|cpu={os.environ['RETUNE_CPU']}|retries={ctx.config['retries']}|x={x}"
+    return (
+        f"{os.environ.get('TAG', '-')}|cpu={os.environ['RETUNE_CPU']}|retries={ctx.config['retries']}|x={x}"
+    )
