@@ -1,4 +1,4 @@
-"""``database_url`` as in tests/unit/store: a SQLite file, and a fresh PostgreSQL schema when
+"""``database_url`` for integration tests: a SQLite file, and a fresh PostgreSQL schema when
 ``RETUNE_TEST_POSTGRES_URL`` is set (dropped afterwards)."""
 
 from __future__ import annotations
