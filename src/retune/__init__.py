@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from retune.api import compile, resolve, run
     from retune.compiler.compiled import CompiledWorkflow, Hook
     from retune.sdk.launch_plan import LaunchPlan
+    from retune.sdk.reference import reference_task, reference_workflow
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,8 @@ __all__ = [
     "current_context",
     "map_task",
     "plugins",
+    "reference_task",
+    "reference_workflow",
     "resolve",
     "run",
     "runtime_override_config",
@@ -86,6 +89,8 @@ _LAZY = {
     "CompiledWorkflow": "retune.compiler.compiled",
     "Hook": "retune.compiler.compiled",
     "LaunchPlan": "retune.sdk.launch_plan",
+    "reference_task": "retune.sdk.reference",
+    "reference_workflow": "retune.sdk.reference",
 }
 
 

@@ -34,6 +34,8 @@ PUBLIC = [
     "current_context",
     "map_task",
     "plugins",
+    "reference_task",
+    "reference_workflow",
     "resolve",
     "run",
     "runtime_override_config",

@@ -100,6 +100,9 @@ class TaskSpec(_Spec):
     module: str
     qualname: str
     location: str = ""
+    bundle: str | None = None
+    """The code bundle a task of a reference workflow or task comes from (None: the bundle of the
+    workflow that uses it, or, for local runs, the launching process's code)."""
 
 
 class WorkflowSpec(_Spec):

@@ -110,21 +110,21 @@ class Worker:
     ) -> tuple[WorkflowSpec, Mapping[str, TaskRef]]:
         found = self.store.registered("workflow", project, domain, workflow, version)
         spec = WorkflowSpec.model_validate(found.spec)
-        path: tuple[str, ...] = ()
-        if found.bundle is not None:
-            data = self.blobs.get(bundle_key(found.bundle))
-            path = (str(extract_bundle(data, found.bundle, self.bundles)),)
-        tasks = {
-            name: TaskRef(
+        paths: dict[str | None, tuple[str, ...]] = {None: ()}
+        tasks = {}
+        for name, task in spec.tasks.items():
+            bundle = task.bundle or found.bundle  # a reference's tasks keep their own bundle
+            if bundle not in paths:
+                data = self.blobs.get(bundle_key(bundle or ""))
+                paths[bundle] = (str(extract_bundle(data, bundle or "", self.bundles)),)
+            tasks[name] = TaskRef(
                 name=name,
                 module=task.module,
                 qualname=task.qualname,
                 task_type=task.task_type,
-                sys_path=path,
-                bundle=found.bundle,
+                sys_path=paths[bundle],
+                bundle=bundle,
             )
-            for name, task in spec.tasks.items()
-        }
         return spec, tasks
 
 
