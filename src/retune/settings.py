@@ -13,6 +13,14 @@ normalise them (this module imports nothing else of retune).
     cpu = 2
     mem = "8Gi"
     gpu = 0
+    [server]                      # `retune serve` (RETUNE_SERVER_HOST, RETUNE_SERVER_PORT)
+    host = "127.0.0.1"
+    port = 8265
+    [[server.tokens]]             # API tokens; none configured = no auth, loopback only
+    name = "ci"
+    token_sha256 = "9f86d0...0a08"     # printf %s "$SECRET" | sha256sum (or token = "...")
+    projects = ["flytesnacks"]    # "*" = every project
+    rights = ["read", "launch"]
 
 Resources nobody set on any layer resolve to ``DEFAULT_REQUESTS``/``DEFAULT_LIMITS`` (like a
 Flyte platform's ``task_resource_defaults``; docs/decisions/0002-platform-resource-defaults.md).
@@ -41,19 +49,30 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """The ``[server]`` table, raw: ``retune.server`` checks the port and the tokens (each
+    ``[[server.tokens]]`` table as written), so a typo there cannot break other commands."""
+
+    host: str = "127.0.0.1"
+    port: str = "8265"
+    tokens: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str | None = None
     images: dict[str, str] = field(default_factory=dict)
     capacity: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    server: ServerSettings = field(default_factory=ServerSettings)
 
 
 @lru_cache(maxsize=8)
 def load(cwd: Path | None = None) -> Settings:
     """The merged settings (cached per working directory; ``load.cache_clear()`` in tests)."""
     home = retune_home()
-    merged: dict[str, dict[str, Any]] = {"database": {}, "images": {}, "capacity": {}}
+    merged: dict[str, dict[str, Any]] = {"database": {}, "images": {}, "capacity": {}, "server": {}}
     sources = []
     for path in (home / "config.toml", (cwd or Path.cwd()) / "retune.toml"):
         if path.is_file():
@@ -70,12 +89,26 @@ def load(cwd: Path | None = None) -> Settings:
     for item in filter(None, env.get("RETUNE_IMAGES", "").split(",")):
         image, _, interpreter = item.partition("=")
         merged["images"][image.strip()] = interpreter.strip()
+    for name in ("host", "port"):
+        if f"RETUNE_SERVER_{name.upper()}" in env:
+            merged["server"][name] = env[f"RETUNE_SERVER_{name.upper()}"]
     return Settings(
         home=home,
         database_url=merged["database"].get("url"),
         images={str(k): str(v) for k, v in merged["images"].items()},
         capacity={str(k): str(v) for k, v in merged["capacity"].items()},
         sources=tuple(sources),
+        server=_server(merged["server"]),
+    )
+
+
+def _server(table: dict[str, Any]) -> ServerSettings:
+    tokens = table.get("tokens", [])
+    return ServerSettings(
+        host=str(table.get("host", ServerSettings.host)),
+        port=str(table.get("port", ServerSettings.port)),
+        # The later file's list replaces the earlier one's, like any other key.
+        tokens=tuple(tokens) if isinstance(tokens, list) else (tokens,),
     )
 
 
