@@ -1,1 +1,65 @@
-"""``retune serve``: the REST API (FastAPI) over the control plane. It holds no user code."""
+"""``retune serve``: the REST API (FastAPI) over the control plane. It holds no user code.
+
+    serve(host, port)      uvicorn on create_app(); [server] of retune.toml gives the defaults
+    app.create_app()       the FastAPI app (tests use it with fastapi.testclient.TestClient)
+
+Importing this package loads neither FastAPI nor uvicorn; ``serve`` and ``retune.server.app``
+do. Decisions (tokens, the loopback rule, limits, status codes):
+docs/decisions/0010-server-auth.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Final
+
+from retune.settings import Settings, SettingsError, load
+
+__all__ = ["is_loopback", "serve"]
+
+LOOPBACK_NAMES: Final = frozenset({"localhost"})
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Serve the API until interrupted, on ``host:port`` (default ``[server]``: 127.0.0.1:8265).
+
+    Raises ``SettingsError`` before binding anything when the settings cannot work, or when
+    ``host`` is not a loopback address and no ``[[server.tokens]]`` are configured: the API
+    would then be open to the network.
+    """
+    import uvicorn
+
+    from retune.server.app import create_app
+    from retune.server.auth import load_tokens
+
+    settings = load()
+    host = host if host is not None else settings.server.host
+    port = port if port is not None else parse_port(settings)
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"Port {port} is not a port number; give one from 1 to 65535, e.g. 8265.")
+    if not load_tokens(settings) and not is_loopback(host):
+        raise SettingsError(
+            f"Refusing to serve on {host!r} without API tokens: anyone who can reach it could launch "
+            "code. Configure [[server.tokens]] in retune.toml (name, token or token_sha256, projects, "
+            "rights), or bind 127.0.0.1."
+        )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_port(settings: Settings) -> int:
+    raw = settings.server.port
+    if raw.isdigit() and 0 < int(raw) < 65536:
+        return int(raw)
+    raise SettingsError(
+        f"[server] port (or RETUNE_SERVER_PORT) is {raw!r}; give a port number from 1 to 65535, e.g. 8265."
+    )

@@ -1,0 +1,94 @@
+"""``create_app``: the REST API of DESIGN §6 over the control plane.
+
+What a request goes through, outermost first:
+
+1. ``BodyLimit`` (``limits.py``): 413 for a body over 1 MiB (64 MiB for a bundle).
+2. The route's ``Depends(require(RIGHT))`` (``auth.py``): 401/403 for the token.
+3. FastAPI's validation of the body and parameters against ``retune.model.control``: 422.
+4. The route (``routes/``), a plain ``def`` on a worker thread, calls that thread's
+   ``LocalControlPlane`` (``planes.py``), which checks everything before it writes.
+5. ``errors.py`` turns what the plane raised into the status and body clients rebuild.
+
+The store, the blob store and the local executor (whose ``check`` refuses a launch the workers
+could never honour) open when the app starts and close when it stops (its lifespan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from retune.server import errors
+from retune.server.auth import load_tokens
+from retune.server.limits import BodyLimit
+from retune.server.paths import PREFIX
+from retune.server.planes import Planes
+from retune.server.routes import ROUTERS
+from retune.server.routes.health import VERSION
+from retune.settings import Settings, SettingsError, load
+
+DESCRIPTION = """\
+The control plane of retune: register workflows and launch plans, launch executions with
+per-hook runtime overrides, and follow them. Errors are `{"detail": {"error", "message", ...}}`
+naming the hook and field of a bad override, or the input of a bad value.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API over the store of ``settings`` (default ``retune.settings.load()``).
+
+    Raises ``SettingsError`` for ``[[server.tokens]]`` or ``[capacity]`` that cannot work.
+    """
+    settings = settings if settings is not None else load()
+    tokens = load_tokens(settings)
+    _check_capacity(settings)
+    app = FastAPI(
+        title="retune",
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.settings = settings
+    app.state.tokens = tokens
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)
+    errors.install(app)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def database_url(settings: Settings) -> str:
+    """``settings.database_url``, else the SQLite file ``retune.db`` in ``settings.home``."""
+    return settings.database_url or f"sqlite:///{settings.home / 'retune.db'}"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from retune.executors.local import LocalExecutor
+    from retune.store import open_blobs, open_store
+
+    settings: Settings = app.state.settings
+    url = database_url(settings)
+    open_store(url).close()  # a database that cannot be reached or migrated stops the start
+    blobs = open_blobs(settings.home / "blobs")
+    executor = LocalExecutor(blobs, capacity=settings.capacity or None, images=settings.images or None)
+    app.state.planes = planes = Planes(url, blobs, check=executor.check)
+    try:
+        yield
+    finally:
+        planes.close()
+        executor.close()
+
+
+def _check_capacity(settings: Settings) -> None:
+    from retune.executors.capacity import machine_capacity
+
+    try:
+        machine_capacity(settings.capacity or None)
+    except ValueError as exc:
+        raise SettingsError(f"[capacity] in retune.toml (or RETUNE_CAPACITY_*): {exc}") from None

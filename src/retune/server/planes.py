@@ -1,0 +1,69 @@
+"""One ``LocalControlPlane`` per worker thread, each with its own store connection.
+
+FastAPI runs the routes (plain ``def``) on a pool of worker threads. A ``SqlStore`` serialises
+every call on its one connection, so a single shared store would serialise the whole server;
+one store per thread lets SQLite's WAL readers and PostgreSQL's connections work side by side,
+and no connection is ever used by two threads.
+
+The pool's threads come and go (anyio retires a worker thread idle for a few seconds), so the
+planes are kept beside the thread that owns them: whenever a new thread asks for a plane,
+those of threads that have ended are closed. ``close()`` closes the rest at shutdown.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from retune.control import LocalControlPlane
+from retune.control.local import Check
+from retune.store import BlobStore, open_store
+
+
+class Planes:
+    """The control planes of the server's worker threads, over the database at ``url``."""
+
+    def __init__(self, url: str, blobs: BlobStore, *, check: Check | None = None) -> None:
+        self.url = url
+        self.blobs = blobs
+        self.check = check
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._owners: dict[threading.Thread, LocalControlPlane] = {}
+        self._closed = False
+
+    def current(self) -> LocalControlPlane:
+        """The calling thread's plane, opened on its first request.
+
+        Call it in the route itself, not in a dependency: FastAPI may solve a sync dependency
+        on another worker thread than the one that runs the route.
+        """
+        plane: LocalControlPlane | None = getattr(self._local, "plane", None)
+        if plane is not None:
+            return plane
+        ended = self._forget_ended_threads()
+        for old in ended:
+            old.close()
+        plane = LocalControlPlane(open_store(self.url), self.blobs, check=self.check)
+        with self._lock:
+            if self._closed:
+                plane.close()
+                raise RuntimeError("the server is shutting down")
+            self._owners[threading.current_thread()] = plane
+        self._local.plane = plane
+        return plane
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._owners)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            planes, self._owners = list(self._owners.values()), {}
+        for plane in planes:
+            plane.close()
+
+    def _forget_ended_threads(self) -> list[LocalControlPlane]:
+        with self._lock:
+            ended = [thread for thread in self._owners if not thread.is_alive()]
+            return [self._owners.pop(thread) for thread in ended]

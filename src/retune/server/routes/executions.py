@@ -1,0 +1,156 @@
+"""``/executions``: launch, read, relaunch, recover and abort.
+
+Executions are answered as ``Execution.to_dict()``, the shape of ``--json``. A route naming an
+execution by id reads it first, so that the token is checked against the execution's project
+before anything is done to it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from retune.control import LocalControlPlane
+from retune.model.control import NAME_PATTERN, ExecutionRequest, RelaunchRequest
+from retune.model.execution import Execution
+from retune.server.auth import Grant
+from retune.server.dependencies import CanLaunch, CanRead, ExecutionId, PlanesDep
+from retune.server.paths import PREFIX
+from retune.server.schemas import ExecutionDocument, ExecutionList, Responses, errors
+
+router = APIRouter(tags=["executions"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Launching again with the same key answers the first execution (200) instead of "
+        "creating another; the same as the body's idempotency_key.",
+    ),
+]
+Filter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+CREATED: Responses = {
+    201: {"model": ExecutionDocument, "description": "The new execution."},
+}
+LAUNCHED: Responses = CREATED | {
+    200: {"model": ExecutionDocument, "description": "An idempotent replay: the first execution."}
+}
+ONE: Responses = {200: {"model": ExecutionDocument, "description": "The execution."}}
+
+
+@router.post(
+    "/executions",
+    status_code=201,
+    response_model=None,
+    responses=LAUNCHED | errors(401, 403, 404, 409, 413),
+    summary="Launch a workflow or a launch plan, with inputs and per-hook overrides",
+)
+def launch(
+    body: ExecutionRequest, grant: CanLaunch, planes: PlanesDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    grant.check_project(body.project)
+    request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
+    execution, created = planes.current().launch(request)
+    return _answer(execution, 201 if created else 200)
+
+
+@router.get(
+    "/executions",
+    response_model=ExecutionList,
+    responses=errors(401, 403),
+    summary="Launched executions, newest first, without their nodes",
+)
+def list_executions(
+    grant: CanRead, planes: PlanesDep, project: Filter = None, domain: Filter = None, limit: Limit = 50
+) -> JSONResponse:
+    grant.check_project(project)
+    found = planes.current().list_executions(project=project, domain=domain, limit=limit)
+    return JSONResponse({"executions": [execution.to_dict() for execution in found]})
+
+
+@router.get(
+    "/executions/{execution_id}",
+    response_model=None,
+    responses=ONE | errors(401, 403, 404),
+    summary="An execution: nodes, effective config, provenance, attempts",
+)
+def get_execution(execution_id: ExecutionId, grant: CanRead, planes: PlanesDep) -> JSONResponse:
+    return _answer(_granted(planes.current(), grant, execution_id), 200)
+
+
+@router.post(
+    "/executions/{execution_id}/relaunch",
+    status_code=201,
+    response_model=None,
+    responses=CREATED | errors(401, 403, 404, 409, 413),
+    summary="Run the same target and inputs again; overrides carried over unless replaced",
+)
+def relaunch(
+    execution_id: ExecutionId,
+    body: RelaunchRequest,
+    grant: CanLaunch,
+    planes: PlanesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    plane = planes.current()
+    _granted(plane, grant, execution_id)
+    request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
+    return _answer(plane.relaunch(execution_id, request), 201)
+
+
+@router.post(
+    "/executions/{execution_id}/recover",
+    status_code=201,
+    response_model=None,
+    responses=CREATED | errors(401, 403, 404, 409),
+    summary="Re-run only the nodes of a failed or aborted execution that did not succeed",
+)
+def recover(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSONResponse:
+    plane = planes.current()
+    _granted(plane, grant, execution_id)
+    return _answer(plane.recover(execution_id), 201)
+
+
+@router.post(
+    "/executions/{execution_id}/abort",
+    response_model=None,
+    responses=ONE | errors(401, 403, 404, 409),
+    summary="Abort: a queued execution at once, a running one at its worker's next heartbeat",
+)
+def abort(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSONResponse:
+    plane = planes.current()
+    _granted(plane, grant, execution_id)
+    return _answer(plane.abort(execution_id), 200)
+
+
+def _granted(plane: LocalControlPlane, grant: Grant, execution_id: str) -> Execution:
+    execution = plane.get_execution(execution_id)
+    grant.check_project(execution.project)
+    return execution
+
+
+def _key(in_body: str | None, in_header: str | None) -> str | None:
+    if in_body is not None and in_header is not None and in_body != in_header:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("header", "Idempotency-Key"),
+                    "msg": f"differs from the body's idempotency_key {in_body!r}: give one of them, or both equal",
+                    "input": in_header,
+                }
+            ]
+        )
+    return in_header if in_header is not None else in_body
+
+
+def _answer(execution: Execution, status: int) -> JSONResponse:
+    headers = {"Location": f"{PREFIX}/executions/{execution.id}"} if status == 201 else None
+    return JSONResponse(execution.to_dict(), status_code=status, headers=headers)
