@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import click
-from rich.markup import escape
 
 from retune.cli import render
+from retune.cli.control import launch_command, register_command, serve_command, worker_command
 from retune.cli.errors import UsageError
+from retune.cli.executions import executions_group
 from retune.cli.inputs import parse_input_flags
 from retune.cli.loading import load_target
-from retune.errors import ExecutionFailed, RetuneError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reported(command: F) -> F:
-    """Turn expected failures into one clear line on stderr and a non-zero exit; no traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from retune.settings import SettingsError
-        from retune.store.base import NotFound, StoreError
-
-        try:
-            return command(*args, **kwargs)
-        except ExecutionFailed as exc:
-            record = exc.execution
-            first = (record.error or "").splitlines()[0] if record.error else "failed"
-            render.err.print(f"[red]error:[/] execution {record.id} failed: {escape(first)}", soft_wrap=True)
-            render.err.print(f"details: retune executions show {record.id}", soft_wrap=True)
-            sys.exit(1)
-        except NotFound as exc:
-            render.err.print(
-                f"[red]error:[/] {escape(str(exc.args[0]).rstrip('.'))}. List them with: retune executions list"
-            )
-            sys.exit(2)
-        except (RetuneError, UsageError, SettingsError, StoreError) as exc:
-            render.err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
+from retune.cli.reporting import reported
+from retune.errors import ExecutionFailed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +25,14 @@ def cli() -> None:
     Mark a node with .with_runtime_override("NAME") in your workflow, then change its
     resources, cache, retries, image, environment or task_config when you launch it:
 
+    \b
         retune run flows.py:pipeline --x 3 -o train.mem=2Gi -o train.retries=0
+
+    Or register them, and launch them for a `retune worker` to run:
+
+    \b
+        retune register flows/ --project demo --domain dev --version v1
+        retune launch demo/dev/flows.pipeline -i x=3 -o train.mem=2Gi --wait
     """
 
 
@@ -140,7 +117,12 @@ def run_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the hook map as JSON.")
 @reported
 def hooks_command(target: str, as_json: bool) -> None:
-    """List the hooks of FILE:WORKFLOW: what can be overridden at launch, and its defaults."""
+    """List the hooks of FILE:WORKFLOW: what can be overridden at launch, and its defaults.
+
+    \b
+    Example:
+      retune hooks flows.py:pipeline --json
+    """
     from retune import api
 
     compiled = api.compile(load_target(target))
@@ -156,7 +138,12 @@ def hooks_command(target: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @reported
 def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> None:
-    """Show each node's effective config: every field, its value, and where it came from."""
+    """Show each node's effective config: every field, its value, and where it came from.
+
+    \b
+    Example:
+      retune explain x3f9a1c2b --node train
+    """
     record = _store().get_execution(execution_id)
     nodes = [_node(record, node_key)] if node_key else list(record.nodes)
     if as_json:
@@ -171,75 +158,6 @@ def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> N
         return
     for node in nodes:
         render.out.print(render.explain_table(node))
-
-
-@cli.group("executions")
-def executions_group() -> None:
-    """List, show, read the logs of, and resume executions."""
-
-
-@executions_group.command("list")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@reported
-def executions_list(limit: int, as_json: bool) -> None:
-    """The newest executions first."""
-    records = _store().list_executions(limit=limit)
-    if as_json:
-        render.emit_json([r.to_dict() for r in records])
-    else:
-        render.out.print(render.executions_table(records))
-
-
-@executions_group.command("show")
-@click.argument("execution_id", metavar="EXECUTION")
-@click.option("--json", "as_json", is_flag=True)
-@reported
-def executions_show(execution_id: str, as_json: bool) -> None:
-    """One execution: its nodes, their phases, cache status and attempts."""
-    record = _store().get_execution(execution_id)
-    if as_json:
-        render.emit_json(record.to_dict())
-    else:
-        render.out.print(render.execution_table(record))
-
-
-@executions_group.command("logs")
-@click.argument("execution_id", metavar="EXECUTION")
-@click.option("--node", "node_key", metavar="PATH|HOOK", required=True)
-@click.option("--attempt", type=int, help="Attempt number (default: the last).")
-@click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout", show_default=True)
-@reported
-def executions_logs(execution_id: str, node_key: str, attempt: int | None, stream: str) -> None:
-    """Print what one attempt of a node wrote to stdout or stderr."""
-    record = _store().get_execution(execution_id)
-    node = _node(record, node_key)
-    if not node.attempts:
-        raise UsageError(f"node {node.path} has no attempts (cache: {node.cache.value})")
-    chosen = (
-        node.attempts[-1]
-        if attempt is None
-        else next((a for a in node.attempts if a.number == attempt), None)
-    )
-    if chosen is None:
-        raise UsageError(f"node {node.path} has no attempt {attempt}", f"It has 1..{len(node.attempts)}.")
-    key = chosen.logs.get(stream)
-    if key is None:
-        raise UsageError(f"attempt {chosen.number} of {node.path} kept no {stream}")
-    sys.stdout.write(_blobs().get(key).decode(errors="replace"))
-
-
-@executions_group.command("resume")
-@click.argument("execution_id", metavar="EXECUTION")
-@reported
-def executions_resume(execution_id: str) -> None:
-    """Carry on an execution whose engine stopped; nodes that succeeded do not run again."""
-    from retune import api
-
-    record = api.resume(execution_id)
-    render.out.print(render.execution_table(record))
-    if record.error:
-        raise ExecutionFailed(record)
 
 
 def _print_target_help(target: str) -> None:
@@ -285,12 +203,6 @@ def _store() -> Any:
     return open_default_store()
 
 
-def _blobs() -> Any:
-    from retune.api import open_default_blobs
-
-    return open_default_blobs()
-
-
 class _Progress:
     """Live progress on stderr while a workflow runs: nodes done / total, running now."""
 
@@ -312,6 +224,10 @@ class _Progress:
         if self.interactive:
             running = ", ".join(sorted(self.running)[:4])
             render.err.print(f"\r{self.done} nodes done, running: {running or '-'}", end="")
+
+
+for command in (register_command, launch_command, executions_group, serve_command, worker_command):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from retune.compiler.compiled import Hook
 from retune.model import RESOURCE_NAMES, EffectiveConfig, Provenance
+from retune.model.control import RegistrationResult
 from retune.model.execution import Execution, NodeExecution, Phase
 from retune.model.resources import format_quantity
 
@@ -156,3 +157,30 @@ def executions_table(records: Iterable[Execution]) -> Table:
             (record.error or "")[:80],
         )
     return table
+
+
+def registration_table(result: RegistrationResult) -> Table:
+    entities = result.entities
+    created = sum(1 for e in entities if e.created)
+    first = entities[0] if entities else None
+    where = f" in {first.project}/{first.domain} version {first.version}" if first else ""
+    table = Table(title=f"Registered{where}", title_justify="left")
+    for column in ("kind", "name", "status"):
+        table.add_column(column)
+    for entity in entities:
+        status = "[green]created[/]" if entity.created else "[dim]unchanged[/]"
+        table.add_row(entity.kind.replace("_", " "), entity.name, status)
+    bundle = f"; code bundle {first.bundle[:12]}" if first and first.bundle else ""
+    table.caption = f"{created} created, {len(entities) - created} unchanged{bundle}"
+    if not entities:
+        table.caption = "Nothing found: no @task, @workflow or LaunchPlan is defined in these files."
+    return table
+
+
+def launched_line(record: Execution) -> str:
+    where = f"{record.project}/{record.domain} " if record.project else ""
+    plan = f" (launch plan {record.launch_plan})" if record.launch_plan else ""
+    return (
+        f"execution {record.id} {record.phase.value}: {where}{record.workflow}@{record.workflow_version}{plan}\n"
+        f"follow it: retune executions show {record.id}"
+    )

@@ -1,0 +1,225 @@
+"""``retune executions list | show | logs | resume | relaunch | recover | abort``.
+
+Without ``--server`` (or ``RETUNE_SERVER``), ``list``, ``show`` and ``logs`` read the local
+store, runs of ``retune run`` included; with it, they ask the server (launched executions).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from retune.cli import render
+from retune.cli.control import finish, opened_plane, override_options, read_overrides, server_option
+from retune.cli.errors import UsageError
+from retune.cli.reporting import reported
+from retune.errors import ExecutionFailed
+
+
+@click.group("executions")
+def executions_group() -> None:
+    """List, show, read the logs of, resume, relaunch, recover and abort executions."""
+
+
+@executions_group.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--project", help="Only launched executions of this project.")
+@click.option("--domain", help="Only launched executions of this domain.")
+@server_option
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def executions_list(
+    limit: int, project: str | None, domain: str | None, server: str | None, as_json: bool
+) -> None:
+    """The newest executions first.
+
+    \b
+    Example:
+      retune executions list --server http://127.0.0.1:8265 --project flytesnacks --limit 5
+    """
+    if server or project or domain:
+        with opened_plane(server) as plane:
+            records = plane.list_executions(project=project, domain=domain, limit=limit)
+    else:
+        records = _store().list_executions(limit=limit)
+    if as_json:
+        render.emit_json([r.to_dict() for r in records])
+    else:
+        render.out.print(render.executions_table(records))
+
+
+@executions_group.command("show")
+@click.argument("execution_id", metavar="EXECUTION")
+@server_option
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def executions_show(execution_id: str, server: str | None, as_json: bool) -> None:
+    """One execution: its nodes, their phases, cache status and attempts.
+
+    \b
+    Example:
+      retune executions show x3f9a1c2b --json
+    """
+    record = _record(execution_id, server)
+    if as_json:
+        render.emit_json(record.to_dict())
+    else:
+        render.out.print(render.execution_table(record))
+
+
+@executions_group.command("logs")
+@click.argument("execution_id", metavar="EXECUTION")
+@click.option("--node", "node_key", metavar="PATH|HOOK", required=True)
+@click.option("--attempt", type=int, help="Attempt number (default: the last).")
+@click.option("--stream", type=click.Choice(["stdout", "stderr"]), default="stdout", show_default=True)
+@server_option
+@reported
+def executions_logs(
+    execution_id: str, node_key: str, attempt: int | None, stream: str, server: str | None
+) -> None:
+    """Print what one attempt of a node wrote to stdout or stderr.
+
+    \b
+    Example:
+      retune executions logs x3f9a1c2b --node train --stream stderr
+    """
+    record = _record(execution_id, server)
+    node = _node(record, node_key)
+    if not node.attempts:
+        raise UsageError(f"node {node.path} has no attempts (cache: {node.cache.value})")
+    chosen = (
+        node.attempts[-1]
+        if attempt is None
+        else next((a for a in node.attempts if a.number == attempt), None)
+    )
+    if chosen is None:
+        raise UsageError(f"node {node.path} has no attempt {attempt}", f"It has 1..{len(node.attempts)}.")
+    if chosen.logs.get(stream) is None:
+        raise UsageError(f"attempt {chosen.number} of {node.path} kept no {stream}")
+    if server:
+        with opened_plane(server) as plane:
+            text = plane.logs(execution_id, node.path, chosen.number, stream)
+    else:
+        text = _blobs().get(chosen.logs[stream]).decode(errors="replace")
+    sys.stdout.write(text)
+
+
+@executions_group.command("resume")
+@click.argument("execution_id", metavar="EXECUTION")
+@reported
+def executions_resume(execution_id: str) -> None:
+    """Carry on an execution whose engine stopped here; nodes that succeeded do not run again.
+
+    \b
+    Example:
+      retune executions resume x3f9a1c2b
+    """
+    from retune import api
+
+    record = api.resume(execution_id)
+    render.out.print(render.execution_table(record))
+    if record.error:
+        raise ExecutionFailed(record)
+
+
+@executions_group.command("relaunch")
+@click.argument("execution_id", metavar="EXECUTION")
+@override_options
+@click.option("--idempotency-key", metavar="KEY", help="Relaunching again with this key returns the first.")
+@click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 if it failed or was aborted.")
+@server_option
+@click.option("--json", "as_json", is_flag=True, help="Print the new execution as JSON.")
+@reported
+def executions_relaunch(
+    execution_id: str,
+    items: Sequence[str],
+    overrides_file: str | None,
+    idempotency_key: str | None,
+    wait: bool,
+    server: str | None,
+    as_json: bool,
+) -> None:
+    """Launch a launched execution again: same workflow version, inputs and overrides, with the
+    hooks named by -o / --overrides changed field by field.
+
+    \b
+    Example:
+      retune executions relaunch x3f9a1c2b -o train.mem=4Gi
+    """
+    from retune.model.control import RelaunchRequest
+
+    request = RelaunchRequest(
+        overrides=read_overrides(items, overrides_file), idempotency_key=idempotency_key
+    )
+    with opened_plane(server) as plane:
+        finish(plane, plane.relaunch(execution_id, request), wait=wait, as_json=as_json)
+
+
+@executions_group.command("recover")
+@click.argument("execution_id", metavar="EXECUTION")
+@click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 if it failed or was aborted.")
+@server_option
+@click.option("--json", "as_json", is_flag=True, help="Print the new execution as JSON.")
+@reported
+def executions_recover(execution_id: str, wait: bool, server: str | None, as_json: bool) -> None:
+    """Run again only the nodes of a FAILED or ABORTED execution that did not succeed, with the
+    config they had; succeeded nodes keep their outputs.
+
+    \b
+    Example:
+      retune executions recover x3f9a1c2b --wait
+    """
+    with opened_plane(server) as plane:
+        finish(plane, plane.recover(execution_id), wait=wait, as_json=as_json)
+
+
+@executions_group.command("abort")
+@click.argument("execution_id", metavar="EXECUTION")
+@server_option
+@click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
+@reported
+def executions_abort(execution_id: str, server: str | None, as_json: bool) -> None:
+    """Abort a launched execution: a queued one at once, a running one at its worker's next
+    heartbeat (its running tasks are stopped).
+
+    \b
+    Example:
+      retune executions abort x3f9a1c2b
+    """
+    with opened_plane(server) as plane:
+        record = plane.abort(execution_id)
+    if as_json:
+        render.emit_json(record.to_dict())
+    elif record.phase.terminal:
+        render.out.print(f"execution {record.id}: {record.phase.value}")
+    else:
+        render.out.print(f"execution {record.id}: abort requested; its worker stops it shortly")
+
+
+def _record(execution_id: str, server: str | None) -> Any:
+    if server:
+        with opened_plane(server) as plane:
+            return plane.get_execution(execution_id)
+    return _store().get_execution(execution_id)
+
+
+def _node(record: Any, key: str) -> Any:
+    try:
+        return record.node(key)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0]).rstrip(".")) from None
+
+
+def _store() -> Any:
+    from retune.api import open_default_store
+
+    return open_default_store()
+
+
+def _blobs() -> Any:
+    from retune.api import open_default_blobs
+
+    return open_default_blobs()
