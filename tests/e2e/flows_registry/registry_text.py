@@ -17,6 +17,8 @@ def clean(word: str) -> str:
 
 @rt.task(requests=rt.Resources(cpu="250m", mem="128Mi"), retries=1)
 def shout(word: str, times: int) -> str:
+    if times < 0:
+        raise ValueError(f"times must be at least 0, got {times}")
     return exclaim(word.upper(), times)
 
 
