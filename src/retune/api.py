@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +26,7 @@ from retune.compiler.compiled import CompiledWorkflow
 from retune.engine import Engine, new_execution_id, new_nodes
 from retune.errors import ExecutionFailed, InputError, OverrideError, RetuneError
 from retune.executors.base import Executor, Refused, TaskRef
-from retune.model import NodeConfig, TaskNodeOverrides
+from retune.model import EffectiveConfig, NodeConfig, TaskNodeOverrides
 from retune.model.execution import Execution, Phase
 from retune.model.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
 from retune.overrides import parse_overrides, resolve_workflow
@@ -342,7 +342,13 @@ def control_plane(server: str | None = None, token: str | None = None) -> Contro
 
     settings = load()
     store = open_store(settings.database_url)
-    return LocalControlPlane(store, open_default_blobs(), check=_LocalCheck(settings))
+    return LocalControlPlane(store, open_default_blobs(), check=executor_check(settings))
+
+
+def executor_check(settings: Settings) -> Callable[[EffectiveConfig], None]:
+    """What the workers' local executor refuses (capacity, images), checked before a launch is
+    stored; raises ``retune.executors.base.Refused``."""
+    return _LocalCheck(settings)
 
 
 class _LocalCheck:
@@ -360,7 +366,7 @@ class _LocalCheck:
         self.capacity = machine_capacity(settings.capacity or None)
         self.interpreters = Interpreters(settings.images or None)
 
-    def __call__(self, config: Any) -> None:
+    def __call__(self, config: EffectiveConfig) -> None:
         from retune.executors.local import LocalExecutor
 
         LocalExecutor.check(self, config)  # type: ignore[arg-type]

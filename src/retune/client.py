@@ -141,7 +141,14 @@ class HttpControlPlane:
         ``GET /executions/{id}/logs?node=&attempt=&stream=`` (text). Not part of ``ControlPlane``:
         a local plane reads the blob store itself."""
         params = {"node": node, "attempt": attempt, "stream": stream}
-        response = self._send("GET", f"/executions/{execution_id}/logs", params=params)
+        try:
+            response = self._send("GET", f"/executions/{execution_id}/logs", params=params)
+        except NoSuchRoute:
+            raise RequestRefused(
+                f"The server at {self.url} does not serve logs",
+                fix=f"Read them where it runs: retune executions logs {execution_id} --node {node} "
+                "(without --server, over the same store and RETUNE_HOME).",
+            ) from None
         return response.text
 
     def health(self) -> dict[str, Any]:
@@ -185,6 +192,11 @@ class HttpControlPlane:
         return body
 
 
+class NoSuchRoute(ServerUnavailable):
+    """The server has no such route (a 404 or 405 without retune's error body): an older
+    server, or not a retune server at all."""
+
+
 def raise_for(response: httpx.Response, url: str, what: str) -> NoReturn:
     """The error the server meant by ``response`` (status >= 400), rebuilt."""
     status = response.status_code
@@ -208,7 +220,7 @@ def raise_for(response: httpx.Response, url: str, what: str) -> NoReturn:
             f"The retune server at {url} failed on {what} (HTTP {status}): "
             f"{_text(detail) or response.text[:200]}. See the server's log."
         )
-    raise ServerUnavailable(
+    raise (NoSuchRoute if status in (404, 405) else ServerUnavailable)(
         f"The server at {url} answered {what} with HTTP {status} ({_text(detail) or response.reason_phrase}); "
         f"is it a retune server of this version? {_HOW_TO_REACH}"
     )

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +291,41 @@ def test_every_command_explains_itself_with_an_example() -> None:
         done = retune(*command, "--help")
         assert done.returncode == 0, done.stderr
         assert "Example:" in done.stdout, command
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """A real `retune serve` on a free loopback port, over this test's RETUNE_HOME."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        served = subprocess.Popen([RETUNE, "serve", "--port", str(port)], stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 30
+        while retune("executions", "list", "--server", url).returncode != 0:
+            assert served.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"retune serve did not answer within 30 s: {log.read_text()}"
+            time.sleep(0.2)
+        yield url
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+
+
+def test_the_same_commands_work_through_a_running_server(server: str) -> None:
+    registered = retune(
+        "register", str(FLOWS), "--project", "demo", "--domain", "dev", "--version", "v1", "--server", server
+    )
+    launched = ok_json("launch", LOUD, "-i", "word=hi", "-o", "shout.mem=2Gi", "--server", server)
+    refused = retune("launch", LOUD, "-i", "word=hi", "-o", "shuot.retries=1", "--server", server)
+    aborted = ok_json("executions", "abort", launched["id"], "--server", server)
+
+    assert "6 created, 0 unchanged" in registered.stdout, registered.stderr
+    assert node(launched, "shout")["config"]["requests"]["mem"] == 2 * GiB
+    assert_one_line_error(refused, 2, "Override for hook 'shuot'", "Its hooks are: clean, shout")
+    assert aborted["phase"] == "ABORTED"
+    assert ok_json("executions", "show", launched["id"])["phase"] == "ABORTED"  # the same store
+    assert [r["id"] for r in ok_json("executions", "list", "--server", server)] == [launched["id"]]
