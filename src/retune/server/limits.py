@@ -19,6 +19,7 @@ MiB: Final = 2**20
 JSON_LIMIT: Final = 1 * MiB
 BUNDLE_LIMIT: Final = 64 * MiB
 BUNDLES: Final = f"{PREFIX}/bundles/"
+REGISTRATIONS: Final = f"{PREFIX}/registrations"
 
 
 def limit_for(method: str, path: str) -> tuple[int, BodyTooLarge]:
@@ -29,9 +30,12 @@ def limit_for(method: str, path: str) -> tuple[int, BodyTooLarge]:
             "Register only the directory of your workflows' code, and pass data as inputs rather "
             "than shipping it with the code.",
         )
+    if path == REGISTRATIONS:
+        fix = "Register fewer workflows at once: one directory or module per `retune register`."
+    else:
+        fix = "Pass large data by reference (a path or URL as an input) rather than inline."
     return JSON_LIMIT, BodyTooLarge(
-        f"The request body is larger than {JSON_LIMIT // MiB} MiB, the server's limit for JSON bodies",
-        "Pass large data by reference (a path or URL as an input) rather than inline.",
+        f"The request body is larger than {JSON_LIMIT // MiB} MiB, the server's limit for JSON bodies", fix
     )
 
 

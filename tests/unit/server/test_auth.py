@@ -259,6 +259,11 @@ def test_create_app_refuses_malformed_tokens(tmp_path: Path) -> None:
         create_app(server_settings(tmp_path, ({**GOOD, "rights": []},)))
 
 
+def test_create_app_refuses_a_capacity_it_cannot_read(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"\[capacity\].*'disk'"):
+        create_app(Settings(home=tmp_path, capacity={"disk": "1Ti"}))
+
+
 @pytest.fixture
 def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A working directory whose retune.toml ``load()`` reads; RETUNE_HOME empty."""

@@ -492,6 +492,16 @@ def test_a_json_body_over_1_mib_is_413_whatever_its_content_length_says(client: 
     assert executions(client) == []
 
 
+def test_an_oversized_registration_is_told_to_register_less_at_once(client: TestClient) -> None:
+    body = registration(version="v2")
+    body["workflows"] = body["workflows"] * 500  # ~1.4 MB
+
+    answer = client.post(f"{API}/registrations", json=body)
+
+    assert answer.status_code == 413
+    assert "Register fewer workflows at once" in detail(answer)["fix"]
+
+
 def test_an_unexpected_failure_is_a_short_500_without_traceback(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
