@@ -65,6 +65,17 @@ class LocalControlPlane:
         r = registration
         if r.bundle is not None and not self.blobs.exists(bundle_key(r.bundle)):
             raise NotFound(f"No code bundle {r.bundle}: upload it first (PUT /api/v1/bundles/{r.bundle}).")
+        for kind, names in (
+            ("task", [t.name for t in r.tasks]),
+            ("workflow", [w.name for w in r.workflows]),
+            ("launch plan", [p.name for p in r.launch_plans]),
+        ):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise InputError(
+                    f"The registration names {kind} {twice[0]!r} more than once",
+                    fix=f"Send each {kind} once; a version holds one {kind} of each name.",
+                )
         workflows = {w.name: w for w in r.workflows}
         for plan in r.launch_plans:  # checked before anything is written
             spec = workflows.get(plan.workflow) or self._workflow(

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from retune.executors.base import AttemptRequest, AttemptResult, Outcome, Refused
-from retune.executors.capacity import ADMITTED, Grant, Ledger, machine_capacity
+from retune.executors.capacity import ADMITTED, Grant, Ledger, MachineCapacity, machine_capacity
 from retune.executors.images import Interpreters
 from retune.executors.process import Reply, StartFailed, TaskProcess
 from retune.model import EffectiveConfig
@@ -59,6 +59,36 @@ first, so what earlier attempts left behind does not count against the next one.
 _POOL: Final = "\x00"
 """Separates the interpreter from the code bundle in a pool key: slots are pooled per
 interpreter and, for registered code, per bundle (``TaskRef.bundle``)."""
+
+
+def check_config(config: EffectiveConfig, capacity: MachineCapacity, interpreters: Interpreters) -> None:
+    """Refuse a config the local executor can never honour: an unknown image, or a request larger
+    than its whole capacity. Also what the server and ``retune launch`` check before storing a
+    launch (``ConfigCheck``), without starting any process."""
+    interpreters.check(config.container_image)
+    for name in ADMITTED:
+        wanted, has = getattr(config.requests, name), capacity.get(name)
+        if wanted > has:
+            raise Refused(
+                f"resources.requests.{name}",
+                f"requests {name}={format_quantity(name, wanted)} but the local executor's capacity "
+                f"is {name}={format_quantity(name, has)} ({capacity.describe()})",
+                f"Lower it (for example with the override HOOK.{name}=...), or raise the capacity "
+                f"in the [capacity] table of retune.toml or RETUNE_CAPACITY_{name.upper()}.",
+            )
+
+
+class ConfigCheck:
+    """``LocalExecutor.check`` for a capacity and images, with no executor (no worker process)."""
+
+    def __init__(
+        self, capacity: Mapping[str, str | int | float] | None = None, images: Mapping[str, str] | None = None
+    ) -> None:
+        self.capacity = machine_capacity(capacity)
+        self.interpreters = Interpreters(images)
+
+    def __call__(self, config: EffectiveConfig) -> None:
+        check_config(config, self.capacity, self.interpreters)
 
 
 @dataclass(slots=True)
@@ -120,17 +150,7 @@ class LocalExecutor:
     # --- the Executor protocol ---------------------------------------------------------------
 
     def check(self, config: EffectiveConfig) -> None:
-        self.interpreters.check(config.container_image)
-        for name in ADMITTED:
-            wanted, has = getattr(config.requests, name), self.capacity.get(name)
-            if wanted > has:
-                raise Refused(
-                    f"resources.requests.{name}",
-                    f"requests {name}={format_quantity(name, wanted)} but the local executor's capacity "
-                    f"is {name}={format_quantity(name, has)} ({self.capacity.describe()})",
-                    f"Lower it (for example with the override HOOK.{name}=...), or raise the capacity "
-                    f"in the [capacity] table of retune.toml or RETUNE_CAPACITY_{name.upper()}.",
-                )
+        check_config(config, self.capacity, self.interpreters)
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()

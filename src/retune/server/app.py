@@ -69,20 +69,21 @@ def database_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from retune.executors.local import LocalExecutor
+    from retune.executors.local import ConfigCheck
     from retune.store import open_blobs, open_store
 
     settings: Settings = app.state.settings
     url = database_url(settings)
     open_store(url).close()  # a database that cannot be reached or migrated stops the start
     blobs = open_blobs(settings.home / "blobs")
-    executor = LocalExecutor(blobs, capacity=settings.capacity or None, images=settings.images or None)
-    app.state.planes = planes = Planes(url, blobs, check=executor.check)
+    # The workers' executor refuses these configs too; checking here refuses them before a launch
+    # is stored (ConfigCheck starts no process).
+    check = ConfigCheck(capacity=settings.capacity or None, images=settings.images or None)
+    app.state.planes = planes = Planes(url, blobs, check=check)
     try:
         yield
     finally:
         planes.close()
-        executor.close()
 
 
 def _check_capacity(settings: Settings) -> None:
