@@ -347,29 +347,10 @@ def control_plane(server: str | None = None, token: str | None = None) -> Contro
 
 def executor_check(settings: Settings) -> Callable[[EffectiveConfig], None]:
     """What the workers' local executor refuses (capacity, images), checked before a launch is
-    stored; raises ``retune.executors.base.Refused``."""
-    return _LocalCheck(settings)
+    stored, without starting a worker; raises ``retune.executors.base.Refused``."""
+    from retune.executors.local import ConfigCheck
 
-
-class _LocalCheck:
-    """The local executor's refusals (capacity, images) without starting its worker processes.
-
-    Known smell: it borrows ``LocalExecutor.check`` with this object as ``self`` (it reads only
-    ``capacity`` and ``interpreters``), so the rule has one home; a plain function in
-    ``retune.executors.local`` would be cleaner.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        from retune.executors.capacity import machine_capacity
-        from retune.executors.images import Interpreters
-
-        self.capacity = machine_capacity(settings.capacity or None)
-        self.interpreters = Interpreters(settings.images or None)
-
-    def __call__(self, config: EffectiveConfig) -> None:
-        from retune.executors.local import LocalExecutor
-
-        LocalExecutor.check(self, config)  # type: ignore[arg-type]
+    return ConfigCheck(capacity=settings.capacity or None, images=settings.images or None)
 
 
 def register(
