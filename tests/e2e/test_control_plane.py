@@ -76,11 +76,13 @@ class Cluster:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.files: list[Any] = []
         self.logs = home.parent / "logs"
         self.logs.mkdir(exist_ok=True)
 
     def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("wb")
+        self.files.append(log)
         process = subprocess.Popen(
             [RETUNE, *args], stdout=log, stderr=subprocess.STDOUT, env={**self.env, **env}
         )
@@ -110,6 +112,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for file in self.files:
+            file.close()
 
     def dump_logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.glob("*.log")))
