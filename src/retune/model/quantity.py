@@ -108,6 +108,8 @@ def _split(resource: str, value: object, example: str) -> tuple[Decimal, str]:
         suffix = match.group(2)
     if not number.is_finite():
         raise QuantityError(resource, value, "is not a finite quantity", f"Write {example}.")
+    if number and not -40 < number.adjusted() < 40:  # 1E1000000 would overflow the arithmetic
+        raise QuantityError(resource, value, "is out of range", f"Write {example}.")
     return number, suffix
 
 

@@ -89,6 +89,8 @@ def test_gpu_is_a_whole_number(given: object, count: int) -> None:
         ("storage", "2Ei", "absurdly large", "Check the unit"),
         ("cpu", "2000", "absurdly large", "Check the unit"),
         ("gpu", "65", "absurdly large", "Check the unit"),
+        ("mem", "1E1000000", "is out of range", "such as 512Mi, 1Gi"),  # found by the API fuzzer
+        ("cpu", "1e-1000000", "is out of range", "such as 2, 0.5 or 500m"),
     ],
 )
 def test_bad_quantities_are_refused_with_a_fix(resource: str, given: object, reason: str, fix: str) -> None:
