@@ -239,6 +239,16 @@ def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:
     """How the task process finds each task: by reference, or by value from ``__main__``."""
     refs = {}
     for name, task in spec.tasks.items():
+        if task.bundle is not None:  # a reference's task: imported from its registered bundle
+            refs[name] = TaskRef(
+                name=name,
+                module=task.module,
+                qualname=task.qualname,
+                task_type=task.task_type,
+                sys_path=(str(_bundle_dir(task.bundle)),),
+                bundle=task.bundle,
+            )
+            continue
         declared = declared_task(name)
         pickled = None
         if declared is not None and (task.module == "__main__" or task.module not in sys.modules):
@@ -254,6 +264,15 @@ def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:
             sys_path=tuple(sys.path),
         )
     return refs
+
+
+def _bundle_dir(digest: str) -> Path:
+    """A registered code bundle, extracted once under ``RETUNE_HOME/bundles`` (as workers do)."""
+    from retune.control.bundles import extract_bundle
+    from retune.control.local import bundle_key
+    from retune.settings import load
+
+    return extract_bundle(open_default_blobs().get(bundle_key(digest)), digest, load().home / "bundles")
 
 
 def spec_version(spec: WorkflowSpec) -> str:

@@ -15,6 +15,8 @@ def retune_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("RETUNE_HOME", str(home))
     monkeypatch.delenv("RETUNE_DATABASE_URL", raising=False)
     monkeypatch.delenv("RETUNE_IMAGES", raising=False)
+    monkeypatch.delenv("RETUNE_SERVER", raising=False)
+    monkeypatch.delenv("RETUNE_API_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
     settings.load.cache_clear()
     yield home

@@ -49,7 +49,7 @@ def launch_inputs(
             raise InputError(
                 f"Workflow {workflow!r} needs input {name!r} ({param.type})",
                 input=name,
-                fix=f'Pass it: "inputs": {{"{name}": ...}}.',
+                fix=f'Give it a value (retune launch -i {name}=VALUE, or "inputs": {{"{name}": ...}} in the API).',
             )
     return values
 

@@ -70,9 +70,10 @@ def _import(directory: Path, module: str) -> object:
 @pytest.fixture
 def plane(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalControlPlane]:
     monkeypatch.setenv("RETUNE_DATABASE_URL", database_url)
+    monkeypatch.setenv("RETUNE_HOME", str(tmp_path / "home"))
     settings.load.cache_clear()
     store = open_store(database_url)
-    plane = LocalControlPlane(store, open_blobs(tmp_path / "blobs"))
+    plane = LocalControlPlane(store, open_blobs(tmp_path / "home" / "blobs"))
     yield plane
     store.close()
     settings.load.cache_clear()
@@ -129,6 +130,32 @@ def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overri
     done = plane.get_execution(launched.id)
     assert done.phase is Phase.SUCCEEDED, done.error
     assert done.outputs == {"o0": (2 + 1) * 10 * 3}
+
+
+def test_rt_run_runs_a_reference_workflow_from_its_registered_bundle(
+    plane: LocalControlPlane, tmp_path: Path
+) -> None:
+    team_a, team_b = tmp_path / "a", tmp_path / "b"
+    team_a.mkdir()
+    team_b.mkdir()
+    a_module, b_module = f"team_a_{uuid.uuid4().hex[:6]}", f"team_b_{uuid.uuid4().hex[:6]}"
+    (team_a / f"{a_module}.py").write_text(TEAM_A)
+    (team_b / f"{b_module}.py").write_text(TEAM_B.format(module=a_module))
+    _register(plane, team_a, rt.compile(_import(team_a, a_module).shared).spec, "team-a", "production")
+    sys.modules.pop(a_module)  # the run must import team a's code from its bundle, not from here
+
+    sys.path.insert(0, str(team_b))  # team b runs its own code from where it lives
+    try:
+        done = rt.run(
+            importlib.import_module(b_module).parent,
+            inputs={"x": 1},
+            overrides={"scale": {"environment": {"FACTOR": "5"}}},
+            store=plane.store,
+        )
+    finally:
+        sys.path.remove(str(team_b))
+    assert done.outputs == (1 + 1) * 5
+    assert done.node("scale").config.retries == 4
 
 
 def test_a_reference_to_nothing_registered_is_a_compile_error_naming_it(plane: LocalControlPlane) -> None:
