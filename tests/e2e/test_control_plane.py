@@ -167,6 +167,10 @@ def test_launched_executions_survive_a_killed_worker_and_run_each_node_once(
             cluster.worker("b")
 
         records = wait_for("every execution to finish", lambda: _all_finished(cluster.url, ids), timeout=180)
+        logs = httpx.get(
+            f"{cluster.url}/api/v1/executions/{ids[7]}/logs", params={"node": "report"}, timeout=30
+        )
+        assert (logs.status_code, logs.text) == (200, "reporting for ex7\n")
     except BaseException:
         print(cluster.dump_logs())
         raise

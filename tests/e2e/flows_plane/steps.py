@@ -29,6 +29,7 @@ def report(x: int) -> str:
     """What the node saw of its effective config: its TAG variable, its cpu and its retries."""
     ctx = rt.current_context()
     _record()
+    print(f"reporting for {os.environ.get('TAG', '-')}")
     return (
         f"{os.environ.get('TAG', '-')}|cpu={os.environ['RETUNE_CPU']}|retries={ctx.config['retries']}|x={x}"
     )

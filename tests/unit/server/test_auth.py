@@ -107,6 +107,10 @@ ROUTES: dict[tuple[str, str], Call] = {
         "launch",
         lambda s: {"url": f"{API}/executions/{s.execution}/recover"},  # 409 once allowed
     ),
+    ("GET", "/api/v1/executions/{execution_id}/logs"): Call(
+        "read",
+        lambda s: {"url": f"{API}/executions/{s.execution}/logs?node=n0"},  # 404 (no attempt) once allowed
+    ),
     ("POST", "/api/v1/executions/{execution_id}/abort"): Call(
         "launch", lambda s: {"url": f"{API}/executions/{s.execution}/abort"}
     ),

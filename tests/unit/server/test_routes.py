@@ -62,6 +62,7 @@ def test_openapi_document_describes_every_route_and_the_request_bodies(client: T
         f"{API}/executions/{{execution_id}}/relaunch",
         f"{API}/executions/{{execution_id}}/recover",
         f"{API}/executions/{{execution_id}}/abort",
+        f"{API}/executions/{{execution_id}}/logs",
     }
     schemas = document["components"]["schemas"]
     assert {"Registration", "ExecutionRequest", "LaunchPlanRequest", "RelaunchRequest"} <= set(schemas)

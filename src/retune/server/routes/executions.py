@@ -7,11 +7,11 @@ before anything is done to it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from retune.control import LocalControlPlane
 from retune.model.control import NAME_PATTERN, ExecutionRequest, RelaunchRequest
@@ -20,6 +20,7 @@ from retune.server.auth import Grant
 from retune.server.dependencies import CanLaunch, CanRead, ExecutionId, PlanesDep
 from retune.server.paths import PREFIX
 from retune.server.schemas import ExecutionDocument, ExecutionList, Responses, errors
+from retune.store import NotFound
 
 router = APIRouter(tags=["executions"])
 
@@ -128,6 +129,44 @@ def abort(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSO
     plane = planes.current()
     _granted(plane, grant, execution_id)
     return _answer(plane.abort(execution_id), 200)
+
+
+@router.get(
+    "/executions/{execution_id}/logs",
+    response_class=PlainTextResponse,
+    responses={
+        **errors(401, 403, 404),
+        200: {"content": {"text/plain": {}}, "description": "The stream's text."},
+    },
+    summary="What one attempt of a node wrote to stdout or stderr",
+)
+def logs(
+    execution_id: ExecutionId,
+    grant: CanRead,
+    planes: PlanesDep,
+    node: Annotated[str, Query(min_length=1, max_length=512, description="node path or hook name")],
+    attempt: Annotated[int | None, Query(ge=1, description="default: the last attempt")] = None,
+    stream: Annotated[Literal["stdout", "stderr"], Query()] = "stdout",
+) -> PlainTextResponse:
+    plane = planes.current()
+    execution = _granted(plane, grant, execution_id)
+    try:
+        found = execution.node(node)
+    except KeyError as exc:
+        raise NotFound(str(exc.args[0])) from None
+    chosen = next((a for a in found.attempts if attempt in (None, a.number)), None)
+    if attempt is None and found.attempts:
+        chosen = found.attempts[-1]
+    if chosen is None or chosen.logs.get(stream) is None:
+        numbers = ", ".join(str(a.number) for a in found.attempts) or "none yet"
+        raise NotFound(
+            f"Node {found.path!r} of {execution_id} has no {stream} for that attempt (attempts: {numbers})."
+        )
+    try:
+        text = plane.blobs.get(chosen.logs[stream]).decode(errors="replace")
+    except (KeyError, FileNotFoundError):
+        text = ""  # the attempt started but wrote nothing yet
+    return PlainTextResponse(text)
 
 
 def _granted(plane: LocalControlPlane, grant: Grant, execution_id: str) -> Execution:
