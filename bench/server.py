@@ -21,12 +21,10 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -177,18 +175,10 @@ def _database(postgres: str | None) -> Iterator[str | None]:
     if postgres is None:
         yield None
         return
-    import psycopg
+    from retune.testing import postgres_schema
 
-    schema = f"retune_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    parts = urlsplit(postgres)
-    query = "&".join(filter(None, [parts.query, urlencode({"options": f"-csearch_path={schema}"})]))
-    try:
-        yield urlunsplit(parts._replace(query=query))
-    finally:
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres, prefix="retune_bench") as url:
+        yield url
 
 
 @contextmanager

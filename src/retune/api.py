@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from retune.compiler.compiled import CompiledWorkflow
 from retune.engine import Engine, new_execution_id, new_nodes
-from retune.errors import ExecutionFailed, InputError, OverrideError, RetuneError
-from retune.executors.base import Executor, Refused, TaskRef
+from retune.errors import ExecutionFailed, InputError, RetuneError
+from retune.executors.base import Executor, TaskRef
 from retune.model import EffectiveConfig, NodeConfig, TaskNodeOverrides
 from retune.model.execution import Execution, Phase
 from retune.model.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
@@ -220,19 +220,9 @@ def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobS
 
 def check_executor(executor: Executor, resolved: Mapping[str, NodeConfig]) -> None:
     """Refuse, before anything runs, a config the executor can never honour."""
-    seen: set[int] = set()
-    for path, node in resolved.items():
-        if id(node.config) in seen:
-            continue
-        seen.add(id(node.config))
-        try:
-            executor.check(node.config)
-        except Refused as exc:
-            source = node.provenance.get(exc.field.removeprefix("resources."))
-            given = f" (set by {source})" if source else ""
-            raise OverrideError(
-                f"node {path!r}: {exc.problem}{given}", hook=node.hook, field=exc.field, fix=exc.fix
-            ) from None
+    from retune.control.validation import check_configs
+
+    check_configs(executor.check, resolved)
 
 
 def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:

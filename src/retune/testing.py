@@ -1,4 +1,5 @@
-"""Public test doubles: an in-memory store, an in-process executor, a preempting executor, a clock.
+"""Public test doubles: an in-memory store, an in-process executor, a preempting executor, a clock;
+and ``postgres_schema``, a throwaway schema of a real PostgreSQL for tests that need one.
 
 They implement the same seams as the real parts (``retune.store.base.Store``,
 ``retune.executors.base.Executor``), so the layers above them can be tested without
@@ -10,15 +11,18 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from retune.executors.base import AttemptRequest, AttemptResult, Executor, Outcome
 from retune.model import EffectiveConfig
-from retune.model.execution import Capacity, Execution, NodeExecution, Phase
+from retune.model.execution import Capacity, Execution
 from retune.model.spec import WorkflowSpec
 from retune.store.base import (
     AttemptChange,
@@ -59,31 +63,8 @@ class MemoryStore:
             raise NotFound(f"workflow {name}@{version}") from None
 
     def create_execution(self, new: NewExecution) -> None:
-        nodes = tuple(
-            NodeExecution(
-                path=n.path,
-                hook=n.resolved.hook,
-                task=n.resolved.task,
-                phase=n.phase,
-                cache=n.cache,
-                config=n.resolved.config,
-                provenance=n.resolved.provenance,
-                outputs=n.outputs,
-            )
-            for n in new.nodes
-        )
         with self.lock:
-            self.executions[new.id] = Execution(
-                id=new.id,
-                workflow=new.workflow,
-                workflow_version=new.workflow_version,
-                phase=Phase.QUEUED,
-                nodes=nodes,
-                inputs=dict(new.inputs),
-                launch_plan=new.launch_plan,
-                overrides=dict(new.overrides),
-                created_at=new.created_at,
-            )
+            self.executions[new.id] = new.record()
 
     def apply(self, changes: Sequence[Change]) -> None:
         with self.lock:
@@ -237,3 +218,22 @@ class FakeClock:
 
 
 __all__ = ["FakeClock", "InlineExecutor", "MemoryStore", "PreemptingExecutor"]
+
+
+@contextmanager
+def postgres_schema(url: str, *, prefix: str = "retune_test") -> Iterator[str]:
+    """A fresh schema of the PostgreSQL database at ``url``, dropped on exit: yields a URL whose
+    connections keep their tables there (``options=-csearch_path=...``), so tests and benchmarks
+    sharing one server never see each other's rows. Needs psycopg (``retune[postgres]``)."""
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    parts = urlsplit(url)
+    query = "&".join(filter(None, [parts.query, urlencode({"options": f"-csearch_path={schema}"})]))
+    try:
+        yield urlunsplit(parts._replace(query=query))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -14,18 +14,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from retune.model.execution import AttemptKind, Execution, Phase
+from retune.testing import postgres_schema
 
 FLOWS = Path(__file__).with_name("flows_plane")
 RETUNE = str(Path(sys.executable).with_name("retune"))
@@ -48,18 +47,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/retune.db"
         return
-    import psycopg
-
-    schema = f"retune_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    parts = urlsplit(POSTGRES)
-    query = "&".join(filter(None, [parts.query, urlencode({"options": f"-csearch_path={schema}"})]))
-    try:
-        yield urlunsplit(parts._replace(query=query))
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(POSTGRES, prefix="retune_e2e") as url:
+        yield url
 
 
 class Cluster:
@@ -153,7 +142,11 @@ def test_launched_executions_survive_a_killed_worker_and_run_each_node_once(
             cluster.worker("b")
         ids = launch_concurrently(cluster.url)
 
-        # Kill worker a while it is inside an execution: right after one of its steps ran.
+        # Halfway through the launches, kill worker a while it is inside an execution: right
+        # after one of its first steps ran.
+        wait_for(
+            "half the executions to finish", lambda: _finished(cluster.url) >= LAUNCHES // 2, timeout=120
+        )
         mark = len(ledger.read_text().splitlines())
         wait_for(
             "worker a to be midway through an execution",
@@ -250,6 +243,12 @@ def launch_concurrently(url: str) -> list[str]:
 def _line_is_midway(line: str, worker: str) -> bool:
     parts = line.split()
     return len(parts) == 4 and parts[3] == worker and parts[1] in ("n0", "n1")
+
+
+def _finished(url: str) -> int:
+    with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as http:
+        listed = http.get("/executions", params={"project": PROJECT, "limit": 500}).json()["executions"]
+    return sum(1 for e in listed if Phase(e["phase"]).terminal)
 
 
 def _all_finished(url: str, ids: list[str]) -> dict[str, Execution] | None:

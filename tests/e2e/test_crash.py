@@ -9,18 +9,17 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from retune.engine.run import LOST_ON_RESTART
 from retune.model.execution import AttemptKind, Execution, Phase
 from retune.store import open_store
+from retune.testing import postgres_schema
 
 FLOWS = Path(__file__).with_name("flows_crash.py")
 RETUNE = str(Path(sys.executable).with_name("retune"))
@@ -200,18 +199,8 @@ def database_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield {}
         return
-    import psycopg
-
-    schema = f"retune_crash_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    parts = urlsplit(POSTGRES)
-    query = "&".join(filter(None, [parts.query, urlencode({"options": f"-csearch_path={schema}"})]))
-    try:
-        yield {"RETUNE_DATABASE_URL": urlunsplit(parts._replace(query=query))}
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(POSTGRES, prefix="retune_crash") as url:
+        yield {"RETUNE_DATABASE_URL": url}
 
 
 def test_ten_concurrent_cache_serialize_runs_execute_the_body_once(

@@ -44,7 +44,7 @@ def executions_list(
         with opened_plane(server) as plane:
             records = plane.list_executions(project=project, domain=domain, limit=limit)
     else:
-        records = _store().list_executions(limit=limit)
+        records = open_store().list_executions(limit=limit)
     if as_json:
         render.emit_json([r.to_dict() for r in records])
     else:
@@ -87,7 +87,7 @@ def executions_logs(
       retune executions logs x3f9a1c2b --node train --stream stderr
     """
     record = _record(execution_id, server)
-    node = _node(record, node_key)
+    node = node_of(record, node_key)
     if not node.attempts:
         raise UsageError(f"node {node.path} has no attempts (cache: {node.cache.value})")
     chosen = (
@@ -203,17 +203,18 @@ def _record(execution_id: str, server: str | None) -> Any:
     if server:
         with opened_plane(server) as plane:
             return plane.get_execution(execution_id)
-    return _store().get_execution(execution_id)
+    return open_store().get_execution(execution_id)
 
 
-def _node(record: Any, key: str) -> Any:
+def node_of(record: Any, key: str) -> Any:
     try:
         return record.node(key)
     except KeyError as exc:
         raise UsageError(str(exc.args[0]).rstrip(".")) from None
 
 
-def _store() -> Any:
+def open_store() -> Any:
+    """The configured store (the CLI's reads without --server)."""
     from retune.api import open_default_store
 
     return open_default_store()

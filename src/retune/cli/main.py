@@ -10,7 +10,7 @@ import click
 from retune.cli import render
 from retune.cli.control import launch_command, register_command, serve_command, worker_command
 from retune.cli.errors import UsageError
-from retune.cli.executions import executions_group
+from retune.cli.executions import executions_group, node_of, open_store
 from retune.cli.inputs import parse_input_flags
 from retune.cli.loading import load_target
 from retune.cli.reporting import reported
@@ -144,8 +144,8 @@ def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> N
     Example:
       retune explain x3f9a1c2b --node train
     """
-    record = _store().get_execution(execution_id)
-    nodes = [_node(record, node_key)] if node_key else list(record.nodes)
+    record = open_store().get_execution(execution_id)
+    nodes = [node_of(record, node_key)] if node_key else list(record.nodes)
     if as_json:
         render.emit_json(
             {
@@ -188,19 +188,6 @@ def _with_launch_plan(target: Any, name: str | None) -> Any:
             f"Its launch plans: {', '.join(sorted(plans)) or 'none'}.",
         )
     return plans[name]
-
-
-def _node(record: Any, key: str) -> Any:
-    try:
-        return record.node(key)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0]).rstrip(".")) from None
-
-
-def _store() -> Any:
-    from retune.api import open_default_store
-
-    return open_default_store()
 
 
 class _Progress:

@@ -252,7 +252,7 @@ class LocalControlPlane:
             if seen is None:
                 raise
             return seen, False
-        return self.store.get_execution(new.id), True
+        return new.record(), True  # what the store holds now, without reading 100 nodes back
 
     def _seen(self, key: str, digest: str) -> Execution | None:
         found = self.store.find_execution(key)

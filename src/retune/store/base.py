@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from retune.model import NodeConfig
-from retune.model.execution import Attempt, CacheStatus, Execution, Phase
+from retune.model.execution import Attempt, CacheStatus, Execution, NodeExecution, Phase
 from retune.model.spec import WorkflowSpec
 
 
@@ -70,6 +70,36 @@ class NewExecution:
     parent_id: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+
+    def record(self) -> Execution:
+        """The record ``get_execution`` answers right after ``create_execution(self)``."""
+        nodes = tuple(
+            NodeExecution(
+                path=n.path,
+                hook=n.resolved.hook,
+                task=n.resolved.task,
+                phase=n.phase,
+                cache=n.cache,
+                config=n.resolved.config,
+                provenance=n.resolved.provenance,
+                outputs=n.outputs,
+            )
+            for n in self.nodes
+        )
+        return Execution(
+            id=self.id,
+            workflow=self.workflow,
+            workflow_version=self.workflow_version,
+            phase=Phase.QUEUED,
+            nodes=nodes,
+            inputs=dict(self.inputs),
+            launch_plan=self.launch_plan,
+            overrides=dict(self.overrides),
+            created_at=self.created_at,
+            project=self.project,
+            domain=self.domain,
+            parent_id=self.parent_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

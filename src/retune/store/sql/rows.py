@@ -6,7 +6,7 @@ came, with JSON already serialised. ``Decoder`` builds model records from rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
@@ -137,7 +137,9 @@ def event_row(
     }
 
 
-def node_row(execution_id: str, position: int, node: NewNode, now: float) -> Row:
+def node_row(
+    execution_id: str, position: int, node: NewNode, now: float, memo: dict[int, str] | None = None
+) -> Row:
     """A new node: ``QUEUED``, cache ``disabled`` until the engine looks it up (as ``MemoryStore``),
     unless it is carried over, finished, from the execution it recovers."""
     path, resolved = node.path, node.resolved
@@ -150,14 +152,28 @@ def node_row(execution_id: str, position: int, node: NewNode, now: float) -> Row
         "task": resolved.task,
         "phase": node.phase.value,
         "cache": node.cache.value,
-        "config": dumps(config.to_dict()),
-        "provenance": dumps({field: source.to_dict() for field, source in resolved.provenance.items()}),
+        "config": _dumped(config, memo, lambda: config.to_dict()),
+        "provenance": _dumped(
+            resolved.provenance,
+            memo,
+            lambda: {field: source.to_dict() for field, source in resolved.provenance.items()},
+        ),
         "outputs": None if node.outputs is None else dumps(dict(node.outputs)),
         "error": None,
         "started_at": None,
         "finished_at": None,
         "updated_at": now,
     }
+
+
+def _dumped(value: object, memo: dict[int, str] | None, document: Callable[[], Any]) -> str:
+    """``dumps(document())``, once per object while ``memo`` (and so ``value``) lives."""
+    if memo is None:
+        return dumps(document())
+    key = id(value)
+    if key not in memo:
+        memo[key] = dumps(document())
+    return memo[key]
 
 
 COLUMNS: Final = {

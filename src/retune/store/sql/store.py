@@ -166,7 +166,8 @@ class SqlStore:
             "idempotency_key": new.idempotency_key,
             "request_hash": new.request_hash,
         }
-        nodes = [node_row(new.id, i, node, now) for i, node in enumerate(new.nodes)]
+        memo: dict[int, str] = {}  # nodes of one task without a hook share their config and provenance
+        nodes = [node_row(new.id, i, node, now, memo) for i, node in enumerate(new.nodes)]
         with self._raw() as cursor:
             try:
                 cursor.execute(self._sql.insert_execution_sql, execution)
