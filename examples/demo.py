@@ -5,12 +5,15 @@
 1. `retune hooks`: what can be overridden at launch.
 2. `rt.resolve` with launch plan 'nightly' and -o overrides: each field, its value, its source.
 3. `retune run` with the defaults, then with the overrides, then `retune explain` of the second.
+4. The control plane: `retune register` the file, `retune launch` its launch plan with the same
+   overrides, a `retune worker --once` runs it, `retune executions show` the result.
 State goes to RETUNE_HOME (the Makefile points it at .retune-demo/ in the repository).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -77,7 +80,28 @@ def main() -> int:
     shell(["explain", record["id"], "--node", "train"])
     step("3d. What it printed", ["executions", "logs", record["id"], "--node", "train"])
     shell(["executions", "logs", record["id"], "--node", "train"])
-    return 0
+    return control_plane(flags)
+
+
+def control_plane(flags: list[str]) -> int:
+    source = HERE / "training.py"
+    version = "v-" + hashlib.sha256(source.read_bytes()).hexdigest()[:10]  # new code, new version
+    where = ["--project", "demo", "--domain", "development", "--version", version]
+    step("4a. Register the workflow, its tasks and launch plans", ["register", str(source), *where])
+    if shell(["register", str(source), *where]) != 0:
+        return 2
+    launch = ["launch", f"demo/development/training.pipeline@{version}", "--launch-plan", "nightly", *flags]
+    step("4b. Launch its launch plan 'nightly', re-tuned at launch", launch)
+    launched = subprocess.run([RETUNE, *launch, "--json"], capture_output=True, text=True)
+    if launched.returncode != 0:
+        print(launched.stderr, file=sys.stderr)
+        return launched.returncode
+    execution = json.loads(launched.stdout)["id"]
+    print(f"queued: {execution}")
+    step("4c. A worker claims and runs what is queued", ["worker", "--once"])
+    shell(["worker", "--once"])
+    step("4d. The launched execution", ["executions", "show", execution])
+    return shell(["executions", "show", execution])
 
 
 def step(title: str, args: list[str]) -> None:
