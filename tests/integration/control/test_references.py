@@ -91,9 +91,9 @@ def _register(
     )
 
 
-def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overrides(
-    plane: LocalControlPlane, tmp_path: Path
-) -> None:
+def _team_a_registered_and_team_b_written(plane: LocalControlPlane, tmp_path: Path) -> tuple[str, str, Path]:
+    """Team a's workflow registered in team-a/production; team b's module, which references it,
+    written (not imported). Returns both module names and team b's directory."""
     team_a, team_b = tmp_path / "a", tmp_path / "b"
     team_a.mkdir()
     team_b.mkdir()
@@ -101,6 +101,13 @@ def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overri
     (team_a / f"{a_module}.py").write_text(TEAM_A)
     (team_b / f"{b_module}.py").write_text(TEAM_B.format(module=a_module))
     _register(plane, team_a, rt.compile(_import(team_a, a_module).shared).spec, "team-a", "production")
+    return a_module, b_module, team_b
+
+
+def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overrides(
+    plane: LocalControlPlane, tmp_path: Path
+) -> None:
+    _, b_module, team_b = _team_a_registered_and_team_b_written(plane, tmp_path)
 
     compiled = rt.compile(_import(team_b, b_module).parent)
     assert sorted(compiled.hooks) == ["again", "scale"]
@@ -135,13 +142,7 @@ def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overri
 def test_rt_run_runs_a_reference_workflow_from_its_registered_bundle(
     plane: LocalControlPlane, tmp_path: Path
 ) -> None:
-    team_a, team_b = tmp_path / "a", tmp_path / "b"
-    team_a.mkdir()
-    team_b.mkdir()
-    a_module, b_module = f"team_a_{uuid.uuid4().hex[:6]}", f"team_b_{uuid.uuid4().hex[:6]}"
-    (team_a / f"{a_module}.py").write_text(TEAM_A)
-    (team_b / f"{b_module}.py").write_text(TEAM_B.format(module=a_module))
-    _register(plane, team_a, rt.compile(_import(team_a, a_module).shared).spec, "team-a", "production")
+    a_module, b_module, team_b = _team_a_registered_and_team_b_written(plane, tmp_path)
     sys.modules.pop(a_module)  # the run must import team a's code from its bundle, not from here
 
     sys.path.insert(0, str(team_b))  # team b runs its own code from where it lives
