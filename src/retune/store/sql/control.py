@@ -62,13 +62,18 @@ def register(
         differs = sorted(k for k in spec.keys() | stored.spec.keys() if spec.get(k) != stored.spec.get(k))
         if stored.bundle != bundle:
             differs.append("code bundle")
-        label = kind.replace("_", " ")
-        raise Conflict(
-            f"{label.capitalize()} {name!r} version {version!r} is already registered in "
-            f"{project}/{domain} with other content (differs in: {', '.join(differs)}). A registered "
-            "version never changes: register the new content under a new version."
-        )
+        raise Conflict(f"{kind.replace('_', ' ')} {name} ({', '.join(differs)})")
     return _registered(stored, created=False)
+
+
+def refuse(conflicts: list[str], project: str, domain: str, version: str) -> Conflict:
+    """One error naming every entity whose content differs, spec differences first."""
+    conflicts = sorted(conflicts, key=lambda c: (c.endswith("(code bundle)"), c))
+    shown = "; ".join(conflicts[:8]) + (f"; and {len(conflicts) - 8} more" if len(conflicts) > 8 else "")
+    return Conflict(
+        f"Refused: version {version!r} is already registered in {project}/{domain} with other content: {shown}. "
+        "A registered version never changes: register the new content under a new version."
+    )
 
 
 def registered(

@@ -290,11 +290,16 @@ class SqlStore:
         bundle: str | None,
     ) -> list[Registered]:
         now = time.time()
+        found, conflicts = [], []
         with self._transaction(write=True) as conn:
-            return [
-                control.register(conn, kind, project, domain, version, spec, bundle, now)
-                for kind, spec in items
-            ]
+            for kind, spec in items:
+                try:
+                    found.append(control.register(conn, kind, project, domain, version, spec, bundle, now))
+                except Conflict as exc:
+                    conflicts.append(str(exc))
+            if conflicts:  # raised inside the transaction: nothing of the batch is written
+                raise control.refuse(conflicts, project, domain, version)
+        return found
 
     def registered(
         self, kind: str, project: str, domain: str, name: str, version: str | None = None
