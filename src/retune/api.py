@@ -8,6 +8,7 @@ register`` / ``retune launch`` (``register`` and ``control_plane``).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import importlib
 import os
@@ -16,7 +17,7 @@ import sys
 import time
 import traceback
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -362,6 +363,23 @@ def executor_check(settings: Settings) -> Callable[[EffectiveConfig], None]:
     return ConfigCheck(capacity=settings.capacity or None, images=settings.images or None)
 
 
+@contextlib.contextmanager
+def _located_from(directory: Path) -> Iterator[None]:
+    """Run with ``directory`` as the working directory, the one call sites are relative to."""
+    from retune.sdk.location import forget_locations
+
+    previous = Path.cwd()
+    _SHOWN_FROM.append(previous)  # messages to the user stay relative to where they are
+    os.chdir(directory)
+    forget_locations()
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+        _SHOWN_FROM.pop()
+        forget_locations()
+
+
 def register(
     path: str | os.PathLike[str], *, project: str, domain: str, version: str, plane: ControlPlane
 ) -> RegistrationResult:
@@ -377,16 +395,20 @@ def register(
     from retune.model.control import Registration
 
     root = Path(path).resolve()
-    modules = import_bundle(root, bundle_root(root), bundle_files(root))
-    tasks, workflows, plans = defined_entities(modules)
-    workflow_specs = [compile(workflow).spec for workflow in workflows]
-    if not (tasks or workflows or plans):
-        raise RegistrationError(
-            f"No @task, @workflow or LaunchPlan is defined in {_shown(root)}. Give the directory (or "
-            "file) of your workflows"
-        )
-    task_specs = _task_specs(tasks, workflow_specs)
-    plan_specs = [launch_plan_spec(plan) for plan in plans]
+    shown = _shown(root)
+    # Call sites (file:line in specs) are written relative to the bundle root, so the same code
+    # registered from any directory is the same content.
+    with _located_from(bundle_root(root)):
+        modules = import_bundle(root, bundle_root(root), bundle_files(root))
+        tasks, workflows, plans = defined_entities(modules)
+        workflow_specs = [compile(workflow).spec for workflow in workflows]
+        if not (tasks or workflows or plans):
+            raise RegistrationError(
+                f"No @task, @workflow or LaunchPlan is defined in {shown}. Give the directory (or "
+                "file) of your workflows"
+            )
+        task_specs = _task_specs(tasks, workflow_specs)
+        plan_specs = [launch_plan_spec(plan) for plan in plans]
     registration = validated(
         Registration,
         project=project,
@@ -552,9 +574,12 @@ _NAME_RULES = {
 }
 
 
+_SHOWN_FROM: list[Path] = []
+
+
 def _shown(path: Path) -> str:
     try:
-        relative = os.path.relpath(path)
+        relative = os.path.relpath(path, *_SHOWN_FROM[-1:])
     except ValueError:
         return str(path)
     return str(path) if relative.startswith("..") else relative

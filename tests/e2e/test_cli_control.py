@@ -64,6 +64,18 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *ph
 # -- register ---------------------------------------------------------------------------------
 
 
+def test_the_same_code_registered_from_another_directory_is_the_same_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert register().returncode == 0
+    monkeypatch.chdir(FLOWS)  # call sites are recorded relative to the bundle root, not to here
+
+    again = register()
+
+    assert again.returncode == 0, again.stderr
+    assert "0 created, 6 unchanged" in again.stdout
+
+
 def test_register_creates_each_task_workflow_and_launch_plan_then_again_changes_nothing() -> None:
     first = ok_json("register", str(FLOWS), "--project", "demo", "--domain", "dev", "--version", "v1")
     again = register()

@@ -36,3 +36,8 @@ def module_of(fn: object) -> str:
 
 def qualified_name(fn: object) -> str:
     return f"{module_of(fn)}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
+
+
+def forget_locations() -> None:
+    """Drop the cached relative paths (they depend on the working directory, which just changed)."""
+    _short.cache_clear()
