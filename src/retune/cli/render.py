@@ -36,16 +36,10 @@ def emit_json(data: Any) -> None:
 
 
 def hooks_to_json(hooks: Mapping[str, Hook]) -> dict[str, Any]:
-    return {
-        name: {
-            "nodes": list(h.nodes),
-            "task": h.task,
-            "declared_at": h.declared_at,
-            "default": h.default.to_dict(),
-            "defaults": [d.model_dump(mode="json") for d in h.defaults],
-        }
-        for name, h in hooks.items()
-    }
+    """The same map ``GET /workflows/.../hooks`` answers (one builder for both)."""
+    from retune.control.validation import hooks_document
+
+    return hooks_document(hooks)
 
 
 def hooks_table(workflow: str, hooks: Mapping[str, Hook]) -> Table:

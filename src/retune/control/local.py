@@ -113,7 +113,7 @@ class LocalControlPlane:
         )
 
     def hooks(self, project: str, domain: str, name: str, version: str | None = None) -> dict[str, Any]:
-        return hooks_document(self.get_workflow(project, domain, name, version).spec)
+        return hooks_document(self.get_workflow(project, domain, name, version).spec.hooks)
 
     def create_launch_plan(self, request: LaunchPlanRequest) -> LaunchPlanRecord:
         q = request
@@ -309,7 +309,7 @@ class LocalControlPlane:
         return spec
 
     def _parse(self, model: Any, found: Registered) -> Any:
-        key = (found.kind, _request_hash(found.spec))
+        key = (found.kind, found.content_hash)  # the store hashed it: no JSON walk per launch
         spec = self._specs.get(key)
         if spec is None:
             spec = model.model_validate(found.spec)

@@ -4,13 +4,13 @@ resolved configs against what the workers' executor can honour, and the hooks do
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from retune.control.inputs import problem_of
 from retune.errors import InputError, OverrideError
 from retune.executors.base import Refused
 from retune.model import EffectiveConfig, NodeConfig
-from retune.model.spec import HookSpec, LaunchPlanSpec, WorkflowSpec
+from retune.model.spec import HookDefault, LaunchPlanSpec, WorkflowSpec
 from retune.overrides import check_known_hooks, combine, resolve_workflow
 
 
@@ -71,13 +71,26 @@ def check_configs(
             ) from None
 
 
-def hooks_document(spec: WorkflowSpec) -> dict[str, Any]:
-    """Hook name -> nodes, task, where declared, merged default and each default: the map
+class HookLike(Protocol):
+    """A hook as the registry stores it (``HookSpec``) or as ``rt.compile`` shows it (``Hook``)."""
+
+    @property
+    def nodes(self) -> tuple[str, ...]: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def declared_at(self) -> str: ...
+    @property
+    def defaults(self) -> tuple[HookDefault, ...]: ...
+
+
+def hooks_document(hooks: Mapping[str, HookLike]) -> dict[str, Any]:
+    """Hook name -> nodes, task, where declared, merged default and each default: the one map
     ``retune hooks --json`` prints and ``GET /workflows/.../hooks`` answers."""
-    return {name: hook_document(hook) for name, hook in sorted(spec.hooks.items())}
+    return {name: hook_document(hook) for name, hook in sorted(hooks.items())}
 
 
-def hook_document(hook: HookSpec) -> dict[str, Any]:
+def hook_document(hook: HookLike) -> dict[str, Any]:
     return {
         "nodes": list(hook.nodes),
         "task": hook.task,

@@ -171,6 +171,7 @@ class Registered:
     bundle: str | None
     created_at: float
     created: bool = True  # False when the same content was registered already (a no-op)
+    content_hash: str = ""  # sha256 of the spec: equal hashes, equal specs
 
 
 @dataclass(frozen=True, slots=True)

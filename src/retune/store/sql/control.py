@@ -57,7 +57,9 @@ def register(
                 created_at=now,
             )
         )
-        return Registered(kind, project, domain, name, version, dict(spec), bundle, now, created=True)
+        return Registered(
+            kind, project, domain, name, version, dict(spec), bundle, now, created=True, content_hash=digest
+        )
     if stored.content_hash != digest or stored.bundle != bundle:
         differs = sorted(k for k in spec.keys() | stored.spec.keys() if spec.get(k) != stored.spec.get(k))
         if stored.bundle != bundle:
@@ -213,4 +215,5 @@ def _registered(row: Any, *, created: bool) -> Registered:
         bundle=row.bundle,
         created_at=row.created_at,
         created=created,
+        content_hash=row.content_hash,
     )
