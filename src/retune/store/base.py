@@ -39,6 +39,21 @@ class InvalidKey(StoreError, ValueError):
     """A blob key that is empty, absolute, or climbs out of the store (``..``)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database or the blob store cannot be reached (after retrying with backoff).
+
+    ``what`` is ``"database"`` or ``"blob store"``, ``url`` the place tried (credentials
+    removed), so a CLI can say in one line what it could not reach and how to fix it, and the
+    server can answer 503 with ``Retry-After``.
+    """
+
+    def __init__(self, what: str, url: str, reason: str) -> None:
+        self.what = what
+        self.url = url
+        self.reason = reason
+        super().__init__(f"The {what} at {url} cannot be reached: {reason}")
+
+
 @dataclass(frozen=True, slots=True)
 class NewNode:
     """A node of a new execution: ``QUEUED``, or (recovering a failed execution) already
