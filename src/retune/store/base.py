@@ -269,6 +269,10 @@ class ControlStore(Store, Protocol):
         """The id of a launched execution now held by ``worker`` for ``lease`` seconds: the
         oldest queued one, or a live one whose worker's lease expired. None if there is none."""
 
+    def take_execution(self, execution_id: str, worker: str, lease: float) -> str | None:
+        """Hold this live execution for ``worker`` (``retune run``, ``resume``), unless another
+        holder's lease has not expired: then nothing changes and the holder's name is returned."""
+
     def renew_lease(self, execution_id: str, worker: str, lease: float) -> Lease: ...
 
     def release_execution(self, execution_id: str, worker: str) -> None: ...

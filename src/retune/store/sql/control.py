@@ -143,6 +143,25 @@ def claim(conn: sa.Connection, worker: str, lease: float, now: float, *, skip_lo
     return str(found)
 
 
+def take(conn: sa.Connection, execution_id: str, worker: str, lease: float, now: float) -> str | None:
+    """Hold one live execution for ``worker`` unless another holder's lease is still running.
+    Returns None when taken, else the name of the live holder."""
+    x = t.executions
+    taken = conn.execute(
+        sa.update(x)
+        .where(
+            x.c.id == execution_id,
+            x.c.phase.in_(_LIVE),
+            sa.or_(x.c.lease_expires_at.is_(None), x.c.lease_expires_at < now, x.c.worker == worker),
+        )
+        .values(worker=worker, lease_expires_at=now + lease)
+    ).rowcount
+    if taken == 1:
+        return None
+    holder = conn.execute(sa.select(x.c.worker).where(x.c.id == execution_id)).scalar()
+    return str(holder or "")
+
+
 def renew(conn: sa.Connection, execution_id: str, worker: str, lease: float, now: float) -> Lease:
     x = t.executions
     held = conn.execute(
