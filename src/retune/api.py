@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from retune.compiler.compiled import CompiledWorkflow
 from retune.engine import Engine, new_execution_id, new_nodes
-from retune.errors import ExecutionFailed, InputError, RetuneError
+from retune.engine.lease import LEASE, LeaseKeeper, owner_name
+from retune.errors import ExecutionFailed, InputError, Interrupted, RequestRefused, RetuneError
 from retune.executors.base import Executor, TaskRef
 from retune.model import EffectiveConfig, NodeConfig, TaskNodeOverrides
 from retune.model.execution import Execution, Phase
@@ -34,12 +35,13 @@ from retune.overrides import parse_overrides, resolve_workflow
 from retune.sdk.launch_plan import LaunchPlan
 from retune.sdk.task import Task, declared_task
 from retune.sdk.workflow import Workflow
-from retune.store.base import BlobStore, Conflict, NewExecution, NotFound, Store
+from retune.store.base import BlobStore, Conflict, ExecutionChange, NewExecution, NotFound, Store
 
 if TYPE_CHECKING:
     from retune.control.plane import ControlPlane
     from retune.model.control import RegistrationResult
     from retune.settings import Settings
+    from retune.store.base import ControlStore
 
 Target = Workflow[Any, Any] | LaunchPlan
 Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
@@ -118,7 +120,7 @@ def run(
             ),
             spec,
         )
-        record = engine.run(execution_id, spec, tasks)
+        record = drive(engine, execution_id, spec, tasks, owner=owner_name("run"))
     finally:
         for part in owned:
             part.close()
@@ -141,12 +143,70 @@ def resume(
         executor = _executor(executor, blobs)
     try:
         record = store.get_execution(execution_id)
-        spec = store.get_workflow(record.workflow, record.workflow_version)
-        tasks = pickle.loads(blobs.get(f"executions/{execution_id}/tasks.pkl"))
-        return Engine(store, executor).run(execution_id, spec, tasks)
+        if record.phase.terminal:
+            return record
+        if record.project is not None:  # launched: its registered spec and code bundle
+            from retune.control.loading import load_registered
+            from retune.settings import load
+
+            spec, tasks = load_registered(
+                typing.cast("ControlStore", store),
+                blobs,
+                load().home / "bundles",
+                record.project,
+                record.domain or "",
+                record.workflow,
+                record.workflow_version,
+            )
+        else:
+            spec = store.get_workflow(record.workflow, record.workflow_version)
+            tasks = pickle.loads(blobs.get(f"executions/{execution_id}/tasks.pkl"))
+        return drive(Engine(store, executor), execution_id, spec, tasks, owner=owner_name("resume"))
     finally:
         for part in owned:
             part.close()
+
+
+def drive(
+    engine: Engine, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef], *, owner: str
+) -> Execution:
+    """Run an execution while holding its lease, so nobody else drives it meanwhile.
+
+    A live execution held by someone else is refused (``RequestRefused``); one whose holder
+    stopped renewing (killed) is taken over once its lease lapsed. On Ctrl-C or SIGTERM
+    (``KeyboardInterrupt``) the running attempts are stopped, the execution is marked
+    interrupted and released, and ``Interrupted`` says how to resume it.
+    """
+    take = getattr(engine.store, "take_execution", None)
+    keeper = None
+    if take is not None:  # a store of the control plane (SQL); in-memory doubles have no leases
+        holder = take(execution_id, owner, LEASE)
+        if holder is not None:
+            raise RequestRefused(
+                f"execution {execution_id} is being run by {holder or 'another process'}",
+                fix=f"Wait for it to end, or stop that process; {LEASE:.0f} s after it stopped, "
+                "resume takes the execution over.",
+            )
+        keeper = LeaseKeeper(typing.cast("ControlStore", engine.store), execution_id, owner).start()
+    try:
+        return engine.run(execution_id, spec, tasks, stop=keeper.signal if keeper else None)
+    except KeyboardInterrupt:
+        _stop_attempts(engine.executor)
+        note = f"interrupted at {time.strftime('%H:%M:%S')}; resume with: retune executions resume {execution_id}"
+        with contextlib.suppress(Exception):  # the run is resumable whether or not the note lands
+            engine.store.apply([ExecutionChange(execution_id, Phase.RUNNING, error=note, at=time.time())])
+        raise Interrupted(execution_id) from None
+    finally:
+        if keeper is not None:
+            with contextlib.suppress(Exception):  # an unreleased lease lapses by itself
+                keeper.stop()
+
+
+def _stop_attempts(executor: Executor) -> None:
+    """End the attempts of an interrupted run: the shared local executor is closed (its task
+    processes killed); an executor the caller passed in is the caller's to stop."""
+    if _SHARED.get("executor") is executor:
+        _close_shared()
 
 
 # -- the steps of run -------------------------------------------------------------------------

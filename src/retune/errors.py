@@ -11,6 +11,9 @@
     ├── PermissionDenied       an API token missing, unknown, or without the right (401/403)
     └── ServerUnavailable      ``--server URL`` cannot be reached, or answered garbage
 
+    KeyboardInterrupt
+    └── Interrupted            ``rt.run`` was stopped by Ctrl-C / SIGTERM; .execution_id resumes it
+
 CompileError, OverrideError and InputError are raised before anything is stored or run. The
 store's ``NotFound`` and ``Conflict`` (``retune.store.base``) complete the control plane's set.
 """
@@ -91,3 +94,18 @@ class ExecutionFailed(RetuneError):
     def __init__(self, execution: Any) -> None:
         self.execution = execution
         super().__init__(f"Execution {execution.id} failed: {execution.error}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run was stopped by Ctrl-C or SIGTERM: its running attempts were stopped, its lease
+    released, and ``retune executions resume EXECUTION_ID`` carries it on.
+
+    A ``KeyboardInterrupt``, so that ``except Exception`` in user code does not swallow it.
+    """
+
+    def __init__(self, execution_id: str, how: str = "interrupted") -> None:
+        self.execution_id = execution_id
+        self.how = how
+        super().__init__(
+            f"Execution {execution_id} was {how}. Resume it with: retune executions resume {execution_id}"
+        )

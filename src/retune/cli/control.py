@@ -240,9 +240,9 @@ def finish(plane: Any, record: Any, *, wait: bool, as_json: bool) -> None:
     if as_json:
         render.emit_json(record.to_dict())
     elif wait:
-        render.out.print(render.execution_table(record))
+        render.print_execution(record)
         if record.outputs is not None:
-            render.out.print(f"outputs: {record.outputs!r}")
+            render.out.print(f"outputs: {render.shorten(record.outputs)}", soft_wrap=True)
     else:
         render.out.print(render.launched_line(record))
     if wait and record.phase is Phase.FAILED:
@@ -251,9 +251,16 @@ def finish(plane: Any, record: Any, *, wait: bool, as_json: bool) -> None:
         fail(f"execution {record.id} was aborted before it finished", 1)
 
 
+UNCLAIMED_WARNING = 5.0
+"""Seconds a waited-for execution may stay QUEUED before ``--wait`` says no worker took it."""
+
+
 def wait_for(plane: Any, execution_id: str, *, quiet: bool) -> Any:
     """Poll until the execution reaches a terminal phase (every 0.25 s, slowing to 2 s)."""
+    from retune.model.execution import Phase
+
     delay, last = 0.25, None
+    warn_at = time.monotonic() + UNCLAIMED_WARNING
     try:
         while True:
             record = plane.get_execution(execution_id)
@@ -262,6 +269,14 @@ def wait_for(plane: Any, execution_id: str, *, quiet: bool) -> Any:
                 last = record.phase
             if record.phase.terminal:
                 return record
+            if record.phase is Phase.QUEUED and time.monotonic() > warn_at:
+                warn_at = float("inf")
+                render.err.print(
+                    f"no worker has claimed {execution_id} after {UNCLAIMED_WARNING:.0f} s. Start one "
+                    "against the same database with: retune worker (RETUNE_DATABASE_URL, RETUNE_HOME "
+                    "as for the server); still waiting",
+                    soft_wrap=True,
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
     except KeyboardInterrupt:

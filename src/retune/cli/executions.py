@@ -67,7 +67,7 @@ def executions_show(execution_id: str, server: str | None, as_json: bool) -> Non
     if as_json:
         render.emit_json(record.to_dict())
     else:
-        render.out.print(render.execution_table(record))
+        render.print_execution(record)
 
 
 @executions_group.command("logs")
@@ -120,7 +120,7 @@ def executions_resume(execution_id: str) -> None:
     from retune import api
 
     record = api.resume(execution_id)
-    render.out.print(render.execution_table(record))
+    render.print_execution(record)
     if record.error:
         raise ExecutionFailed(record)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import shutil
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 import click
 
-from retune.cli import render
+from retune.cli import render, reporting
 from retune.cli.control import launch_command, register_command, serve_command, worker_command
 from retune.cli.errors import UsageError
 from retune.cli.executions import executions_group, node_of, open_store
@@ -19,7 +24,10 @@ from retune.errors import ExecutionFailed
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="retune")
-def cli() -> None:
+@click.option(
+    "--debug", is_flag=True, help="Show the traceback of an unexpected error (also RETUNE_DEBUG=1)."
+)
+def cli(debug: bool) -> None:
     """retune runs workflows whose task nodes can be re-tuned at launch time.
 
     Mark a node with .with_runtime_override("NAME") in your workflow, then change its
@@ -34,6 +42,8 @@ def cli() -> None:
         retune register flows/ --project demo --domain dev --version v1
         retune launch demo/dev/flows.pipeline -i x=3 -o train.mem=2Gi --wait
     """
+    if debug:
+        reporting.debug["on"] = True
 
 
 RUN_HELP = """Run FILE:WORKFLOW locally, with launch-time overrides.
@@ -93,20 +103,25 @@ def run_command(
     inputs = parse_input_flags(ctx.args, workflow.interface.inputs)
     overrides = load_overrides_file(overrides_file) if overrides_file else {}
     overrides.update(parse_cli_overrides(items))
-    record = api.run(
-        workflow_or_plan,
-        inputs,
-        overrides,
-        raise_on_failure=False,
-        origin="-o" if items else (overrides_file or "overrides"),
-        progress=None if as_json else _Progress(),
-    )
+    progress = _Progress(live=not as_json)
+    with _sigterm_interrupts():
+        try:
+            record = api.run(
+                workflow_or_plan,
+                inputs,
+                overrides,
+                raise_on_failure=False,
+                origin="-o" if items else (overrides_file or "overrides"),
+                progress=progress,
+            )
+        finally:
+            progress.close()
     if as_json:
         render.emit_json(record.to_dict())
     else:
-        render.out.print(render.execution_table(record))
+        render.print_execution(record)
         if record.outputs is not None:
-            render.out.print(f"outputs: {record.outputs!r}")
+            render.out.print(f"outputs: {render.shorten(record.outputs)}", soft_wrap=True)
         render.out.print(f"explain: retune explain {record.id}")
     if record.error:
         raise ExecutionFailed(record)
@@ -191,15 +206,18 @@ def _with_launch_plan(target: Any, name: str | None) -> Any:
 
 
 class _Progress:
-    """Live progress on stderr while a workflow runs: nodes done / total, running now."""
+    """Progress on stderr while a workflow runs: the execution id when it starts, then (on a
+    terminal, ``live``) one line rewritten in place: nodes done / total, running now."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool) -> None:
         self.done = 0
         self.running: set[str] = set()
-        self.interactive = render.err.is_terminal
+        self.started = False
+        self.live = live and sys.stderr.isatty()
+        self.shown = False
 
     def __call__(self, changes: Sequence[Any]) -> None:
-        from retune.store.base import NodeChange
+        from retune.store.base import ExecutionChange, NodeChange
 
         for change in changes:
             if isinstance(change, NodeChange):
@@ -208,9 +226,44 @@ class _Progress:
                     self.running.discard(change.path)
                 else:
                     self.running.add(change.path)
-        if self.interactive:
+            elif isinstance(change, ExecutionChange) and not self.started:
+                self.started = True
+                self.clear()
+                render.err.print(
+                    f"execution {change.execution_id} started "
+                    f"(follow it: retune executions show {change.execution_id})",
+                    soft_wrap=True,
+                )
+        if self.live:
             running = ", ".join(sorted(self.running)[:4])
-            render.err.print(f"\r{self.done} nodes done, running: {running or '-'}", end="")
+            line = f"{self.done} nodes done, running: {running or '-'}"
+            width = shutil.get_terminal_size().columns - 1
+            sys.stderr.write("\r" + line[:width] + "\x1b[K")  # one line, rewritten in place
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+    def close(self) -> None:
+        self.clear()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops a run as Ctrl-C does: recorded as interrupted, resumable."""
+
+    def _interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 for command in (register_command, launch_command, executions_group, serve_command, worker_command):

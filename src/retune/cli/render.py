@@ -31,6 +31,34 @@ out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty(
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
+SHOWN_LINES = 30
+SHOWN_CHARS = 4000
+
+
+def shorten(value: Any) -> str:
+    """A value's repr cut to what a terminal can show (``--json`` prints it whole); built by
+    ``reprlib``, so a 200 MB output is never turned into one big string first."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = 400
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 50
+    short.maxlevel = 6
+    text = short.repr(value)
+    if "..." in text:
+        text += "  (cut short: --json shows it whole)"
+    return text
+
+
+def shorten_text(text: str, fix: str) -> str:
+    """At most ``SHOWN_LINES`` lines and ``SHOWN_CHARS`` characters of ``text`` (its end, where
+    a traceback says what happened), with ``fix`` saying where the rest is."""
+    lines = text[-SHOWN_CHARS:].splitlines()
+    if len(text) <= SHOWN_CHARS and len(lines) <= SHOWN_LINES:
+        return text
+    return "\n".join([f"... (cut short: {fix})", *lines[-SHOWN_LINES:]])
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -134,8 +162,30 @@ def execution_table(record: Execution) -> Table:
             attempts,
         )
     if record.error:
-        table.caption = f"[red]{escape(record.error.splitlines()[0])}[/]"
+        table.caption = f"[red]{escape(record.error.splitlines()[0][:SHOWN_CHARS])}[/]"
     return table
+
+
+def print_execution(record: Execution) -> None:
+    """The execution's table, then the error of each failed node (the traceback, cut short)."""
+    out.print(execution_table(record))
+    for text in node_errors(record):
+        out.print(text, soft_wrap=True)
+
+
+def node_errors(record: Execution) -> list[str]:
+    """The error of each failed node's last failed attempt, traceback included, cut short."""
+    shown = []
+    for node in record.nodes:
+        failed = [a for a in node.attempts if a.error and a.phase is Phase.FAILED]
+        if node.phase is not Phase.FAILED or not failed:
+            continue
+        last = failed[-1]
+        text = shorten_text(last.error or "", f"retune executions show {record.id} --json")
+        shown.append(
+            f"[red]{escape(node.path)}[/] attempt {last.number} ({last.kind.value}):\n{escape(text)}"
+        )
+    return shown
 
 
 def executions_table(records: Iterable[Execution]) -> Table:
@@ -148,7 +198,7 @@ def executions_table(records: Iterable[Execution]) -> Table:
             record.workflow,
             f"[{PHASE_STYLE.get(record.phase, '')}]{record.phase.value}[/]",
             record.launch_plan or "",
-            (record.error or "")[:80],
+            (record.error or "").split("\n", 1)[0][:80],
         )
     return table
 

@@ -2,14 +2,20 @@
 
 exit 2  the request is wrong: bad input or override, unknown name, a registered version
         with other content, a verb that does not apply (fix the command and try again)
-exit 1  it could not be carried out: an execution failed or was aborted, the server is
-        unreachable or refused the token
+        a mistake in the user's own code (an import error, an exception in a workflow
+        body): its file:line and the exception, the traceback only with --debug
+exit 1  it could not be carried out: an execution failed or was aborted, the server, the
+        database or the blob store is unreachable, or the server refused the token
+exit 130 interrupted (Ctrl-C, SIGTERM): the execution id and how to resume it
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import sysconfig
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,9 +23,13 @@ from rich.markup import escape
 
 from retune.cli import render
 from retune.cli.errors import UsageError
-from retune.errors import ExecutionFailed, PermissionDenied, RetuneError, ServerUnavailable
+from retune.errors import ExecutionFailed, Interrupted, PermissionDenied, RetuneError, ServerUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+DEBUG_ENV = "RETUNE_DEBUG"
+debug = {"on": bool(os.environ.get(DEBUG_ENV))}
+"""``retune --debug``: let unexpected exceptions through with their traceback."""
 
 
 def reported(command: F) -> F:
@@ -29,7 +39,7 @@ def reported(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from retune.control.bundles import BundleError
         from retune.settings import SettingsError
-        from retune.store.base import NotFound, StoreError
+        from retune.store.base import NotFound, StoreError, StoreUnavailable
 
         try:
             return command(*args, **kwargs)
@@ -45,8 +55,24 @@ def reported(command: F) -> F:
             message = str(exc.args[0]).rstrip(".")
             hint = ". List them with: retune executions list" if message.startswith("No execution") else "."
             fail(f"{message}{hint}", 2)
+        except StoreUnavailable as exc:
+            fail(
+                f"{exc}. Check RETUNE_DATABASE_URL / RETUNE_BLOB_URL (or retune.toml), and that it is running.",
+                1,
+            )
         except (RetuneError, UsageError, SettingsError, StoreError, BundleError) as exc:
             fail(str(exc), 2)
+        except Interrupted as exc:
+            render.err.print(f"\ninterrupted: execution {exc.execution_id}; its running tasks were stopped")
+            render.err.print(f"resume it with: retune executions resume {exc.execution_id}", soft_wrap=True)
+            sys.exit(130)
+        except KeyboardInterrupt:
+            render.err.print("\ninterrupted")
+            sys.exit(130)
+        except Exception as exc:
+            if debug["on"]:
+                raise
+            fail_unexpected(exc)
 
     return wrapper  # type: ignore[return-value]
 
@@ -54,3 +80,33 @@ def reported(command: F) -> F:
 def fail(message: str, code: int) -> None:
     render.err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
+
+
+def fail_unexpected(exc: BaseException) -> None:
+    """An exception nobody raised on purpose: the user's code (its file:line, exit 2), or
+    retune's own bug (exit 1). The traceback only with --debug."""
+    frame = user_frame(exc)
+    what = f"{type(exc).__name__}: {exc}"
+    if frame is not None:
+        where = os.path.relpath(frame.filename)
+        where = frame.filename if where.startswith("..") else where
+        fail(
+            f"{where}:{frame.lineno}: {what}. Fix your code there (retune --debug ... shows the traceback)", 2
+        )
+    fail(f"internal error: {what}. Run it again with retune --debug to see the traceback, and report it", 1)
+
+
+_RETUNE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBRARIES = tuple(
+    {os.path.abspath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+
+
+def user_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of the traceback in the user's own files (not retune, not a library)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = os.path.abspath(frame.filename)
+        if frame.filename.startswith("<") or path.startswith(_RETUNE) or path.startswith(_LIBRARIES):
+            continue
+        return frame
+    return None

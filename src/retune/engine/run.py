@@ -162,7 +162,8 @@ class _Run:
     def drive(self) -> None:
         if self.record.phase.terminal:
             return
-        if self.record.phase is Phase.QUEUED:
+        if self.record.phase is Phase.QUEUED or self.record.error:
+            # Started, or resumed after an interruption: RUNNING again, the note cleared.
             self.changes.append(ExecutionChange(self.id, Phase.RUNNING, at=self.now()))
         self.recover_lost_attempts()
         for node in self.nodes.values():  # a resumed run may find failures not yet propagated

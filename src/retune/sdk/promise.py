@@ -96,6 +96,41 @@ class Promise(_NodeHandle):
             "Inside @workflow, values do not exist yet; branch inside a task instead."
         )
 
+    def _operator(self, symbol: str) -> CompileError:
+        return CompileError(
+            f"A promise ({self._node.id}.{self.binding.name}) was used with {symbol!r} at {caller(3)}. "
+            "Inside @workflow, values do not exist yet; compute with them inside a task instead."
+        )
+
+    # Comparisons and arithmetic on a promise are the same mistake as ``if promise:``; without
+    # these Python answers a TypeError that does not say why (``'>' not supported ...``).
+    def __lt__(self, other: object) -> bool:
+        raise self._operator("<")
+
+    def __le__(self, other: object) -> bool:
+        raise self._operator("<=")
+
+    def __gt__(self, other: object) -> bool:
+        raise self._operator(">")
+
+    def __ge__(self, other: object) -> bool:
+        raise self._operator(">=")
+
+    def __add__(self, other: object) -> Any:
+        raise self._operator("+")
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> Any:
+        raise self._operator("-")
+
+    __rsub__ = __sub__
+
+    def __mul__(self, other: object) -> Any:
+        raise self._operator("*")
+
+    __rmul__ = __mul__
+
 
 class NodeOutputs(tuple[Promise, ...], _NodeHandle):
     """The outputs of a node with several: unpack it (``a, b = t()``) or override it."""
