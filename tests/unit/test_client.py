@@ -36,7 +36,7 @@ with warnings.catch_warnings():
 
 FLOWS = Path(__file__).parents[1] / "e2e" / "flows_registry"
 LOUD = "registry_text.loud"
-URL = "http://testserver"
+URL = "http://127.0.0.1:8265"
 TOKEN = "e2e-token-0123456789abcdef"
 
 
@@ -54,7 +54,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def plane(home: Path) -> Iterator[HttpControlPlane]:
     """A client of a server without tokens, with tests/e2e/flows_registry registered as demo/dev v1."""
-    with TestClient(create_app(settings(home))) as http:
+    with TestClient(create_app(settings(home)), base_url=URL) as http:
         client = HttpControlPlane(URL, client=http)
         api.register(FLOWS, project="demo", domain="dev", version="v1", plane=client)
         yield client
@@ -206,7 +206,7 @@ def test_tokens_missing_or_without_the_project_are_permission_denied(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = {"name": "ci", "token": TOKEN, "projects": ["demo"], "rights": ["read", "launch"]}
-    with TestClient(create_app(settings(home, token))) as http:
+    with TestClient(create_app(settings(home, token)), base_url=URL) as http:
         anonymous = HttpControlPlane(URL, client=http)
         monkeypatch.setenv("RETUNE_API_TOKEN", TOKEN)
         from_env = HttpControlPlane(URL, client=http)

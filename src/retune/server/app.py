@@ -2,12 +2,16 @@
 
 What a request goes through, outermost first:
 
-1. ``BodyLimit`` (``limits.py``): 413 for a body over 1 MiB (64 MiB for a bundle).
-2. The route's ``Depends(require(RIGHT))`` (``auth.py``): 401/403 for the token.
-3. FastAPI's validation of the body and parameters against ``retune.model.control``: 422.
-4. The route (``routes/``), a plain ``def`` on a worker thread, calls that thread's
+1. ``HostRule`` (``hosts.py``): 403 for a foreign ``Host`` without tokens, or a foreign
+   ``Origin`` on a state-changing request.
+2. ``BodyLimit`` (``limits.py``): 413 for a body over 1 MiB (64 MiB for a bundle).
+3. ``JsonDepth`` (``depth.py``): 422 for a JSON body nested deeper than 64 levels.
+4. The route's ``Depends(require(RIGHT))`` (``auth.py``): 401/403 for the token.
+5. FastAPI's validation of the body and parameters against ``retune.model.control``: 422.
+6. The route (``routes/``), a plain ``def`` on a worker thread, calls that thread's
    ``LocalControlPlane`` (``planes.py``), which checks everything before it writes.
-5. ``errors.py`` turns what the plane raised into the status and body clients rebuild.
+7. ``errors.py`` turns what the plane raised into the status and body clients rebuild; an
+   outage of the database or the blob store is a 503 (``routing.py``).
 
 The store, the blob store and the local executor (whose ``check`` refuses a launch the workers
 could never honour) open when the app starts and close when it stops (its lifespan).
@@ -22,6 +26,8 @@ from fastapi import FastAPI
 
 from retune.server import errors
 from retune.server.auth import load_tokens
+from retune.server.depth import JsonDepth
+from retune.server.hosts import HostRule
 from retune.server.limits import BodyLimit
 from retune.server.paths import PREFIX
 from retune.server.planes import Planes
@@ -58,7 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     errors.install(app)
+    # Each add_middleware wraps the ones before it: the last added runs first.
+    app.add_middleware(JsonDepth)
     app.add_middleware(BodyLimit)
+    app.add_middleware(HostRule, open_server=not tokens)
     return app
 
 

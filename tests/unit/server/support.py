@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Final
 
@@ -14,11 +16,24 @@ from . import flows_server as flows
 with warnings.catch_warnings():
     # Starlette asks for httpx2 rather than httpx (a UserWarning); it concerns its test client only.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient as _TestClient
 
-__all__ = ["API", "TestClient", "launch_body", "registration", "server_settings"]
+__all__ = ["API", "LOOPBACK", "TestClient", "launch_body", "registration", "server_settings", "zip_bytes"]
 
 API: Final = "/api/v1"
+LOOPBACK: Final = "http://127.0.0.1:8265"
+
+
+class TestClient(_TestClient):
+    """FastAPI's test client, addressed to a loopback name as ``retune serve`` is by default
+    (a server without tokens refuses any other ``Host``)."""
+
+    __test__ = False
+
+    def __init__(self, app: Any, base_url: str = LOOPBACK, **kwargs: Any) -> None:
+        super().__init__(app, base_url=base_url, **kwargs)
+
+
 PIPELINE: Final = rt.compile(flows.pipeline).spec
 PIPELINE_V2: Final = rt.compile(flows.pipeline_v2).spec
 
@@ -28,6 +43,15 @@ def server_settings(home: Path, tokens: tuple[dict[str, Any], ...] = (), **extra
     return Settings(
         home=home, capacity={"cpu": "2", "mem": "4Gi"}, server=ServerSettings(tokens=tokens), **extra
     )
+
+
+def zip_bytes(**files: bytes) -> bytes:
+    """A zip holding ``files`` (name -> content), stored uncompressed: a bundle the server takes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def registration(project: str = "flytesnacks", version: str = "v1", **extra: Any) -> dict[str, Any]:

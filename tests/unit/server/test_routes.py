@@ -11,7 +11,16 @@ from retune.control import LocalControlPlane
 from retune.server.app import create_app
 from retune.server.schemas import ExecutionDocument
 
-from .support import API, PIPELINE, PIPELINE_V2, TestClient, launch_body, registration, server_settings
+from .support import (
+    API,
+    PIPELINE,
+    PIPELINE_V2,
+    TestClient,
+    launch_body,
+    registration,
+    server_settings,
+    zip_bytes,
+)
 
 WORKFLOW = f"{API}/workflows/flytesnacks/development/{PIPELINE.name}"
 
@@ -51,6 +60,7 @@ def test_openapi_document_describes_every_route_and_the_request_bodies(client: T
 
     assert set(document["paths"]) == {
         f"{API}/health",
+        f"{API}/ready",
         f"{API}/bundles/{{digest}}",
         f"{API}/registrations",
         f"{API}/workflows/{{project}}/{{domain}}/{{name}}",
@@ -68,7 +78,7 @@ def test_openapi_document_describes_every_route_and_the_request_bodies(client: T
     assert {"Registration", "ExecutionRequest", "LaunchPlanRequest", "RelaunchRequest"} <= set(schemas)
     launched = document["paths"][f"{API}/executions"]["post"]["responses"]["201"]
     assert launched["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ExecutionDocument"
+        "$ref": "#/components/schemas/ExecutionAnswer"
     }
 
 
@@ -105,7 +115,7 @@ def test_put_bundle_refuses_a_body_whose_sha256_is_not_the_url_s(client: TestCli
 
 
 def test_bundles_may_be_larger_than_json_bodies_but_not_over_64_mib(client: TestClient) -> None:
-    data = bytes(2 * 2**20)
+    data = zip_bytes(**{"data.bin": bytes(2 * 2**20)})
     digest = hashlib.sha256(data).hexdigest()
     headers = {"Content-Type": "application/zip"}
 
