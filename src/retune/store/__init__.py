@@ -30,6 +30,8 @@ from retune.store.base import (
     NotFound,
     Store,
     StoreError,
+    StoreUnavailable,
+    ValueNotStorable,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ __all__ = [
     "NotFound",
     "Store",
     "StoreError",
+    "StoreUnavailable",
+    "ValueNotStorable",
     "default_database_url",
     "open_blobs",
     "open_store",
@@ -63,14 +67,17 @@ def default_database_url() -> str:
     return os.environ.get("RETUNE_DATABASE_URL") or f"sqlite:///{retune_home() / 'retune.db'}"
 
 
-def open_store(url: str | None = None) -> SqlStore:
+def open_store(url: str | None = None, *, grace: float | None = None) -> SqlStore:
     """The store at ``url`` (``default_database_url()`` when None), upgraded to this retune's schema.
 
-    ``postgresql://`` URLs use psycopg 3 (the ``retune[postgres]`` extra).
+    ``postgresql://`` URLs use psycopg 3 (the ``retune[postgres]`` extra). While the database
+    cannot be reached, opening and every call retry with backoff for ``grace`` seconds (a few by
+    default, what a CLI can wait), then raise ``StoreUnavailable``; a worker passes its lease.
     """
     from retune.store.sql import SqlStore
+    from retune.store.sql.store import GRACE
 
-    return SqlStore(url or default_database_url())
+    return SqlStore(url or default_database_url(), grace=GRACE if grace is None else grace)
 
 
 def open_blobs(root: Path | None = None) -> LocalBlobStore:

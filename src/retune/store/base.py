@@ -39,6 +39,13 @@ class InvalidKey(StoreError, ValueError):
     """A blob key that is empty, absolute, or climbs out of the store (``..``)."""
 
 
+class ValueNotStorable(StoreError, ValueError):
+    """A value the store cannot write as JSON, or a stored one it cannot read back (an integer
+    of thousands of digits, a NaN, an object that is not JSON, nesting too deep). The message
+    names the value's place (``the outputs of node 'n0' of execution 'ex-1'``); nothing of the
+    change that carried it is written."""
+
+
 class StoreUnavailable(StoreError):
     """The database or the blob store cannot be reached (after retrying with backoff).
 

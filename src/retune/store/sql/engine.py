@@ -22,6 +22,14 @@ from retune.store.sql.statements import dumps
 BUSY_TIMEOUT: Final = 30.0
 """Seconds a SQLite connection waits for another process's write lock."""
 
+_PG_CONNECT: Final = {
+    "connect_timeout": 2,  # seconds; libpq's least
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
 WRITE: Final = "retune_write"
 """Key in ``Connection.info``: the next transaction on this connection writes."""
 
@@ -37,7 +45,10 @@ def normalize_url(url: str) -> str:
 def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(normalize_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, json_serializer=dumps)
+        # Bounded waits for a server that is away: a connect gives up after CONNECT_TIMEOUT
+        # (the store retries it), and keepalives notice a peer that vanished mid-query.
+        connect = {k: v for k, v in _PG_CONNECT.items() if k not in parsed.query}
+        return sa.create_engine(parsed, json_serializer=dumps, connect_args=connect)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(

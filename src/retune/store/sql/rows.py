@@ -21,7 +21,7 @@ from retune.model.execution import (
     NodeExecution,
     Phase,
 )
-from retune.store.base import AttemptChange, Change, Event, ExecutionChange, NewNode, NodeChange
+from retune.store.base import AttemptChange, CachePut, Change, Event, ExecutionChange, NewNode, NodeChange
 from retune.store.sql import tables as t
 from retune.store.sql.statements import dumps, loads
 
@@ -47,7 +47,7 @@ class Batch:
             elif isinstance(change, ExecutionChange):
                 batch._execution(change, change.at or now)
             else:
-                outputs = dumps(dict(change.outputs))
+                outputs = dumps(dict(change.outputs), f"the cached outputs of {_place(change)}")
                 batch.cache.append(
                     {
                         "key": change.key,
@@ -72,7 +72,9 @@ class Batch:
                 "b_path": change.path,
                 "b_phase": change.phase.value,
                 "b_cache": cache,
-                "b_outputs": None if change.outputs is None else dumps(dict(change.outputs)),
+                "b_outputs": None
+                if change.outputs is None
+                else dumps(dict(change.outputs), f"the outputs of {_place(change)}"),
                 "b_error": change.error,
                 "b_started": at if change.phase is Phase.RUNNING else None,
                 "b_finished": at if change.phase.terminal else None,
@@ -88,7 +90,7 @@ class Batch:
     def _attempt(self, change: AttemptChange, now: float) -> None:
         attempt = change.attempt
         row = attempt.to_dict()
-        row["logs"] = dumps(row["logs"])
+        row["logs"] = dumps(row["logs"], f"the logs of attempt {attempt.number} of {_place(change)}")
         row["execution_id"] = change.execution_id
         row["path"] = change.path
         self.attempts.append(row)
@@ -111,7 +113,9 @@ class Batch:
             {
                 "b_id": change.execution_id,
                 "b_phase": change.phase.value,
-                "b_outputs": None if change.outputs is None else dumps(change.outputs),
+                "b_outputs": None
+                if change.outputs is None
+                else dumps(change.outputs, f"the outputs of execution {change.execution_id!r}"),
                 "b_error": change.error,
                 "b_finished": at if change.phase.terminal else None,
                 "b_at": at,
@@ -120,6 +124,10 @@ class Batch:
         self.events.append(
             event_row(at, "execution", change.execution_id, None, change.phase, error=change.error)
         )
+
+
+def _place(change: NodeChange | AttemptChange | CachePut) -> str:
+    return f"node {change.path!r} of execution {change.execution_id!r}"
 
 
 def event_row(
@@ -133,7 +141,7 @@ def event_row(
         "execution_id": execution_id,
         "path": path,
         "phase": None if phase is None else phase.value,
-        "detail": dumps(kept) if kept else None,
+        "detail": dumps(kept, f"the detail of a {kind} event") if kept else None,
     }
 
 
@@ -158,7 +166,9 @@ def node_row(
             memo,
             lambda: {field: source.to_dict() for field, source in resolved.provenance.items()},
         ),
-        "outputs": None if node.outputs is None else dumps(dict(node.outputs)),
+        "outputs": None
+        if node.outputs is None
+        else dumps(dict(node.outputs), f"the outputs of node {path!r} of execution {execution_id!r}"),
         "error": None,
         "started_at": None,
         "finished_at": None,
@@ -201,10 +211,12 @@ class Decoder:
             launch_plan=row["launch_plan"],
             phase=Phase(row["phase"]),
             nodes=nodes,
-            inputs=loads(row["inputs"]),
-            outputs=None if row["outputs"] is None else loads(row["outputs"]),
+            inputs=loads(row["inputs"], f"the inputs of execution {row['id']!r}"),
+            outputs=None
+            if row["outputs"] is None
+            else loads(row["outputs"], f"the outputs of execution {row['id']!r}"),
             error=row["error"],
-            overrides=loads(row["overrides"]),
+            overrides=loads(row["overrides"], f"the overrides of execution {row['id']!r}"),
             created_at=row["created_at"],
             finished_at=row["finished_at"],
             project=row["project"],
@@ -223,7 +235,11 @@ class Decoder:
             config=self._config(row["config"]),
             provenance=self._provenance(row["provenance"]),
             attempts=tuple(attempts),
-            outputs=None if row["outputs"] is None else loads(row["outputs"]),
+            outputs=None
+            if row["outputs"] is None
+            else loads(
+                row["outputs"], f"the outputs of node {row['path']!r} of execution {row['execution_id']!r}"
+            ),
             error=row["error"],
         )
 

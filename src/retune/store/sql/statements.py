@@ -10,12 +10,14 @@ arrive already serialised (``dumps``), as SQLAlchemy's JSON type would have stor
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from retune.model.execution import TERMINAL
+from retune.store.base import ValueNotStorable
 from retune.store.sql import tables as t
 
 _TERMINAL: Final[list[sa.ColumnElement[str]]] = [
@@ -28,14 +30,42 @@ _NOW: Final = {
 }
 
 
-def dumps(value: Any) -> str:
-    """JSON as the store writes it: compact, non-ASCII kept as is."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def dumps(value: Any, where: str = "a value") -> str:
+    """JSON as the store writes it: compact, non-ASCII kept as is, strict (no ``NaN``, which
+    PostgreSQL refuses). A value JSON cannot hold is a ``ValueNotStorable`` naming ``where``."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ValueNotStorable(
+            f"Cannot store {where}: {_why(exc)}. Nothing of this change was written; "
+            "make the value smaller or of another type (a string, a file)."
+        ) from None
 
 
-def loads(value: Any) -> Any:
+def loads(value: Any, where: str = "a value") -> Any:
     """A JSON column read through the DBAPI: SQLite gives text, psycopg the decoded value."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError) as exc:
+        raise ValueNotStorable(f"Cannot read {where} back from the store: {_why(exc)}.") from None
+
+
+def _why(exc: BaseException) -> str:
+    """What JSON could not do, in a user's words (``json``'s own messages name no place)."""
+    text = str(exc)
+    if "integer string conversion" in text or "int_max_str_digits" in text:
+        return f"it holds an integer of more than {sys.get_int_max_str_digits()} digits"
+    if "Out of range float" in text:
+        return "it holds a NaN or an infinite float, which JSON cannot represent"
+    if "Circular reference" in text:
+        return "it contains itself"
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(exc, TypeError):
+        return f"it holds a value JSON cannot represent ({text})"
+    return f"it is not valid JSON ({text})"
 
 
 class Statements:

@@ -11,19 +11,35 @@ One connection for the store's life, calls serialised on it. Two paths:
 
 Terminal phases are guarded in the UPDATE itself (``WHERE phase NOT IN (terminal)``) and the
 row count checked, so the rule holds across processes without reading first.
+
+Outages (docs/decisions/0012-outages.md): every call that meets a lost connection reconnects
+and runs again, with backoff, for ``grace`` seconds, then raises ``StoreUnavailable``. Running
+a call again is safe because a transaction that failed on a lost connection was rolled back,
+unless the COMMIT itself was lost: then it may have been written, and
+
+- ``apply`` may meet its own terminal transitions (``IllegalTransition``): if the stored phases
+  are exactly those the batch wrote, the batch was written and the call succeeds; its other
+  statements (non-terminal phases, attempt and cache upserts) are idempotent, and the events
+  of the batch may appear twice;
+- ``create_execution`` may meet its own row: ids are never reused, so it is this one;
+- the control plane's calls are idempotent (a registration again is a no-op, a lease renewed
+  twice is renewed), except ``claim_execution``, which may claim a second execution: the
+  first stays held by this worker until its lease expires, and is claimed again then.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -44,54 +60,86 @@ from retune.store.base import (
     NotFound,
     Registered,
     Store,
+    StoreUnavailable,
 )
 from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
+from retune.store.sql.outage import outage_for, reason_of, redact
 from retune.store.sql.rows import Batch, Decoder, event_record, event_row, node_row
 from retune.store.sql.schema import ensure_schema
 from retune.store.sql.statements import Statements, dumps, loads
+
+GRACE: Final = 3.0
+"""Seconds a call retries while the database is away, by default: what a CLI user can wait."""
+
+BACKOFF: Final = (0.05, 2.0)
+"""The first and the longest pause between tries; each pause doubles the one before."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reconnecting(method: Callable[Concatenate[SqlStore, P], R]) -> Callable[Concatenate[SqlStore, P], R]:
+    """Run ``method`` again on a new connection when it met a lost one (``SqlStore._retrying``)."""
+
+    @functools.wraps(method)
+    def retried(self: SqlStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._retrying(lambda: method(self, *args, **kwargs))
+
+    return retried
 
 
 class SqlStore:
     """The store in a SQL database at ``url``, upgraded to this retune's schema on open.
 
     Thread-safe (calls are serialised on the store's one connection) and safe across processes.
+    While the database cannot be reached, opening and every call retry for ``grace`` seconds.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    _conn: sa.Connection
+    _dbapi: Any
+
+    def __init__(self, url: str, *, migrate: bool = True, grace: float = GRACE) -> None:
         self.url = normalize_url(url)
+        self.grace = grace
         self.engine = create_engine(self.url)
         self._lock = threading.RLock()
-        self._conn = self.engine.connect()
-        if migrate:
-            try:
-                ensure_schema(self._conn)
-            except BaseException:
-                self.close()
-                raise
         self._sqlite = self.engine.dialect.name == "sqlite"
-        self._dbapi: Any = self._conn.connection.dbapi_connection
-        self._integrity_error: type[Exception] = self.engine.dialect.loaded_dbapi.IntegrityError
+        self._driver: Any = self.engine.dialect.loaded_dbapi
+        self._integrity_error: type[Exception] = self._driver.IntegrityError
         self._sql = Statements(self.engine.dialect)
+        self._outage = outage_for("database", redact(url))
+        self._connected = False
+        try:
+            self._retrying(lambda: ensure_schema(self._conn) if migrate else None)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     # -- registered specs: versioned and immutable -----------------------------------------
 
+    @_reconnecting
     def put_workflow(self, spec: WorkflowSpec, version: str) -> None:
         self._put_spec(t.workflows, "Workflow", spec, version)
 
+    @_reconnecting
     def get_workflow(self, name: str, version: str) -> WorkflowSpec:
         return WorkflowSpec.model_validate(self._get_spec(t.workflows, "workflow", name, version))
 
+    @_reconnecting
     def put_task(self, spec: TaskSpec, version: str) -> None:
         self._put_spec(t.tasks, "Task", spec, version)
 
+    @_reconnecting
     def get_task(self, name: str, version: str) -> TaskSpec:
         return TaskSpec.model_validate(self._get_spec(t.tasks, "task", name, version))
 
+    @_reconnecting
     def put_launch_plan(self, spec: LaunchPlanSpec, version: str) -> None:
         self._put_spec(t.launch_plans, "Launch plan", spec, version)
 
+    @_reconnecting
     def get_launch_plan(self, name: str, version: str) -> LaunchPlanSpec:
         return LaunchPlanSpec.model_validate(self._get_spec(t.launch_plans, "launch plan", name, version))
 
@@ -149,10 +197,10 @@ class SqlStore:
             "workflow_version": new.workflow_version,
             "launch_plan": new.launch_plan,
             "phase": Phase.QUEUED.value,
-            "inputs": dumps(dict(new.inputs)),
+            "inputs": dumps(dict(new.inputs), f"the inputs of execution {new.id!r}"),
             "outputs": None,
             "error": None,
-            "overrides": dumps(dict(new.overrides)),
+            "overrides": dumps(dict(new.overrides), f"the overrides of execution {new.id!r}"),
             "created_at": created,
             "updated_at": now,
             "finished_at": None,
@@ -168,23 +216,57 @@ class SqlStore:
         }
         memo: dict[int, str] = {}  # nodes of one task without a hook share their config and provenance
         nodes = [node_row(new.id, i, node, now, memo) for i, node in enumerate(new.nodes)]
+        commit_lost = False
+
+        def once() -> None:
+            nonlocal commit_lost
+            try:
+                self._create(new.id, execution, nodes, created)
+            except _CommitLost:
+                commit_lost = True
+                raise
+            except Conflict:
+                if not commit_lost:  # else: the lost COMMIT was written; ids are never reused
+                    raise
+
+        self._retrying(once)
+
+    def _create(
+        self, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]], at: float
+    ) -> None:
         with self._raw() as cursor:
             try:
                 cursor.execute(self._sql.insert_execution_sql, execution)
             except self._integrity_error:
                 raise Conflict(
-                    f"An execution with id {new.id!r} already exists; ids are never reused."
+                    f"An execution with id {execution_id!r} already exists; ids are never reused."
                 ) from None
             if nodes:
                 _write(cursor, self._sql.insert_nodes_sql, nodes)
             cursor.execute(
-                self._sql.insert_events_sql, event_row(created, "execution", new.id, None, Phase.QUEUED)
+                self._sql.insert_events_sql, event_row(at, "execution", execution_id, None, Phase.QUEUED)
             )
 
     def apply(self, changes: Sequence[Change]) -> None:
         if not changes:
             return
-        batch = Batch.of(changes, time.time())
+        batch = Batch.of(changes, time.time())  # a value JSON cannot hold is refused here, before any I/O
+        commit_lost = False
+
+        def once() -> None:
+            nonlocal commit_lost
+            try:
+                self._apply(batch, changes)
+            except _CommitLost:
+                commit_lost = True
+                raise
+            except IllegalTransition:
+                if not (commit_lost and self._written(changes)):
+                    raise
+
+        self._retrying(once)
+
+    def _apply(self, batch: Batch, changes: Sequence[Change]) -> None:
         sql = self._sql
         try:
             with self._raw() as cursor:
@@ -202,6 +284,28 @@ class SqlStore:
                 _write(cursor, sql.insert_events_sql, batch.events)
         except _Rejected:
             raise IllegalTransition(self._explain_rejection(changes)) from None
+
+    def _written(self, changes: Sequence[Change]) -> bool:
+        """Whether the stored phases are those ``changes`` leave: the batch whose COMMIT was lost
+        was written (the engine is its execution's one writer, so nothing came after it)."""
+        wanted: dict[tuple[str, str | None], str] = {}
+        for change in changes:
+            if isinstance(change, ExecutionChange):
+                wanted[(change.execution_id, None)] = change.phase.value
+            elif isinstance(change, NodeChange):
+                wanted[(change.execution_id, change.path)] = change.phase.value
+        ids = {key[0] for key in wanted}
+        x, n = t.executions, t.node_executions
+        with self._transaction() as conn:
+            stored: dict[tuple[str, str | None], str] = {
+                (row.id, None): row.phase
+                for row in conn.execute(sa.select(x.c.id, x.c.phase).where(x.c.id.in_(ids)))
+            }
+            for row in conn.execute(
+                sa.select(n.c.execution_id, n.c.path, n.c.phase).where(n.c.execution_id.in_(ids))
+            ):
+                stored[(row.execution_id, row.path)] = row.phase
+        return all(stored.get(key) == phase for key, phase in wanted.items())
 
     def _explain_rejection(self, changes: Sequence[Change]) -> str:
         """Replay a rejected batch over the committed phases to name the change at fault."""
@@ -246,6 +350,7 @@ class SqlStore:
                     nodes[key] = change.phase.value
         return "The batch was rejected: another process changed the same rows meanwhile. Nothing was written."
 
+    @_reconnecting
     def get_execution(self, execution_id: str) -> Execution:
         sql, decode = self._sql, Decoder()
         with self._raw(write=False) as cursor:
@@ -264,6 +369,7 @@ class SqlStore:
             nodes = tuple(decode.node(values, attempts.get(values[1], ())) for values in cursor.fetchall())
         return decode.execution(row, nodes)
 
+    @_reconnecting
     def list_executions(self, *, limit: int = 50, offset: int = 0) -> list[Execution]:
         decode = Decoder()
         with self._raw(write=False) as cursor:
@@ -271,6 +377,7 @@ class SqlStore:
             rows = cursor.fetchall()
         return [decode.execution(row, ()) for row in rows]
 
+    @_reconnecting
     def events(self, execution_id: str) -> list[Event]:
         """The event log of one execution, oldest first: one entry per change written."""
         with self._transaction() as conn:
@@ -281,6 +388,7 @@ class SqlStore:
 
     # -- the control plane: registry, claims, aborts (statements in control.py) ---------------
 
+    @_reconnecting
     def register(
         self,
         project: str,
@@ -301,18 +409,21 @@ class SqlStore:
                 raise control.refuse(conflicts, project, domain, version)
         return found
 
+    @_reconnecting
     def registered(
         self, kind: str, project: str, domain: str, name: str, version: str | None = None
     ) -> Registered:
         with self._transaction() as conn:
             return control.registered(conn, kind, project, domain, name, version)
 
+    @_reconnecting
     def list_registered(
         self, kind: str, project: str, domain: str, name: str | None = None
     ) -> list[Registered]:
         with self._transaction() as conn:
             return control.list_registered(conn, kind, project, domain, name)
 
+    @_reconnecting
     def claim_execution(self, worker: str, lease: float) -> str | None:
         with self._transaction(write=True) as conn:
             return control.claim(conn, worker, lease, time.time(), skip_locked=not self._sqlite)
@@ -321,22 +432,27 @@ class SqlStore:
         with self._transaction(write=True) as conn:
             return control.take(conn, execution_id, worker, lease, time.time())
 
+    @_reconnecting
     def renew_lease(self, execution_id: str, worker: str, lease: float) -> Lease:
         with self._transaction(write=True) as conn:
             return control.renew(conn, execution_id, worker, lease, time.time())
 
+    @_reconnecting
     def release_execution(self, execution_id: str, worker: str) -> None:
         with self._transaction(write=True) as conn:
             control.release(conn, execution_id, worker)
 
+    @_reconnecting
     def request_abort(self, execution_id: str) -> bool:
         with self._transaction(write=True) as conn:
             return control.request_abort(conn, execution_id, time.time())
 
+    @_reconnecting
     def find_execution(self, idempotency_key: str) -> tuple[str, str | None] | None:
         with self._transaction() as conn:
             return control.find_by_key(conn, idempotency_key)
 
+    @_reconnecting
     def list_launched(
         self, *, project: str | None = None, domain: str | None = None, limit: int = 50
     ) -> list[Execution]:
@@ -352,17 +468,20 @@ class SqlStore:
 
     # -- cache -----------------------------------------------------------------------------
 
+    @_reconnecting
     def cache_get(self, key: str) -> Mapping[str, Any] | None:
         with self._raw(write=False) as cursor:
             cursor.execute(self._sql.select_cache_sql, {"key": key})
             found = cursor.fetchone()
         return None if found is None else dict(loads(found[0]))
 
+    @_reconnecting
     def cache_reserve(self, key: str, owner: str, ttl: float) -> bool:
         with self._raw() as cursor:
             cursor.execute(self._sql.reserve_sql, {"key": key, "owner": owner, "ttl": float(ttl)})
             return bool(cursor.rowcount == 1)
 
+    @_reconnecting
     def cache_release(self, key: str, owner: str) -> None:
         with self._raw() as cursor:
             cursor.execute(self._sql.release_sql, {"key": key, "owner": owner})
@@ -371,7 +490,9 @@ class SqlStore:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._connected:
+                _quietly(self._conn.close)
+                self._connected = False
             self.engine.dispose()
 
     def __enter__(self) -> SqlStore:
@@ -384,6 +505,66 @@ class SqlStore:
 
     def __repr__(self) -> str:
         return f"SqlStore({self.engine.url!r})"
+
+    # -- outages: reconnect and run again, with backoff, for ``grace`` seconds --------------
+
+    def _retrying(self, call: Callable[[], R]) -> R:
+        deadline: float | None = None
+        pause = BACKOFF[0]
+        while True:
+            try:
+                self._connect()
+                result = call()
+            except Exception as exc:
+                if not self._lost(exc):
+                    raise
+                reason = reason_of(exc.__cause__ if isinstance(exc, _Lost) and exc.__cause__ else exc)
+                self._disconnect()
+                self._outage.began(reason)
+                now = time.monotonic()
+                deadline = now + self.grace if deadline is None else deadline
+                if now >= deadline:
+                    raise StoreUnavailable("database", self._outage.url, reason) from None
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 2, BACKOFF[1])
+                continue
+            self._outage.ended()
+            return result
+
+    def _connect(self) -> None:
+        with self._lock:
+            if self._connected:
+                return
+            try:
+                self._conn = self.engine.connect()
+            except sa.exc.DBAPIError as exc:
+                # Refused, reset, starting up, unknown host: worth waiting for. A server that
+                # answered with an error of its own (no such database, bad password) is not.
+                if _transient(exc):
+                    raise _Lost from exc
+                raise StoreUnavailable("database", self._outage.url, reason_of(exc)) from None
+            self._dbapi = self._conn.connection.dbapi_connection
+            self._connected = True
+
+    def _disconnect(self) -> None:
+        with self._lock:
+            if self._connected:
+                _quietly(self._conn.invalidate)
+                _quietly(self._conn.close)
+                self._connected = False
+
+    def _lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the connection was lost (not: the statement was refused)."""
+        if isinstance(exc, _Lost):
+            return True
+        if isinstance(exc, sa.exc.DBAPIError):
+            if exc.connection_invalidated:
+                return True
+            exc = exc.orig if exc.orig is not None else exc
+        if self._sqlite or not isinstance(exc, self._driver.OperationalError | self._driver.InterfaceError):
+            return False
+        dbapi = getattr(self, "_dbapi", None)
+        return bool(getattr(dbapi, "broken", False) or getattr(dbapi, "closed", False))
 
     @contextmanager
     def _transaction(self, *, write: bool = False) -> Iterator[sa.Connection]:
@@ -399,18 +580,24 @@ class SqlStore:
     def _raw(self, *, write: bool = True) -> Iterator[Any]:
         """A DBAPI cursor in a transaction, committed on success, rolled back otherwise."""
         with self._lock:
-            cursor = self._dbapi.cursor()
+            dbapi = self._dbapi
+            cursor = dbapi.cursor()
             try:
                 if self._sqlite:
                     cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield cursor
             except BaseException:
-                self._dbapi.rollback()
+                _quietly(dbapi.rollback)  # on a lost connection the server rolled back already
                 raise
             else:
-                self._dbapi.commit()
+                try:
+                    dbapi.commit()
+                except Exception as exc:
+                    if self._lost(exc):
+                        raise _CommitLost from exc
+                    raise
             finally:
-                cursor.close()
+                _quietly(cursor.close)
 
 
 def _write(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> int:
@@ -431,6 +618,30 @@ def _write_guarded(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> None:
 
 class _Rejected(Exception):
     """Internal: a guarded write touched fewer rows than asked; the transaction rolls back."""
+
+
+class _Lost(Exception):
+    """Internal: the connection was lost (its cause says how)."""
+
+
+class _CommitLost(_Lost):
+    """Internal: the connection was lost during COMMIT, so the transaction may be written."""
+
+
+_ANSWERED: Final = re.compile(r"FATAL:(?!\s+the database system is)")
+"""A server's refusal of a connection (no such database or role, authentication failed);
+``the database system is starting up`` (or shutting down, or in recovery) is worth waiting for.
+psycopg carries no SQLSTATE on connection failures, so the message is all there is."""
+
+
+def _transient(exc: sa.exc.DBAPIError) -> bool:
+    return _ANSWERED.search(str(exc.orig)) is None
+
+
+def _quietly(close: Callable[[], object]) -> None:
+    """Close or roll back what may already be broken; its error would hide the one that matters."""
+    with suppress(Exception):
+        close()
 
 
 if TYPE_CHECKING:
