@@ -216,7 +216,7 @@ def encode_inputs(
     workflow: Workflow[Any, Any], target: Target, given: Mapping[str, Any], blobs: BlobStore | None = None
 ) -> dict[str, Any]:
     """Inputs checked against the signature (launch plan defaults and fixed inputs applied), encoded."""
-    from retune.model.values import encode
+    from retune.model.values import LimitExceeded, encode, shown
 
     hints = typing.get_type_hints(workflow.fn)
     params = {p.name: p for p in workflow.interface.inputs}
@@ -249,9 +249,11 @@ def encode_inputs(
             )
         try:
             values[name] = encode(value, hints.get(name, Any), blobs=blobs)
+        except LimitExceeded as exc:
+            raise InputError(f"Input {name!r} cannot be stored: {exc}", input=name, fix=exc.fix) from None
         except (TypeError, ValueError) as exc:
             raise InputError(
-                f"Input {name!r} expects {param.type}, got {value!r}: {exc}",
+                f"Input {name!r} expects {param.type}, got {shown(value)}: {exc}",
                 input=name,
                 fix=f"Pass a {param.type}.",
             ) from None

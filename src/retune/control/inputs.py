@@ -3,17 +3,23 @@ type strings (``int``, ``list[str]``, ``optional[float]``, ``dict[str, int]``).
 
 What cannot be checked from a type string (dataclasses, pydantic models, enums, files) is
 passed on as sent; the task process decodes it with the real annotation and a mismatch fails
-that node with the codec's message.
+that node with the codec's message. Every given value is first held to the codec's limits
+(``retune.model.values.limits``: depth, integer digits, size, blob references), the same ones
+``rt.run`` and task outputs meet, so what is accepted can be stored and read back.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from retune.errors import InputError
 from retune.model.spec import Interface, LaunchPlanSpec, Param
 from retune.model.types import parse_type
+from retune.model.values import LimitExceeded, check_given, encode, shown
+
+_FLOAT_MAX = int(sys.float_info.max)
 
 
 def launch_inputs(
@@ -56,14 +62,46 @@ def launch_inputs(
 
 def checked(name: str, param: Param, value: Any) -> Any:
     """``value`` as the encoded form of ``param.type``, or ``InputError``."""
+    value = as_float(param.type, value)
+    check_limits(name, value)
     problem = problem_of(value, param.type, name)
     if problem is not None:
         raise InputError(
-            f"Input {name!r} expects {param.type}, got {value!r}: {problem}",
+            f"Input {name!r} expects {param.type}, got {shown(value)}: {problem}",
             input=name,
             fix=f"Pass a value of type {param.type}.",
         )
-    return float(value) if param.type == "float" and isinstance(value, int) else value
+    return value
+
+
+def as_float(type_: str, value: Any) -> Any:
+    """A number given for a ``float`` input as the float codec stores it: an int as a float, and
+    a non-finite float (JSON bodies parsed by Python may hold ``NaN``) as ``"NaN"``, ``"Infinity"``
+    or ``"-Infinity"``. Other values as they are."""
+    if type_ != "float" or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        return encode(value, float)
+    except (TypeError, ValueError):  # an int too large for a float: problem_of's message says so
+        return value
+
+
+def check_given_inputs(given: Mapping[str, Any]) -> None:
+    """Hold the inputs of a request to the limits before anything reads them whole (the request's
+    hash is JSON of it, which a 5,000-digit integer or 300 levels of nesting would break).
+    A float is left to ``checked``, which knows whether the input takes ``NaN`` as a float."""
+    for name, value in given.items():
+        if type(value) is not float:
+            check_limits(name, value)
+
+
+def check_limits(name: str, value: Any, origin: str = "Input") -> None:
+    """Refuse a value a client hands over that could not be stored and read back, or that holds
+    a blob reference it may not (``retune.model.values.limits``), naming the input and the limit."""
+    try:
+        check_given(value)
+    except LimitExceeded as exc:
+        raise InputError(f"{origin} {name!r} cannot be stored: {exc}", input=name, fix=exc.fix) from None
 
 
 def problem_of(value: Any, type_: str, where: str) -> str | None:
@@ -85,6 +123,8 @@ def problem_of(value: Any, type_: str, where: str) -> str | None:
             return f"{where} must be a number"
         if isinstance(value, str) and value not in ("NaN", "Infinity", "-Infinity"):
             return f"{where} must be a number"
+        if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            return f"{where} must be a number a float can hold (at most about 1.8e308)"
         return None
     if head == "str":
         return None if isinstance(value, str) else f"{where} must be a string"

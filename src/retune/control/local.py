@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from retune.control.inputs import launch_inputs
+from retune.control.inputs import check_given_inputs, launch_inputs
 from retune.control.validation import check_configs, check_launch_plan, hooks_document
 from retune.engine import new_execution_id
 from retune.errors import InputError, RequestRefused
@@ -145,6 +145,7 @@ class LocalControlPlane:
 
     def launch(self, request: ExecutionRequest) -> tuple[Execution, bool]:
         q = request
+        check_given_inputs(q.inputs)  # before the hash, which could not be computed for some
         digest = _request_hash(q.model_dump(mode="json", exclude={"idempotency_key"}))
         if q.idempotency_key is not None:
             seen = self._seen(q.idempotency_key, digest)

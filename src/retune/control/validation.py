@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from retune.control.inputs import problem_of
+from retune.control.inputs import as_float, check_limits, problem_of
 from retune.errors import InputError, OverrideError
 from retune.executors.base import Refused
 from retune.model import EffectiveConfig, NodeConfig
 from retune.model.spec import HookDefault, LaunchPlanSpec, WorkflowSpec
+from retune.model.values import shown
 from retune.overrides import check_known_hooks, combine, resolve_workflow
 
 
@@ -37,14 +38,16 @@ def check_launch_plan(workflow: WorkflowSpec, plan: LaunchPlanSpec) -> LaunchPla
                     input=name,
                     fix=f"Its inputs are: {', '.join(sorted(params)) or 'none'}.",
                 )
+            value = as_float(param.type, value)
+            check_limits(name, value, origin=f"Launch plan {plan.name!r}: {kind}")
             problem = problem_of(value, param.type, f"{kind}[{name!r}]")
             if problem is not None:
                 raise InputError(
-                    f"Launch plan {plan.name!r}: {problem} ({param.type}), got {value!r}",
+                    f"Launch plan {plan.name!r}: {problem} ({param.type}), got {shown(value)}",
                     input=name,
                     fix=f"Give a {param.type}.",
                 )
-            fixed[kind][name] = float(value) if param.type == "float" and isinstance(value, int) else value
+            fixed[kind][name] = value
     check_known_hooks(plan.runtime_override, workflow.hooks, workflow=workflow.name, origin=origin)
     resolve_workflow(workflow, launch_plan=plan)  # refuse what can never be honoured, now
     return plan.model_copy(update=fixed)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from retune.model.values import BlobLike, decode, encode
+from retune.model.values import BlobLike, LimitExceeded, decode, encode
 
 __all__ = ["CallFailed", "LoadedTask", "describe", "load_task", "output_names", "run_calls"]
 
@@ -176,19 +176,33 @@ def _run_one(
 
 def _encode_outputs(task: LoadedTask, result: Any, blobs: BlobLike | None) -> dict[str, Any]:
     outputs = task.outputs
+    if outputs is None:
+        return {"o0": _encode_output(task, "o0", result, task.single, blobs)}
+    if not outputs:
+        return {}
+    if not isinstance(result, tuple) or len(result) != len(outputs):
+        names = ", ".join(name for name, _ in outputs)
+        raise CallFailed(
+            f"Outputs of task {task.name!r}: TypeError: declares {len(outputs)} outputs ({names}) but returned "
+            f"{type(result).__name__}"
+        )
+    return {
+        name: _encode_output(task, name, value, ann, blobs)
+        for (name, ann), value in zip(outputs, result, strict=True)
+    }
+
+
+def _encode_output(task: LoadedTask, name: str, value: Any, annotation: Any, blobs: BlobLike | None) -> Any:
+    """One output encoded; one that cannot be stored fails the call (a user failure: the task's
+    own value), naming the output and, for a limit, the limit and the way around it."""
     try:
-        if outputs is None:
-            return {"o0": encode(result, task.single, blobs=blobs)}
-        if not outputs:
-            return {}
-        if not isinstance(result, tuple) or len(result) != len(outputs):
-            names = ", ".join(name for name, _ in outputs)
-            raise TypeError(f"declares {len(outputs)} outputs ({names}) but returned {type(result).__name__}")
-        return {
-            name: encode(value, ann, blobs=blobs) for (name, ann), value in zip(outputs, result, strict=True)
-        }
+        return encode(value, annotation, blobs=blobs)
+    except LimitExceeded as exc:
+        raise CallFailed(
+            f"Output {name!r} of task {task.name!r} cannot be stored: {exc}. {exc.fix}", exc
+        ) from None
     except Exception as exc:
-        raise CallFailed(f"Outputs of task {task.name!r}: {describe(exc, full=False)}", exc) from None
+        raise CallFailed(f"Output {name!r} of task {task.name!r}: {describe(exc, full=False)}", exc) from None
 
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))

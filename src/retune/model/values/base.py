@@ -7,6 +7,8 @@ import typing
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from retune.model.values.limits import VALUE_KEY, shown
+
 BLOB_PREFIX: Final = "values/"
 
 
@@ -36,10 +38,7 @@ class Mismatch(TypeError):
 
 
 def expected(kind: str, value: Any) -> Mismatch:
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return Mismatch(f"expected {kind}, got {type(value).__name__} {shown}")
+    return Mismatch(f"expected {kind}, got {type(value).__name__} {shown(value)}")
 
 
 def type_name(annotation: Any) -> str:
@@ -109,7 +108,12 @@ def put_blob(blobs: BlobLike | None, data: bytes) -> str:
 def marker_key(data: Any, tag: str) -> str:
     if type(data) is not dict or type(data.get(tag)) is not str:
         raise expected(f'a {{"{tag}": key}} blob reference', data)
-    return typing.cast(str, data[tag])
+    key = typing.cast(str, data[tag])
+    if VALUE_KEY.fullmatch(key) is None:  # only what put_blob writes: never a bundle, a log, ...
+        raise Mismatch(
+            f"the blob reference {{{tag!r}: {shown(key)}}} does not name a value (values/<sha256>)"
+        )
+    return key
 
 
 _workdir: Path | None = None

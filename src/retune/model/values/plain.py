@@ -59,7 +59,12 @@ class FloatCodec(ScalarCodec):
 
     def enc_slow(self, value: Any) -> Any:
         if isinstance(value, float | int) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an int past 1.8e308: the float it stands for does not exist
+                raise Mismatch(
+                    f"the int of {int(value).bit_length()} bits is too large for a float"
+                ) from None
             if math.isfinite(number):
                 return number
             return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
@@ -67,7 +72,7 @@ class FloatCodec(ScalarCodec):
 
     def dec_slow(self, data: Any) -> Any:
         if type(data) is int:
-            return float(data)
+            return self.enc_slow(data)  # float(data), refusing one too large for a float
         if type(data) is str and data in _NON_FINITE:
             return _NON_FINITE[data]
         raise expected(self.kind, data)
