@@ -158,6 +158,7 @@ class Execution:
     project: str | None = None  # launched executions only: local runs have no project
     domain: str | None = None
     parent_id: str | None = None  # the execution this one relaunches or recovers
+    worker: str | None = None  # launched executions: the name of the worker that ran it last
 
     def node(self, key: str) -> NodeExecution:
         """A node by hook name or by node path."""
@@ -183,6 +184,7 @@ class Execution:
             "project": self.project,
             "domain": self.domain,
             "parent_id": self.parent_id,
+            "worker": self.worker,
             "nodes": [node.to_dict() for node in self.nodes],
         }
 
@@ -203,5 +205,6 @@ class Execution:
             project=data.get("project"),
             domain=data.get("domain"),
             parent_id=data.get("parent_id"),
+            worker=data.get("worker"),
             nodes=tuple(NodeExecution.from_dict(n) for n in data.get("nodes", ())),
         )

@@ -13,6 +13,12 @@
 A worker that stops renewing (killed, frozen, cut off) loses its executions when their lease
 expires, and another worker adopts them. A worker that finds its lease taken stops driving the
 execution at once, writing nothing more (the engine's ``"lost"`` stop).
+
+A worker never dies of one execution (DESIGN §7). While the database is away the store retries
+(for the lease, then ``StoreUnavailable``): the running execution goes on, and if the outage
+outlasts the lease the worker leaves it to be claimed again; the claim loop retries forever.
+Anything else that escapes processing fails the execution with a ``system error`` naming it, so
+it is never left ``RUNNING`` nor claimed again in a loop, and the queue moves on.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Final
@@ -33,12 +41,25 @@ from retune.control.bundles import BundleError, extract_bundle
 from retune.control.local import bundle_key
 from retune.engine import Engine
 from retune.executors.base import Executor, TaskRef
-from retune.model.execution import Phase
+from retune.model.execution import AttemptKind, Execution, Phase
 from retune.model.spec import WorkflowSpec
-from retune.store.base import BlobStore, ControlStore, ExecutionChange, NotFound
+from retune.store.base import (
+    AttemptChange,
+    BlobStore,
+    Change,
+    ControlStore,
+    ExecutionChange,
+    IllegalTransition,
+    NodeChange,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
 
 LEASE: Final = 15.0
 POLL: Final = 0.5
+ERROR_CHARS: Final = 2000
+"""The longest system error written on an execution (an exception may quote a whole value)."""
 
 log = logging.getLogger("retune.worker")
 
@@ -71,7 +92,11 @@ class Worker:
         Returns how many it ran."""
         count = 0
         while not self.stopping.is_set():
-            execution_id = self.store.claim_execution(self.name, self.lease)
+            try:
+                execution_id = self.store.claim_execution(self.name, self.lease)
+            except StoreUnavailable:  # the store logged the outage; wait, and claim again
+                self.stopping.wait(self.poll)
+                continue
             if execution_id is None:
                 if once:
                     break
@@ -85,25 +110,68 @@ class Worker:
         self.stopping.set()
 
     def run_one(self, execution_id: str) -> None:
-        """Drive one claimed execution to a terminal phase (or until the lease is lost)."""
+        """Drive one claimed execution to a terminal phase (or until the lease is lost). Never
+        raises: what escapes processing fails the execution (``fail``), unless the database is
+        away, which leaves it to be claimed again."""
         beat = _Heartbeat(self, execution_id)
         beat.start()
+        began = time.monotonic()
         try:
-            record = self.store.get_execution(execution_id)
-            log.info("%s: running %s (%s, phase %s)", self.name, execution_id, record.workflow, record.phase)
-            try:
-                spec, tasks = self.load(
-                    record.project or "", record.domain or "", record.workflow, record.workflow_version
-                )
-            except (NotFound, BundleError, ValueError) as exc:
-                self.store.apply(
-                    [ExecutionChange(execution_id, Phase.FAILED, error=f"cannot load: {exc}", at=time.time())]
-                )
-                return
-            Engine(self.store, self.executor).run(execution_id, spec, tasks, stop=beat.signal)
+            phase = self._drive(execution_id, beat)
+            log.info("%s: %s is %s after %.1f s", self.name, execution_id, phase, time.monotonic() - began)
+        except StoreUnavailable as exc:
+            log.warning("%s: left %s to be claimed again: %s", self.name, execution_id, exc)
+        except Exception as exc:
+            log.error("%s: %s failed: %s: %s", self.name, execution_id, type(exc).__name__, exc)
+            log.debug("%s: the error of %s", self.name, execution_id, exc_info=True)
+            self.fail(execution_id, exc)
         finally:
             beat.stop()
-            self.store.release_execution(execution_id, self.name)
+            with suppress(StoreError):  # the lease expires on its own
+                self.store.release_execution(execution_id, self.name)
+
+    def _drive(self, execution_id: str, beat: _Heartbeat) -> Phase:
+        record = self.store.get_execution(execution_id)
+        log.info(
+            "%s: claimed %s (workflow %s, phase %s)",
+            self.name,
+            execution_id,
+            record.workflow,
+            record.phase.value,
+        )
+        try:
+            spec, tasks = self.load(
+                record.project or "", record.domain or "", record.workflow, record.workflow_version
+            )
+        except (NotFound, BundleError, ValueError) as exc:
+            if isinstance(exc, StoreError) and not isinstance(exc, NotFound):
+                raise
+            self.store.apply(
+                [ExecutionChange(execution_id, Phase.FAILED, error=f"cannot load: {exc}", at=time.time())]
+            )
+            return Phase.FAILED
+        return Engine(self.store, self.executor).run(execution_id, spec, tasks, stop=beat.signal).phase
+
+    def fail(self, execution_id: str, exc: BaseException) -> None:
+        """Record ``exc`` as a system error: the execution ``FAILED``, its running nodes and
+        attempts with it, its queued nodes ``SKIPPED``. Written without reading anything that
+        may be what failed; a store that refuses even that leaves the lease to expire."""
+        error = f"system error: worker {self.name} could not run this execution: {type(exc).__name__}: {exc}"
+        error = error if len(error) <= ERROR_CHARS else error[: ERROR_CHARS - 1] + "…"
+        now = time.time()
+        try:
+            record: Execution | None = self.store.get_execution(execution_id)
+        except Exception:  # the record itself may be what cannot be read
+            record = None
+        final: list[Change] = [ExecutionChange(execution_id, Phase.FAILED, error=error, at=now)]
+        for changes in (_ended_nodes(record, error, now) + final, final):
+            try:
+                self.store.apply(changes)
+                return
+            except IllegalTransition:  # already terminal, or another worker's now: nothing to do
+                return
+            except Exception as again:
+                log.error("%s: cannot record the failure of %s: %s", self.name, execution_id, again)
 
     def load(
         self, project: str, domain: str, workflow: str, version: str
@@ -158,8 +226,10 @@ class _Heartbeat:
         while not self.done.wait(w.lease / 3):
             try:
                 lease = w.store.renew_lease(self.execution_id, w.name, w.lease)
-            except Exception:  # a database hiccup: try again next beat, the lease has slack
-                log.exception("%s: cannot renew the lease of %s", w.name, self.execution_id)
+            except StoreUnavailable:  # logged by the store; the next beat tries again
+                continue
+            except Exception as exc:  # a database hiccup: try again next beat, the lease has slack
+                log.warning("%s: cannot renew the lease of %s: %s", w.name, self.execution_id, exc)
                 continue
             if lease.abort_requested:
                 self.state = "abort"
@@ -167,31 +237,89 @@ class _Heartbeat:
                 self.state = "lost"
 
 
+def _ended_nodes(record: Execution | None, error: str, now: float) -> list[Change]:
+    """The changes that end every node of ``record`` not yet terminal, for ``Worker.fail``."""
+    if record is None:
+        return []
+    changes: list[Change] = []
+    for node in record.nodes:
+        if node.phase.terminal:
+            continue
+        if node.attempts and node.attempts[-1].phase is Phase.RUNNING:
+            lost = replace(
+                node.attempts[-1], phase=Phase.FAILED, kind=AttemptKind.SYSTEM, error=error, finished_at=now
+            )
+            changes.append(AttemptChange(record.id, node.path, lost))
+        phase = Phase.FAILED if node.phase is Phase.RUNNING else Phase.SKIPPED
+        changes.append(NodeChange(record.id, node.path, phase, error=error, at=now))
+    return changes
+
+
 def run_worker(
     *, name: str | None = None, lease: float = LEASE, poll: float = POLL, once: bool = False
 ) -> int:
     """``retune worker``: run launched executions from the configured store until SIGTERM/SIGINT
-    (or, with ``once``, until the queue is empty). Returns how many executions it ran."""
+    (or, with ``once``, until the queue is empty). Returns how many executions it ran.
+
+    Logs one line per claim and per finish (and the store's outage lines) to stderr unless the
+    process configured logging already. A database that cannot be reached at start is waited for.
+    """
     from retune.executors.local import LocalExecutor
     from retune.settings import load
-    from retune.store import open_blobs, open_store
+    from retune.store import open_blobs
 
+    configure_logging()
     settings = load()
-    blobs = open_blobs(settings.home / "blobs")
-    store = open_store(settings.database_url)
-    executor = LocalExecutor(blobs, capacity=settings.capacity or None, images=settings.images or None)
-    worker = Worker(
-        store, blobs, executor, bundles=settings.home / "bundles", name=name, lease=lease, poll=poll
-    )
+    stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        worker.stop()
+        stopping.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return worker.serve(once=once)
+        store = _open_store(settings.database_url, lease, stopping)
+        if store is None:
+            return 0
+        blobs = open_blobs(settings.home / "blobs")
+        executor = LocalExecutor(blobs, capacity=settings.capacity or None, images=settings.images or None)
+        worker = Worker(
+            store, blobs, executor, bundles=settings.home / "bundles", name=name, lease=lease, poll=poll
+        )
+        worker.stopping = stopping
+        log.info("%s: serving %s", worker.name, _redacted(settings.database_url))
+        try:
+            return worker.serve(once=once)
+        finally:
+            executor.close()
+            store.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        executor.close()
-        store.close()
+
+
+def configure_logging() -> None:
+    """INFO lines with a time to stderr, when nothing configured logging before."""
+    if logging.getLogger().handlers:
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its migration chatter is not the worker's
+
+
+def _open_store(url: str | None, lease: float, stopping: threading.Event) -> ControlStore | None:
+    """The store, once the database answers (the store logs the outage once); None if stopped first.
+    Calls wait through an outage for the lease: past it, the lease may be another worker's."""
+    from retune.store import open_store
+
+    while not stopping.is_set():
+        try:
+            return open_store(url, grace=lease)
+        except StoreUnavailable:
+            stopping.wait(POLL)
+    return None
+
+
+def _redacted(url: str | None) -> str:
+    from retune.store import default_database_url
+    from retune.store.sql.outage import redact
+
+    return redact(url or default_database_url())

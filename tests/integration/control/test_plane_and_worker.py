@@ -260,3 +260,58 @@ def _wait(check: object, timeout: float = 20) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+def _poison_inputs(store: object, execution_id: str) -> None:
+    """Make an execution's stored inputs unreadable, as a value written by hand or by an older
+    retune could be: valid JSON, but an integer Python's ``json`` refuses to read (5,000 digits)."""
+    import sqlalchemy as sa
+
+    from retune.store.sql import tables as t
+
+    engine: sa.Engine = store.engine  # type: ignore[attr-defined]
+    huge = '\'{"x": ' + "7" * 5000 + "}'" + ("" if engine.dialect.name == "sqlite" else "::json")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(t.executions).where(t.executions.c.id == execution_id).values(inputs=sa.text(huge))
+        )
+
+
+def _phase_and_error(store: object, execution_id: str) -> tuple[str, str | None]:
+    import sqlalchemy as sa
+
+    from retune.store.sql import tables as t
+
+    engine: sa.Engine = store.engine  # type: ignore[attr-defined]
+    x = t.executions
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(x.c.phase, x.c.error).where(x.c.id == execution_id)).one()
+    return row.phase, row.error
+
+
+def test_an_execution_the_worker_cannot_process_fails_with_a_system_error_and_the_queue_moves_on(
+    setup: Setup,
+) -> None:
+    poisoned = setup.launch(workflow=setup.workflow)
+    _poison_inputs(setup.plane.store, poisoned)
+    healthy = setup.launch(workflow=setup.workflow)
+
+    assert setup.worker.serve(once=True) == 2  # returned: it did not die of the first one
+
+    store = setup.plane.store
+    assert store.claim_execution("another-worker", 5) is None  # nothing is left to claim again
+    assert store.get_execution(healthy).phase is Phase.SUCCEEDED
+    phase, error = _phase_and_error(store, poisoned)  # its record cannot be read: its inputs are what failed
+    assert phase == Phase.FAILED.value
+    assert error is not None and error.startswith(f"system error: worker {setup.worker.name} could not run")
+    assert "Cannot read the inputs of execution" in error and "4300 digits" in error
+
+
+def test_a_worker_s_name_is_on_the_executions_it_ran(setup: Setup) -> None:
+    execution_id = setup.launch(workflow=setup.workflow)
+
+    setup.worker.serve(once=True)
+
+    record = setup.plane.get_execution(execution_id)
+    assert (record.phase, record.worker) == (Phase.SUCCEEDED, setup.worker.name)
+    assert record.to_dict()["worker"] == setup.worker.name

@@ -222,6 +222,7 @@ class Decoder:
             project=row["project"],
             domain=row["domain"],
             parent_id=row["parent_id"],
+            worker=row["worker"],
         )
 
     def node(self, values: Sequence[Any], attempts: Sequence[Attempt]) -> NodeExecution:
