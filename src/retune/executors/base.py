@@ -61,11 +61,14 @@ class Outcome(StrEnum):
     USER_ERROR = "user_error"  # the task raised
     TIMEOUT = "timeout"  # ran past config.timeout; a user error
     OOM = "oom"  # exceeded its memory limit; a user error
-    LOST = "lost"  # the task process died (killed, crashed interpreter); a system error
+    CRASHED = "crashed"  # the task process exited or died of a signal its code provoked; a user error
+    LOST = "lost"  # the task process was killed from outside or went away; a system error
     PREEMPTED = "preempted"  # interruptible capacity was taken back; a system error
 
 
-USER_OUTCOMES = frozenset({Outcome.USER_ERROR, Outcome.TIMEOUT, Outcome.OOM})
+USER_OUTCOMES = frozenset({Outcome.USER_ERROR, Outcome.TIMEOUT, Outcome.OOM, Outcome.CRASHED})
+"""Failures the task's own code caused: they consume ``retries`` (DESIGN §8). The others are
+the system's, with a budget of their own."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@
    and runs the attempt there (``retune.task_runtime.worker``): environment, log capture and
    memory limit apply to that attempt only.
 4. A timeout (``config.timeout`` per call, so a map attempt of n calls gets n times it) or a
-   memory limit exceeded kills the process (``TIMEOUT``, ``OOM``); a process that dies is
-   ``LOST``. Either way the slot starts a fresh process for its next attempt.
+   memory limit exceeded kills the process (``TIMEOUT``, ``OOM``); a process that exits or
+   dies of a signal its code provoked (SIGSEGV, SIGABRT, ...) is ``CRASHED``, with the end of
+   its stderr; one killed from outside is ``LOST``. Either way the slot starts a fresh process
+   for its next attempt, and every process the attempt started is ended with it.
 
 There is no interruptible capacity here: every attempt runs on-demand and says so. Design
 notes and numbers: docs/decisions/0008-local-executor.md.
@@ -333,6 +335,8 @@ class LocalExecutor:
         config = job.request.config
         reply = slot.process.wait(blobs=self.blobs, deadline=sent.deadline, mem_limit=config.limits.mem)
         logs = self._publish_logs(slot, _log_prefix(job.request))
+        if reply.kind == "crashed":
+            reply = Reply(reply.kind, error=reply.error + _tail(slot.capture["stderr"]))
         return _result(reply, config, sent.timeout, logs)
 
     def _publish_logs(self, slot: _Slot, prefix: str) -> dict[str, str]:
@@ -355,6 +359,19 @@ class LocalExecutor:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, local)
         return logs
+
+
+def _tail(path: str, size: int = 2000, lines: int = 20) -> str:
+    """The end of a crashed attempt's stderr, for its error: what the C library, the interpreter
+    or ``faulthandler`` (the Python stack of a segfault) said last. Empty if it said nothing."""
+    try:
+        with open(path, "rb") as captured:
+            captured.seek(max(0, os.fstat(captured.fileno()).st_size - size))
+            text = captured.read().decode(errors="replace")
+    except OSError:
+        return ""
+    kept = text.strip().splitlines()[-lines:]
+    return "; its stderr ends with:\n" + "\n".join(kept) if kept else ""
 
 
 def _log_prefix(request: AttemptRequest) -> str:
@@ -381,6 +398,8 @@ def _result(
             Outcome.OOM,
             f"memory limit {limit} exceeded: the task process used {used} and was killed",
         )
+    elif reply.kind == "crashed":
+        outcome, error = Outcome.CRASHED, reply.error
     elif reply.kind == "timeout":
         outcome, error = (
             Outcome.TIMEOUT,

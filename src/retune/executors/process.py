@@ -4,6 +4,12 @@
 its ``ready``; ``run`` sends one attempt and waits for the reply, answering the worker's blob
 requests meanwhile, and ends the process itself when the attempt runs past its timeout or its
 memory limit. A process that was killed or died is not reused: the caller starts another.
+
+The process leads its own session and process group, and is a child subreaper (see
+``process_tree``): killing it kills the processes its attempt started too. How a process that
+died during an attempt died says whose failure it is (DESIGN §8, ``_death``): an exit, or a
+signal the task provokes itself (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL), is the task's
+(``crashed``); any other signal came from outside (``lost``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from retune.executors import wire
+from retune.executors import process_tree, wire
 
 if TYPE_CHECKING:
     from retune.store.base import BlobStore
@@ -27,6 +33,16 @@ START_TIMEOUT: Final = 60.0
 WATCH_INTERVAL: Final = 0.05
 """How often a running attempt's RSS and deadline are checked while no reply has come."""
 _PAGE: Final = os.sysconf("SC_PAGE_SIZE")
+
+PROVOKED: Final[dict[int, str]] = {
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "abort",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "arithmetic error",
+    signal.SIGILL: "illegal instruction",
+}
+"""Signals a process gets for what its own code did: dying of one is the task's failure. Any
+other signal (SIGKILL, SIGTERM, ...) was sent from outside: the place it ran went away."""
 
 
 class StartFailed(Exception):
@@ -37,7 +53,7 @@ class StartFailed(Exception):
 class Reply:
     """How an attempt ended, from the process's point of view."""
 
-    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "lost"
+    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "crashed" | "lost"
     outputs: Sequence[Mapping[str, Any]] | None = None
     error: str = ""
 
@@ -53,11 +69,12 @@ class TaskProcess:
         self.poller = select.poll()
         self.cores: tuple[int, ...] = ()
         self.ready = False
+        self.unsent = False  # the last attempt never reached the process: it was dead already
 
     @property
     def alive(self) -> bool:
         """Started, ready for attempts, and not dead."""
-        return self.ready and self.proc is not None and self.proc.poll() is None
+        return self.ready and self.proc is not None and not _exited(self.proc)
 
     @property
     def pid(self) -> int:
@@ -77,6 +94,7 @@ class TaskProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=self.env,
+                start_new_session=True,  # its own process group, and no signals from a terminal
             )
         except OSError as exc:
             for fd in (to_worker_w, from_worker_r):
@@ -138,8 +156,11 @@ class TaskProcess:
     def send(self, attempt: Mapping[str, Any], timeout: float | None) -> float | None:
         """Send one attempt (any thread may; one ``wait`` must follow). Returns its deadline."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with contextlib.suppress(OSError):  # the worker is gone: wait() reads EOF and says so
+        try:
+            self.unsent = False
             wire.send(self.write_fd, ("run", attempt))
+        except OSError:  # the worker is gone: wait() reads EOF and says so
+            self.unsent = True
         return deadline
 
     def wait(self, *, blobs: BlobStore, deadline: float | None, mem_limit: int) -> Reply:
@@ -192,35 +213,44 @@ class TaskProcess:
         return None
 
     def _lost(self) -> Reply:
+        """The process died during the attempt: whose failure it is depends on how (``_death``)."""
         proc = self.proc
         self._close_pipes()
         if proc is None:
             return Reply("lost", error="the task process was never started")
-        try:
-            code = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            code = proc.returncode
-        if code is not None and code < 0:
-            how = f"was killed by {signal.Signals(-code).name}"
-        else:
-            how = f"exited with status {code}"
-        return Reply("lost", error=f"the task process (pid {proc.pid}) {how}")
+        deadline = time.monotonic() + 5  # the pipe closes a moment before the process is gone
+        while not _exited(proc) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not _exited(proc):  # alive, but it closed its end of the pipe: the task's doing
+            self._reap(proc)
+            return Reply(
+                "crashed", error=f"the task process (pid {proc.pid}) closed its pipe to the executor"
+            )
+        self._reap(proc)
+        return _death(proc.pid, proc.returncode, unsent=self.unsent)
 
     def interrupt(self) -> None:
-        """SIGKILL the process, from any thread: the thread in ``wait`` sees it die and reports
-        the attempt lost. (``kill`` also closes the pipes, so only that thread may call it.)"""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
+        """Kill the process and its tree, from any thread: the thread in ``wait`` sees it die and
+        reports the attempt lost. (``kill`` also closes the pipes, so only that thread may call it.)"""
+        if self.proc is not None and not _exited(self.proc):
+            process_tree.end_tree(self.proc.pid)
 
     def kill(self) -> None:
-        """End the process now (SIGKILL) and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            self.proc.wait()
+        """End the process and every process below it now (SIGKILL), and reap it."""
+        if self.proc is not None:
+            self._reap(self.proc)
         self._close_pipes()
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        """Kill what is left of ``proc``'s tree and group, then reap it. The group is killed
+        while ``proc`` is a zombie (not yet reaped), so its number cannot name another group."""
+        if proc.returncode is not None:
+            return
+        if not _exited(proc):
+            process_tree.end_tree(proc.pid)
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what the attempt started, if ``proc`` died first
+        proc.wait()
 
     def stop(self) -> None:
         """Ask an idle worker to exit (closing its pipe is the signal), then make sure it has."""
@@ -240,3 +270,37 @@ class TaskProcess:
             self.poller.unregister(self.reader.fd)
             os.close(self.reader.fd)
             self.reader = wire.Reader(-1)
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether ``proc`` has exited, without reaping it (``Popen.poll`` would)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped meanwhile by another thread's Popen.wait
+        return True
+
+
+def _death(pid: int, code: int | None, *, unsent: bool) -> Reply:
+    """How a task process that died during an attempt died, and whose failure that is."""
+    if code is not None and code < 0:
+        provoked = None if unsent else PROVOKED.get(-code)
+        name = _signal_name(-code)
+        if provoked is not None:
+            return Reply("crashed", error=f"the task process (pid {pid}) was killed by {name} ({provoked})")
+        kind, how = "lost", f"was killed by {name}"
+    else:
+        kind, how = ("lost" if unsent else "crashed"), f"exited with status {code}"
+    if unsent:
+        how += " before the attempt reached it"
+    elif code == 0:
+        how += " without finishing the attempt"
+    return Reply(kind, error=f"the task process (pid {pid}) {how}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal: no name of its own
+        return f"signal {number}"

@@ -12,7 +12,14 @@ gives back:
 4. its memory limit: ``RLIMIT_DATA`` (heap and anonymous mappings) lowered to the limit, so
    an allocation past it raises ``MemoryError``, reported as ``oom``; the executor also
    watches the process's RSS and kills it past the limit;
-5. ``rt.current_context()``.
+5. ``rt.current_context()``;
+6. the processes it started: the worker is a child subreaper, and after each attempt every
+   process below it is killed and reaped (``retune.executors.process_tree``), so none outlives
+   the attempt, and the pooled worker itself lives on for the next one.
+
+A crash of the worker (a segfault in a C extension, ``os._exit``) is reported by the executor,
+which sees the process die; ``faulthandler`` first writes the Python stack of the crash to the
+attempt's stderr, where the executor finds it.
 
 Imports: the stdlib, ``retune.task_runtime`` and ``retune.model.values``. pydantic and
 cloudpickle load only when a task's types or a pickled task need them.
@@ -21,16 +28,20 @@ cloudpickle load only when a task's types or a pickled task need them.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import resource
+import select
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from retune.executors import wire
+from retune.executors import process_tree, wire
 from retune.task_runtime import context
 from retune.task_runtime.calls import CallFailed, load_task, run_calls
 
@@ -98,6 +109,7 @@ class Worker:
             return ("failed", "oom" if limit else "user", f"MemoryError: {exc}")
         finally:
             context.set_context(None)
+            _forget_helpers(process_tree.end_children())
             if workdir.exists():
                 shutil.rmtree(workdir, ignore_errors=True)
 
@@ -204,28 +216,72 @@ def _memory_limit(limit: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
+def _forget_helpers(ended: list[int]) -> None:
+    """multiprocessing keeps its forkserver and resource tracker for the life of the process
+    and, finding them gone, fails (``ChildProcessError`` on a reaped pid) or warns; so when the
+    sweep ended them, say so, and the next attempt that needs them starts new ones."""
+    if not ended:
+        return
+    forkserver = getattr(sys.modules.get("multiprocessing.forkserver"), "_forkserver", None)
+    if forkserver is not None and getattr(forkserver, "_forkserver_pid", None) in ended:
+        with contextlib.suppress(Exception):
+            os.close(forkserver._forkserver_alive_fd)
+        forkserver._forkserver_pid = forkserver._forkserver_alive_fd = forkserver._forkserver_address = None
+    tracker = getattr(sys.modules.get("multiprocessing.resource_tracker"), "_resource_tracker", None)
+    if tracker is not None and getattr(tracker, "_pid", None) in ended:
+        with contextlib.suppress(Exception):
+            os.close(tracker._fd)
+        tracker._pid = tracker._fd = None
+
+
 def main(argv: list[str]) -> None:
     read_fd, write_fd = int(argv[1]), int(argv[2])
     for fd in (read_fd, write_fd):
         os.set_inheritable(fd, False)  # a task's own subprocesses must not hold the pipe open
+    process_tree.become_subreaper()
+    faulthandler.enable(all_threads=False)  # the crashing thread, to fd 2: the capture file during an attempt
     _die_with_parent()
     Worker(read_fd, write_fd).serve()
 
 
 def _die_with_parent() -> None:
-    """Linux: be killed when the executor's process dies, rather than finish an attempt nobody
-    waits for (an idle worker would exit anyway: its pipe closes)."""
+    """Linux: end this process and every process below it when the executor's process dies,
+    rather than finish an attempt nobody waits for (an idle worker would exit anyway: its pipe
+    closes).
+
+    A thread waits on a pidfd of the parent. ``PR_SET_PDEATHSIG`` alone would kill this process
+    at once, and leave the processes the attempt started running, re-parented to init. The
+    price: the thread needs the GIL, so a task stuck in C code that holds it is ended only when
+    that call returns. Without pidfds (Linux < 5.3), ``PR_SET_PDEATHSIG`` it is."""
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
     try:
-        import ctypes
+        handle = os.pidfd_open(parent)
+    except OSError:
+        handle = -1
+    if handle < 0:
+        try:
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
+            ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        except (OSError, AttributeError):
+            return
+    if os.getppid() != parent:  # the parent died before the watch began
         os._exit(1)
+    if handle >= 0:
+        threading.Thread(target=_end_with, args=(handle,), name="retune-parent", daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """Block until the ``parent`` pidfd is readable (the parent exited), then end everything."""
+    select.select([parent], [], [])
+    me = os.getpid()
+    process_tree.kill_below(me)
+    if os.getpgid(0) == me:  # the group the executor gave it: a backstop for what /proc missed
+        with contextlib.suppress(OSError):
+            os.killpg(me, signal.SIGKILL)
+    os.kill(me, signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -138,3 +138,63 @@ def make_tree(names: list[str]) -> Directory:
 @rt.task
 def fails(x: int) -> int:
     raise ValueError(f"no good: {x}")
+
+
+@rt.task
+def exit_with(status: int) -> None:
+    print("about to exit", file=sys.stderr, flush=True)
+    os._exit(status)
+
+
+@rt.task
+def segfault() -> None:
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+@rt.task
+def abort() -> None:
+    os.abort()
+
+
+@rt.task
+def start_sleeper(pid_file: str, how: str, then: str) -> int:
+    """Start ``sleep 300`` in the background, ``how``: ``popen`` (a child), ``shell`` (``sleep
+    300 &``: a grandchild whose parent exits at once), ``setsid`` (the same, in a session of its
+    own); write its pid to ``pid_file``; then ``return`` (this process's pid), ``raise``,
+    ``hang`` or ``exit`` (``os._exit(3)``)."""
+    partial = Path(pid_file + ".partial")
+    if how == "popen":
+        partial.write_text(str(subprocess.Popen(["sleep", "300"]).pid))
+    else:
+        prefix = "setsid " if how == "setsid" else ""
+        if os.system(f"{prefix}sleep 300 & echo $! > {partial}") != 0:
+            raise RuntimeError("the shell failed")
+    partial.rename(pid_file)  # the test never reads half a pid
+    if then == "raise":
+        raise RuntimeError("failed after starting a sleeper")
+    if then == "hang":
+        time.sleep(60)
+    if then == "exit":
+        os._exit(3)
+    return os.getpid()
+
+
+@rt.task
+def children_now() -> tuple[int, list[int]]:
+    """This process's pid and its children (on Linux)."""
+    me = os.getpid()
+    found: list[int] = []
+    for tid in os.listdir(f"/proc/{me}/task"):
+        found.extend(int(c) for c in Path(f"/proc/{me}/task/{tid}/children").read_text().split())
+    return me, found
+
+
+@rt.task
+def pool_square(x: int) -> int:
+    """multiprocessing with a forkserver, whose helper processes the sweep ends after each attempt."""
+    import multiprocessing
+
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:
+        return int(pool.apply(abs, (-x,)) ** 2)
