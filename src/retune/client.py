@@ -9,7 +9,11 @@ the same one line whether the plane is local or remote.
               of problems -> InputError naming each field
     HTTP 404  NotFound          HTTP 409  Conflict, RequestRefused
     HTTP 401, 403  PermissionDenied      HTTP 413  RequestRefused (the body is too large)
+    HTTP 503  ServerUnavailable: one line naming what the server cannot reach, and to retry
     no answer, 5xx, or an answer that is not the API  ServerUnavailable
+
+A token without the right to read gets receipts from launch, relaunch, recover and abort (the
+id, the phase and what it sent); they come back as an ``Execution`` without nodes.
 
 httpx is imported when a plane is made, not by ``import retune``.
 """
@@ -38,7 +42,7 @@ from retune.model.control import (
     RelaunchRequest,
     WorkflowRecord,
 )
-from retune.model.execution import Execution
+from retune.model.execution import Execution, Phase
 from retune.store.base import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -111,7 +115,7 @@ class HttpControlPlane:
 
     def launch(self, request: ExecutionRequest) -> tuple[Execution, bool]:
         response = self._send("POST", "/executions", json=request.model_dump(mode="json"))
-        return Execution.from_dict(self._body(response)), response.status_code == 201
+        return execution_of(self._body(response)), response.status_code == 201
 
     def get_execution(self, execution_id: str) -> Execution:
         return Execution.from_dict(self._call("GET", f"/executions/{execution_id}"))
@@ -128,13 +132,13 @@ class HttpControlPlane:
         body = self._call(
             "POST", f"/executions/{execution_id}/relaunch", json=request.model_dump(mode="json")
         )
-        return Execution.from_dict(body)
+        return execution_of(body)
 
     def recover(self, execution_id: str) -> Execution:
-        return Execution.from_dict(self._call("POST", f"/executions/{execution_id}/recover"))
+        return execution_of(self._call("POST", f"/executions/{execution_id}/recover"))
 
     def abort(self, execution_id: str) -> Execution:
-        return Execution.from_dict(self._call("POST", f"/executions/{execution_id}/abort"))
+        return execution_of(self._call("POST", f"/executions/{execution_id}/abort"))
 
     def logs(self, execution_id: str, node: str, attempt: int, stream: str) -> str:
         """What attempt ``attempt`` of node ``node`` wrote to ``stream`` (``stdout``/``stderr``):
@@ -197,6 +201,25 @@ class NoSuchRoute(ServerUnavailable):
     server, or not a retune server at all."""
 
 
+def execution_of(body: Mapping[str, Any]) -> Execution:
+    """An execution record, or a receipt (no ``nodes``: a launch-only token's answer) as an
+    ``Execution`` holding only what the receipt says."""
+    if "nodes" in body:
+        return Execution.from_dict(body)
+    return Execution(
+        id=str(body["id"]),
+        workflow=str(body.get("workflow") or ""),
+        phase=Phase(body["phase"]),
+        nodes=(),
+        inputs=dict(body.get("inputs") or {}),
+        overrides=dict(body.get("overrides") or {}),
+        launch_plan=body.get("launch_plan"),
+        project=body.get("project"),
+        domain=body.get("domain"),
+        parent_id=body.get("parent_id"),
+    )
+
+
 def raise_for(response: httpx.Response, url: str, what: str) -> NoReturn:
     """The error the server meant by ``response`` (status >= 400), rebuilt."""
     status = response.status_code
@@ -204,6 +227,8 @@ def raise_for(response: httpx.Response, url: str, what: str) -> NoReturn:
         detail = response.json().get("detail")
     except (ValueError, AttributeError):
         detail = None
+    if status == 503:
+        raise unavailable(response, url, what, detail)
     if isinstance(detail, Mapping) and isinstance(detail.get("error"), str):
         raise rebuild(detail, status)
     if status == 422 and isinstance(detail, list):
@@ -223,6 +248,23 @@ def raise_for(response: httpx.Response, url: str, what: str) -> NoReturn:
     raise (NoSuchRoute if status in (404, 405) else ServerUnavailable)(
         f"The server at {url} answered {what} with HTTP {status} ({_text(detail) or response.reason_phrase}); "
         f"is it a retune server of this version? {_HOW_TO_REACH}"
+    )
+
+
+def unavailable(response: httpx.Response, url: str, what: str, detail: Any) -> ServerUnavailable:
+    """A 503 in one line: what the server cannot reach (its database, its blob store), and when
+    to retry (``Retry-After``)."""
+    away = detail.get("what") if isinstance(detail, Mapping) else None
+    retry = response.headers.get("Retry-After", "")
+    after = f"in {retry} s" if retry.isdigit() else "in a few seconds"
+    if isinstance(away, str):
+        return ServerUnavailable(
+            f"The retune server at {url} cannot reach its {away}, so it could not answer {what}; "
+            f"retry {after}. If it lasts, check the {away} the server is configured with."
+        )
+    return ServerUnavailable(
+        f"The retune server at {url} is unavailable (HTTP 503) for {what}: "
+        f"{_text(detail) or response.reason_phrase}; retry {after}."
     )
 
 

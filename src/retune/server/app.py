@@ -5,7 +5,7 @@ What a request goes through, outermost first:
 1. ``HostRule`` (``hosts.py``): 403 for a foreign ``Host`` without tokens, or a foreign
    ``Origin`` on a state-changing request.
 2. ``BodyLimit`` (``limits.py``): 413 for a body over 1 MiB (64 MiB for a bundle).
-3. ``JsonDepth`` (``depth.py``): 422 for a JSON body nested deeper than 64 levels.
+3. ``JsonDepth`` (``depth.py``): 422 for a JSON body nested deeper than 128 levels.
 4. The route's ``Depends(require(RIGHT))`` (``auth.py``): 401/403 for the token.
 5. FastAPI's validation of the body and parameters against ``retune.model.control``: 422.
 6. The route (``routes/``), a plain ``def`` on a worker thread, calls that thread's

@@ -60,6 +60,12 @@ class Grant:
 
     token: str | None
     projects: frozenset[str]
+    rights: frozenset[Right] = frozenset(RIGHTS)
+
+    @property
+    def reads(self) -> bool:
+        """Whether answers may carry records: a launch-only token gets receipts instead."""
+        return "read" in self.rights
 
     def allows(self, project: str | None) -> bool:
         return EVERY_PROJECT in self.projects or (project is not None and project in self.projects)
@@ -108,7 +114,7 @@ def require(right: Right) -> Callable[..., Awaitable[Grant]]:
                 f"(it has: {', '.join(sorted(token.rights))}). Use a token with it, or add it to "
                 "the token's rights in [[server.tokens]]"
             )
-        return Grant(token=token.name, projects=token.projects)
+        return Grant(token=token.name, projects=token.projects, rights=token.rights)
 
     dependency.__name__ = f"require_{right}"
     return dependency

@@ -1,4 +1,4 @@
-"""The nesting limit of JSON bodies: 64 levels of arrays and objects, checked before parsing.
+"""The nesting limit of JSON bodies: 128 levels of arrays and objects, checked before parsing.
 
 Python's JSON parser and pydantic recurse: a body nested a few hundred levels deep overflows
 pydantic (a 500 at about 254 levels in ``task_config``) and one of a thousand levels the parser
@@ -8,8 +8,10 @@ raw bytes and without recursion, before anything parses the body, and a body dee
 ``MAX_DEPTH`` is refused with a 422 naming where it goes too deep. No value deeper than that
 can then enter the system through the API.
 
-64 leaves room for every document retune itself sends (a registration's specs nest about a
-dozen levels) and for any reasonable input; a value nested deeper is data to pass by reference.
+128 leaves room for every document retune itself sends (a registration's specs nest about a
+dozen levels) around any value the values codec accepts (``retune.model.values.limits``: 100
+levels, so that a value ``rt.run`` takes can be sent to the API too), and stays far below the
+depths that break a parser (about 250 for pydantic here, 1000 for ``json``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from retune.server.errors import BodyTooLarge
 from retune.server.limits import BUNDLES
 
-MAX_DEPTH: Final = 64
+MAX_DEPTH: Final = 128
 SHOWN: Final = 8  # parts of the path shown before "..."
 _TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]', re.DOTALL)
 

@@ -7,6 +7,8 @@
     PermissionDenied                 401 (no token, a malformed or unknown one; ``Unauthenticated``)
                                      403 (the token lacks the right or the project)
     a body over the limit            413  (``BodyTooLarge``, answered as RequestRefused)
+    StoreUnavailable, or the driver's connection error
+                                     503  with ``Retry-After``, naming what is away
     anything else                    500  a short message; the traceback goes to the log only
 
 Our bodies are ``{"detail": {"error": CLASS, "message": str(exc), ...}}`` with ``problem``,
@@ -26,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from retune.errors import InputError, OverrideError, PermissionDenied, RequestRefused
 from retune.store import Conflict, NotFound
+from retune.store.base import StoreUnavailable
 
 log = logging.getLogger("retune.server")
 
@@ -40,6 +43,21 @@ STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
 """Each error class the client knows, and its status; checked in this order."""
 
 FIELDS: Final = ("problem", "hook", "field", "origin", "input", "fix")
+RETRY_AFTER: Final = 5
+"""Seconds a client is told to wait while the database or the blob store is away."""
+CONNECTION_ERRORS: Final = frozenset(
+    {
+        "sqlalchemy.exc.OperationalError",
+        "sqlalchemy.exc.InterfaceError",
+        "sqlalchemy.exc.DisconnectionError",
+        "psycopg.OperationalError",
+        "psycopg.InterfaceError",
+    }
+)
+"""The driver's "connection lost/refused" errors, named rather than imported: the store is the
+only home of SQLAlchemy. A smell kept on purpose: the store should raise ``StoreUnavailable``
+for all of them, and this catches what still leaks through (an error while opening a
+connection, a statement on a connection the server killed)."""
 
 
 class Unauthenticated(PermissionDenied):
@@ -52,6 +70,40 @@ class BodyTooLarge(HTTPException):
     def __init__(self, message: str, fix: str) -> None:
         super().__init__(413, detail=f"{message}. {fix}")
         self.body = {"detail": {"error": "RequestRefused", "message": self.detail, "fix": fix}}
+
+
+def forbidden_body(message: str, fix: str) -> dict[str, Any]:
+    """The 403 body of a refusal made before the routes (the Host/Origin rule)."""
+    return {"detail": {"error": "PermissionDenied", "message": message, "fix": fix}}
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """``StoreUnavailable``, or a driver error saying the database cannot be reached."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
+    return not names.isdisjoint(CONNECTION_ERRORS)
+
+
+def as_unavailable(exc: BaseException) -> StoreUnavailable:
+    """A driver's connection error as the ``StoreUnavailable`` the store should have raised."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    # The first line only: the rest is the SQL statement, and libpq names no password.
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    return StoreUnavailable("database", "the server's RETUNE_DATABASE_URL", reason)
+
+
+def unavailable_detail(exc: StoreUnavailable) -> dict[str, Any]:
+    """The 503 body: what is away (``database`` or ``blob store``) and that retrying will do."""
+    return {
+        "error": "StoreUnavailable",
+        "message": str(exc),
+        "what": exc.what,
+        "fix": f"Retry in {RETRY_AFTER} s (Retry-After): the server reconnects by itself. If it "
+        f"lasts, check the {exc.what} the server is configured with.",
+    }
 
 
 def error_detail(exc: Exception) -> dict[str, Any]:
@@ -78,6 +130,7 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(cls, _known)
     app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(ValidationError, _invalid)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -99,6 +152,19 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ValidationError)
     problems = exc.errors(include_url=False, include_context=False, include_input=False)
     return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StoreUnavailable)
+    planes = getattr(request.app.state, "planes", None)
+    if planes is not None:
+        planes.reopen()  # their connections may be dead: every thread opens a fresh one next time
+    log.warning("%s %s: %s", request.method, request.url.path, unavailable_detail(exc)["message"])
+    return JSONResponse(
+        {"detail": unavailable_detail(exc)},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

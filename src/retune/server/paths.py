@@ -6,5 +6,7 @@ from typing import Final
 
 PREFIX: Final = "/api/v1"
 
-PUBLIC: Final = frozenset({f"{PREFIX}/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC: Final = frozenset(
+    {f"{PREFIX}/health", f"{PREFIX}/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 """Every other route takes ``Depends(require(...))`` (``retune.server.auth``)."""

@@ -8,10 +8,15 @@ and no connection is ever used by two threads.
 The pool's threads come and go (anyio retires a worker thread idle for a few seconds), so the
 planes are kept beside the thread that owns them: whenever a new thread asks for a plane,
 those of threads that have ended are closed. ``close()`` closes the rest at shutdown.
+
+After an outage (``reopen()``, called when a request met ``StoreUnavailable``) each thread's
+next request closes its plane and opens a fresh one, so the server heals without a restart even
+when a connection the database dropped would not recover by itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from retune.control import LocalControlPlane
@@ -30,6 +35,7 @@ class Planes:
         self._lock = threading.Lock()
         self._owners: dict[threading.Thread, LocalControlPlane] = {}
         self._closed = False
+        self._generation = 0  # bumped by reopen(); a plane of an older generation is replaced
 
     def current(self) -> LocalControlPlane:
         """The calling thread's plane, opened on its first request.
@@ -38,8 +44,13 @@ class Planes:
         on another worker thread than the one that runs the route.
         """
         plane: LocalControlPlane | None = getattr(self._local, "plane", None)
-        if plane is not None:
+        if plane is not None and self._local.generation == self._generation:
             return plane
+        if plane is not None:
+            self._local.plane = None
+            with self._lock:
+                self._owners.pop(threading.current_thread(), None)
+            _close_quietly(plane)
         ended = self._forget_ended_threads()
         for old in ended:
             old.close()
@@ -49,8 +60,14 @@ class Planes:
                 plane.close()
                 raise RuntimeError("the server is shutting down")
             self._owners[threading.current_thread()] = plane
+            self._local.generation = self._generation
         self._local.plane = plane
         return plane
+
+    def reopen(self) -> None:
+        """Have every thread open a fresh plane on its next request (after an outage)."""
+        with self._lock:
+            self._generation += 1
 
     def __len__(self) -> int:
         with self._lock:
@@ -67,3 +84,10 @@ class Planes:
         with self._lock:
             ended = [thread for thread in self._owners if not thread.is_alive()]
             return [self._owners.pop(thread) for thread in ended]
+
+
+def _close_quietly(plane: LocalControlPlane) -> None:
+    # Its connection may be the one the outage broke: closing it can fail, and must not fail
+    # the request that replaces it.
+    with contextlib.suppress(Exception):
+        plane.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from retune.model.control import WorkflowRecord
 from retune.model.execution import AttemptKind, CacheStatus, Capacity, Phase
@@ -23,6 +23,14 @@ class _Document(BaseModel):
 class Health(_Document):
     status: Literal["ok"]
     version: str
+
+
+class Readiness(_Document):
+    """``GET /ready``: 200 when both answer, else 503 naming which does not."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[Literal["database", "blob_store"], Literal["ok", "unavailable"]]
+    message: str
 
 
 class BundleStored(_Document):
@@ -94,48 +102,30 @@ class ExecutionDocument(_Document):
     project: str | None
     domain: str | None
     parent_id: str | None
+    worker: str | None = Field(description="Launched executions: the worker that ran it last.")
     nodes: list[NodeDocument] = Field(description="Empty in listings.")
+
+
+class ExecutionReceipt(_Document):
+    """What a token without the right to read gets back from a launch, relaunch, recover or
+    abort: the execution's id and phase, and what the request itself sent (never the record's
+    inputs, outputs, errors or nodes, which may hold another launch's data)."""
+
+    id: str
+    phase: Phase
+    parent_id: str | None = Field(default=None, description="The execution named in the URL.")
+    project: str | None = None
+    domain: str | None = None
+    workflow: str | None = None
+    launch_plan: str | None = None
+    version: str | None = None
+    inputs: dict[str, Any] = Field(default={}, description="The inputs as sent.")
+    overrides: dict[str, Any] = Field(default={}, description="The overrides as sent.")
+
+
+class ExecutionAnswer(RootModel[ExecutionDocument | ExecutionReceipt]):
+    """The execution record (for a token that may read), else a receipt."""
 
 
 class ExecutionList(_Document):
     executions: list[ExecutionDocument] = Field(description="Newest first, without their nodes.")
-
-
-class ErrorDetail(_Document):
-    error: str = Field(description="The class of the error: OverrideError, InputError, NotFound, ...")
-    message: str
-    problem: str | None = None
-    hook: str | None = None
-    field: str | None = None
-    origin: str | None = None
-    input: str | None = None
-    fix: str | None = None
-
-
-class ErrorBody(_Document):
-    detail: ErrorDetail
-
-
-Responses = dict[int | str, dict[str, Any]]
-
-
-def errors(*statuses: int) -> Responses:
-    """``responses=`` of a route: our error body under each status."""
-    return {status: {"model": ErrorBody, "description": _WHY[status]} for status in statuses}
-
-
-def no_op(what: str) -> Responses:
-    """``responses=`` for the 200 of a write that changed nothing."""
-    return {200: {"description": f"{what} was registered already with this content: a no-op."}}
-
-
-_WHY = {
-    401: "No API token, a malformed one, or one the server does not know.",
-    403: "The token lacks the right or the project.",
-    404: "No such workflow, launch plan, version or execution.",
-    409: "A conflict: other content under a registered version, an idempotency key reused for "
-    "another request, or a verb that does not apply to the execution.",
-    413: "The request body is over the limit (1 MiB for JSON, 64 MiB for a bundle).",
-}
-# 422 keeps FastAPI's documented list of problems; an OverrideError or InputError comes as
-# ErrorBody under it instead (docs/decisions/0010-server-auth.md).

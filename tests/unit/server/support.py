@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,7 +20,19 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient as _TestClient
 
-__all__ = ["API", "LOOPBACK", "TestClient", "launch_body", "registration", "server_settings", "zip_bytes"]
+__all__ = [
+    "API",
+    "LOOPBACK",
+    "SECRETS",
+    "TOKENS",
+    "Server",
+    "TestClient",
+    "bearer",
+    "launch_body",
+    "registration",
+    "server_settings",
+    "zip_bytes",
+]
 
 API: Final = "/api/v1"
 LOOPBACK: Final = "http://127.0.0.1:8265"
@@ -74,3 +88,35 @@ def launch_body(project: str = "flytesnacks", **fields: Any) -> dict[str, Any]:
         "inputs": {"x": 3},
         **fields,
     }
+
+
+SECRETS: Final = {
+    "admin": "admin-secret-0123456789",
+    "reader-a": "reader-a-secret-0123456789",
+    "launcher-a": "launcher-a-secret-0123456789",
+    "both-b": "both-b-secret-0123456789",
+}
+TOKENS: Final = (
+    {"name": "admin", "token": SECRETS["admin"], "projects": ["*"], "rights": ["read", "launch"]},
+    {"name": "reader-a", "token": SECRETS["reader-a"], "projects": ["a"], "rights": ["read"]},
+    # Stored as its sha256 only, as retune.toml should keep it.
+    {
+        "name": "launcher-a",
+        "token_sha256": hashlib.sha256(SECRETS["launcher-a"].encode()).hexdigest(),
+        "projects": ["a"],
+        "rights": ["launch"],
+    },
+    {"name": "both-b", "token": SECRETS["both-b"], "projects": ["b"], "rights": ["read", "launch"]},
+)
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {SECRETS[name]}"}
+
+
+@dataclass
+class Server:
+    """A server with ``TOKENS`` (the ``server`` fixture)."""
+
+    client: TestClient
+    execution: str  # launched in project "a"

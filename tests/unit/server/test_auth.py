@@ -21,47 +21,17 @@ from retune.server.auth import load_tokens
 from retune.server.paths import PUBLIC
 from retune.settings import ServerSettings, Settings, SettingsError, load
 
-from .support import API, PIPELINE, TestClient, launch_body, registration, server_settings
-
-SECRETS = {
-    "admin": "admin-secret-0123456789",
-    "reader-a": "reader-a-secret-0123456789",
-    "launcher-a": "launcher-a-secret-0123456789",
-    "both-b": "both-b-secret-0123456789",
-}
-TOKENS = (
-    {"name": "admin", "token": SECRETS["admin"], "projects": ["*"], "rights": ["read", "launch"]},
-    {"name": "reader-a", "token": SECRETS["reader-a"], "projects": ["a"], "rights": ["read"]},
-    # Stored as its sha256 only, as retune.toml should keep it.
-    {
-        "name": "launcher-a",
-        "token_sha256": hashlib.sha256(SECRETS["launcher-a"].encode()).hexdigest(),
-        "projects": ["a"],
-        "rights": ["launch"],
-    },
-    {"name": "both-b", "token": SECRETS["both-b"], "projects": ["b"], "rights": ["read", "launch"]},
+from .support import (
+    API,
+    PIPELINE,
+    SECRETS,
+    Server,
+    TestClient,
+    bearer,
+    launch_body,
+    registration,
+    server_settings,
 )
-
-
-def bearer(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {SECRETS[name]}"}
-
-
-@dataclass
-class Server:
-    client: TestClient
-    execution: str  # launched in project "a"
-
-
-@pytest.fixture
-def server(home: Path) -> Iterator[Server]:
-    """Tokens configured; the pipeline registered in project "a" and launched once there."""
-    with TestClient(create_app(server_settings(home, TOKENS))) as client:
-        admin = bearer("admin")
-        assert client.post(f"{API}/registrations", json=registration("a"), headers=admin).status_code == 201
-        launched = client.post(f"{API}/executions", json=launch_body("a"), headers=admin)
-        assert launched.status_code == 201
-        yield Server(client, launched.json()["id"])
 
 
 @dataclass(frozen=True)

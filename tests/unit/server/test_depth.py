@@ -1,4 +1,4 @@
-"""JSON bodies nested deeper than 64 levels are refused with a 422 naming where, before any
+"""JSON bodies nested deeper than 128 levels are refused with a 422 naming where, before any
 parser or model recurses over them; nothing is created."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from retune.server.depth import MAX_DEPTH, too_deep
 
 from .support import API, TestClient, launch_body, registration
 
-DEPTHS = [100, 254, 1000, 100_000]
+DEPTHS = [129, 254, 1000, 100_000]
 
 
 def nested_list(depth: int) -> str:
@@ -102,4 +102,4 @@ def test_brackets_inside_strings_do_not_count() -> None:
 
 def test_the_depth_is_counted_without_recursion_on_a_megabyte_of_brackets() -> None:
     assert too_deep(b"[" * 2**20) == "[0][0][0][0][0][0][0][0]..."
-    assert too_deep(b'{"a": [' + b"[" * 62 + b"]" * 63 + b"}") is None
+    assert too_deep(b'{"a": [' + b"[" * (MAX_DEPTH - 2) + b"]" * (MAX_DEPTH - 1) + b"}") is None

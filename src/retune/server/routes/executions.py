@@ -1,13 +1,16 @@
 """``/executions``: launch, read, relaunch, recover and abort.
 
-Executions are answered as ``Execution.to_dict()``, the shape of ``--json``. A route naming an
-execution by id reads it first, so that the token is checked against the execution's project
-before anything is done to it.
+Executions are answered as ``Execution.to_dict()``, the shape of ``--json``, to a token that may
+read; a launch-only token gets an ``ExecutionReceipt`` instead (the id, the phase, and what its
+request sent), because ``launch`` does not imply ``read``: a relaunch or an idempotent replay
+would otherwise hand it another launch's inputs and outputs. A route naming an execution by id
+reads it first, so that the token is checked against the execution's project before anything
+is done to it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
@@ -19,10 +22,12 @@ from retune.model.execution import Execution
 from retune.server.auth import Grant
 from retune.server.dependencies import CanLaunch, CanRead, ExecutionId, PlanesDep
 from retune.server.paths import PREFIX
-from retune.server.schemas import ExecutionDocument, ExecutionList, Responses, errors
+from retune.server.responses import Responses, errors
+from retune.server.routing import StoreRoute
+from retune.server.schemas import ExecutionAnswer, ExecutionDocument, ExecutionList, ExecutionReceipt
 from retune.store import NotFound
 
-router = APIRouter(tags=["executions"])
+router = APIRouter(tags=["executions"], route_class=StoreRoute)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -37,20 +42,22 @@ IdempotencyKey = Annotated[
 Filter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
+RECEIPT = " (a receipt for a token without the right to read)"
 CREATED: Responses = {
-    201: {"model": ExecutionDocument, "description": "The new execution."},
+    201: {"model": ExecutionAnswer, "description": "The new execution" + RECEIPT},
 }
 LAUNCHED: Responses = CREATED | {
-    200: {"model": ExecutionDocument, "description": "An idempotent replay: the first execution."}
+    200: {"model": ExecutionAnswer, "description": "An idempotent replay: the first execution" + RECEIPT}
 }
 ONE: Responses = {200: {"model": ExecutionDocument, "description": "The execution."}}
+CHANGED: Responses = {200: {"model": ExecutionAnswer, "description": "The execution" + RECEIPT}}
 
 
 @router.post(
     "/executions",
     status_code=201,
     response_model=None,
-    responses=LAUNCHED | errors(401, 403, 404, 409, 413),
+    responses=LAUNCHED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Launch a workflow or a launch plan, with inputs and per-hook overrides",
 )
 def launch(
@@ -59,13 +66,14 @@ def launch(
     grant.check_project(body.project)
     request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
     execution, created = planes.current().launch(request)
-    return _answer(execution, 201 if created else 200)
+    sent = body.model_dump(mode="json", include=_SENT)
+    return _answer(execution, 201 if created else 200, grant, sent)
 
 
 @router.get(
     "/executions",
     response_model=ExecutionList,
-    responses=errors(401, 403),
+    responses=errors(401, 403, 422, 503),
     summary="Launched executions, newest first, without their nodes",
 )
 def list_executions(
@@ -79,18 +87,18 @@ def list_executions(
 @router.get(
     "/executions/{execution_id}",
     response_model=None,
-    responses=ONE | errors(401, 403, 404),
+    responses=ONE | errors(401, 403, 404, 422, 503),
     summary="An execution: nodes, effective config, provenance, attempts",
 )
 def get_execution(execution_id: ExecutionId, grant: CanRead, planes: PlanesDep) -> JSONResponse:
-    return _answer(_granted(planes.current(), grant, execution_id), 200)
+    return _answer(_granted(planes.current(), grant, execution_id), 200, grant)
 
 
 @router.post(
     "/executions/{execution_id}/relaunch",
     status_code=201,
     response_model=None,
-    responses=CREATED | errors(401, 403, 404, 409, 413),
+    responses=CREATED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Run the same target and inputs again; overrides carried over unless replaced",
 )
 def relaunch(
@@ -103,39 +111,40 @@ def relaunch(
     plane = planes.current()
     _granted(plane, grant, execution_id)
     request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
-    return _answer(plane.relaunch(execution_id, request), 201)
+    sent = {"parent_id": execution_id, "overrides": body.overrides}
+    return _answer(plane.relaunch(execution_id, request), 201, grant, sent)
 
 
 @router.post(
     "/executions/{execution_id}/recover",
     status_code=201,
     response_model=None,
-    responses=CREATED | errors(401, 403, 404, 409),
+    responses=CREATED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Re-run only the nodes of a failed or aborted execution that did not succeed",
 )
 def recover(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSONResponse:
     plane = planes.current()
     _granted(plane, grant, execution_id)
-    return _answer(plane.recover(execution_id), 201)
+    return _answer(plane.recover(execution_id), 201, grant, {"parent_id": execution_id})
 
 
 @router.post(
     "/executions/{execution_id}/abort",
     response_model=None,
-    responses=ONE | errors(401, 403, 404, 409),
+    responses=CHANGED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Abort: a queued execution at once, a running one at its worker's next heartbeat",
 )
 def abort(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSONResponse:
     plane = planes.current()
     _granted(plane, grant, execution_id)
-    return _answer(plane.abort(execution_id), 200)
+    return _answer(plane.abort(execution_id), 200, grant)
 
 
 @router.get(
     "/executions/{execution_id}/logs",
     response_class=PlainTextResponse,
     responses={
-        **errors(401, 403, 404),
+        **errors(401, 403, 404, 422, 503),
         200: {"content": {"text/plain": {}}, "description": "The stream's text."},
     },
     summary="What one attempt of a node wrote to stdout or stderr",
@@ -190,6 +199,14 @@ def _key(in_body: str | None, in_header: str | None) -> str | None:
     return in_header if in_header is not None else in_body
 
 
-def _answer(execution: Execution, status: int) -> JSONResponse:
+_SENT = {"project", "domain", "workflow", "launch_plan", "version", "inputs", "overrides"}
+
+
+def _answer(
+    execution: Execution, status: int, grant: Grant, sent: dict[str, Any] | None = None
+) -> JSONResponse:
     headers = {"Location": f"{PREFIX}/executions/{execution.id}"} if status == 201 else None
-    return JSONResponse(execution.to_dict(), status_code=status, headers=headers)
+    if grant.reads:
+        return JSONResponse(execution.to_dict(), status_code=status, headers=headers)
+    receipt = ExecutionReceipt(id=execution.id, phase=execution.phase, **(sent or {}))
+    return JSONResponse(receipt.model_dump(mode="json"), status_code=status, headers=headers)

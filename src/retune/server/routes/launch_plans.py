@@ -14,16 +14,17 @@ from retune.server.dependencies import (
     ProjectPath,
     VersionQuery,
 )
-from retune.server.schemas import errors, no_op
+from retune.server.responses import errors, no_op
+from retune.server.routing import StoreRoute
 
-router = APIRouter(tags=["launch plans"])
+router = APIRouter(tags=["launch plans"], route_class=StoreRoute)
 
 
 @router.post(
     "/launch_plans",
     status_code=201,
     response_model=LaunchPlanRecord,
-    responses=no_op("The launch plan") | errors(401, 403, 404, 409, 413),
+    responses=no_op("The launch plan") | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Create a launch plan for a registered workflow",
 )
 def create_launch_plan(
@@ -39,7 +40,7 @@ def create_launch_plan(
 @router.get(
     "/launch_plans/{project}/{domain}/{name}",
     response_model=LaunchPlanRecord,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 422, 503),
     summary="A registered launch plan",
 )
 def get_launch_plan(

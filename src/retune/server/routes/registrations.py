@@ -6,16 +6,17 @@ from fastapi import APIRouter, Response
 
 from retune.model.control import Registration, RegistrationResult
 from retune.server.dependencies import CanLaunch, PlanesDep
-from retune.server.schemas import errors, no_op
+from retune.server.responses import errors, no_op
+from retune.server.routing import StoreRoute
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], route_class=StoreRoute)
 
 
 @router.post(
     "/registrations",
     status_code=201,
     response_model=RegistrationResult,
-    responses=no_op("Every entity") | errors(401, 403, 404, 409, 413),
+    responses=no_op("Every entity") | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Register tasks, workflows and launch plans (immutable per version)",
 )
 def register(

@@ -7,15 +7,17 @@ from typing import Any
 from fastapi import APIRouter
 
 from retune.server.dependencies import CanRead, DomainPath, NamePath, PlanesDep, ProjectPath, VersionQuery
-from retune.server.schemas import HookDocument, WorkflowDocument, errors
+from retune.server.responses import errors
+from retune.server.routing import StoreRoute
+from retune.server.schemas import HookDocument, WorkflowDocument
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], route_class=StoreRoute)
 
 
 @router.get(
     "/workflows/{project}/{domain}/{name}",
     response_model=WorkflowDocument,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 422, 503),
     summary="A registered workflow: spec, interface and hooks",
 )
 def get_workflow(
@@ -40,7 +42,7 @@ def get_workflow(
 @router.get(
     "/workflows/{project}/{domain}/{name}/hooks",
     response_model=dict[str, HookDocument],
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 422, 503),
     summary="The workflow's hooks: the map `retune hooks --json` prints",
 )
 def get_hooks(
