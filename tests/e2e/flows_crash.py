@@ -6,10 +6,13 @@
   attempt after that finds the file and returns its attempt number.
 - ``serialized_flow``: once ``parties`` runs have met at a barrier, a cached task whose body
   appends to ``log`` and takes ``pause`` seconds.
+- ``crash_flow``: a task whose process exits (``os._exit(1)``) or segfaults (hook ``crasher``).
+- ``sleeper_flow``: a task that leaves ``sleep 300 &`` behind and writes its pid to ``pid_file``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 from pathlib import Path
@@ -99,3 +102,29 @@ def serialized_flow(log: str, barrier: str, parties: int = 10, x: int = 7, pause
     """All ``parties`` runs reach the cached node together: ``arrive`` is their barrier."""
     ready = arrive(barrier=barrier, parties=parties)
     return slow_square(log=log, x=x, pause=pause, parties=ready).with_runtime_override("slow")
+
+
+@rt.task
+def crash(how: str) -> int:
+    if how == "exit":
+        os._exit(1)
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+    return 0
+
+
+@rt.workflow
+def crash_flow(how: str) -> int:
+    return crash(how=how).with_runtime_override("crasher")
+
+
+@rt.task
+def leave_sleeper(pid_file: str) -> int:
+    partial = f"{pid_file}.partial"
+    os.system(f"sleep 300 & echo $! > {partial}")
+    os.rename(partial, pid_file)
+    return os.getpid()
+
+
+@rt.workflow
+def sleeper_flow(pid_file: str) -> int:
+    return leave_sleeper(pid_file=pid_file)

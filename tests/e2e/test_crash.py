@@ -1,5 +1,6 @@
 """Crash tests with real processes: a killed engine resumes, a killed task is a system attempt,
-concurrent identical ``cache_serialize`` runs execute the body once (issue 3, "Done when")."""
+concurrent identical ``cache_serialize`` runs execute the body once (issue 3, "Done when"); a
+task that crashes its own process is a user attempt, and leaves no process behind (issue 8)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from typing import Any
 
 import pytest
 
+import retune as rt
 from retune.engine.run import LOST_ON_RESTART
 from retune.model.execution import AttemptKind, Execution, Phase
 from retune.store import open_store
 from retune.testing import postgres_schema
+
+from . import flows_crash
 
 FLOWS = Path(__file__).with_name("flows_crash.py")
 RETUNE = str(Path(sys.executable).with_name("retune"))
@@ -50,6 +54,17 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: 
             return found
         time.sleep(every)
     raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
+
+
+def resume_once_abandoned(execution_id: str) -> subprocess.CompletedProcess[str]:
+    """``retune executions resume``, tried again while the killed engine's lease (15 s) has not
+    expired: until then resume refuses, rightly, an execution that may still be running."""
+    deadline = time.monotonic() + 60
+    while True:
+        resumed = retune("executions", "resume", execution_id)
+        if "is being run by" not in resumed.stderr or time.monotonic() > deadline:
+            return resumed
+        time.sleep(1)
 
 
 def stored(execution_id: str) -> Execution:
@@ -127,7 +142,7 @@ def test_an_engine_killed_midway_resumes_without_rerunning_committed_nodes(tmp_p
     assert 30 <= len(committed) < 100
     assert in_flight
 
-    resumed = retune("executions", "resume", execution_id)
+    resumed = resume_once_abandoned(execution_id)
     assert resumed.returncode == 0, resumed.stderr
     record = stored(execution_id)
     runs = body_runs(log)
@@ -181,6 +196,58 @@ def test_a_killed_task_process_is_a_system_attempt_and_spends_no_user_retry(tmp_
     assert (killed["phase"], killed["kind"]) == ("FAILED", "system")
     assert f"(pid {pid}) was killed by SIGKILL" in killed["error"]
     assert (retried["phase"], retried["kind"]) == ("SUCCEEDED", "user")
+
+
+# -- a task that crashes its own process --------------------------------------------------
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_task_whose_process_exits_non_zero_spends_user_retries_only(retries: int) -> None:
+    record = rt.run(
+        flows_crash.crash_flow, {"how": "exit"}, {"crasher": {"retries": retries}}, raise_on_failure=False
+    )
+    attempts = record.node("crasher").attempts
+
+    assert record.phase is Phase.FAILED
+    assert [(a.phase, a.kind) for a in attempts] == [(Phase.FAILED, AttemptKind.USER)] * (retries + 1)
+    assert all("the task process" in (a.error or "") for a in attempts)
+    assert all("exited with status 1" in (a.error or "") for a in attempts)
+    assert "exited with status 1" in (record.error or "")
+
+
+def test_a_task_that_segfaults_is_one_user_attempt_naming_sigsegv() -> None:
+    record = rt.run(
+        flows_crash.crash_flow, {"how": "segfault"}, {"crasher": {"retries": 0}}, raise_on_failure=False
+    )
+    (attempt,) = record.node("crasher").attempts
+
+    assert record.phase is Phase.FAILED
+    assert (attempt.phase, attempt.kind) == (Phase.FAILED, AttemptKind.USER)
+    assert "was killed by SIGSEGV (segmentation fault)" in (attempt.error or "")
+
+
+def test_a_process_a_task_leaves_in_the_background_is_gone_when_the_run_returns(tmp_path: Path) -> None:
+    pid_file = tmp_path / "sleeper.pid"
+    try:
+        record = rt.run(flows_crash.sleeper_flow, {"pid_file": str(pid_file)})
+        pid = int(pid_file.read_text())
+        gone = (
+            wait_for("the sleeper to end", lambda: not _sleeping(pid), timeout=5) if _sleeping(pid) else True
+        )
+    finally:
+        if pid_file.exists() and _sleeping(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert record.phase is Phase.SUCCEEDED
+    assert gone
+
+
+def _sleeping(pid: int) -> bool:
+    """``pid`` is a running ``sleep 300`` (so a reused pid is never taken for it)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return cmdline == b"sleep\x00300\x00" and alive(pid)
 
 
 # -- 10 concurrent identical cache_serialize runs ----------------------------------------------
