@@ -132,3 +132,37 @@ def test_resume_runs_a_launched_execution_from_its_registered_code() -> None:
     record = json.loads(retune("executions", "show", execution_id, "--json").stdout)
     assert record["phase"] == "SUCCEEDED"
     assert "xxx" in json.dumps(record["outputs"])
+
+
+def test_progress_on_a_terminal_is_one_line_rewritten_in_place(tmp_path: Path) -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("RETUNE_SERVER", "RETUNE_API_TOKEN")}
+    env["COLUMNS"] = "100"
+    proc = subprocess.Popen(
+        [RETUNE, "run", f"{FLOWS}:two_steps", "--ledger", str(tmp_path / "ledger"), "--seconds", "1"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+    )
+    os.close(secondary)
+    seen = b""
+    with proc:
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the run ended and closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    os.close(primary)
+    text = seen.decode(errors="replace")
+
+    assert proc.returncode == 0, text
+    assert "nodes done" in text
+    progress_lines = [line for line in text.replace("\r\n", "\n").split("\n") if "nodes done" in line]
+    assert len(progress_lines) <= 1, progress_lines  # rewritten with \r, never one line per update
+    assert "\x1b[K" in text  # and cleared before the table is printed
