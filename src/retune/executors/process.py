@@ -276,6 +276,8 @@ def _exited(proc: subprocess.Popen[bytes]) -> bool:
     """Whether ``proc`` has exited, without reaping it (``Popen.poll`` would)."""
     if proc.returncode is not None:
         return True
+    if not hasattr(os, "waitid"):  # macOS: no WNOWAIT; reaping is the price
+        return proc.poll() is not None
     try:
         return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:  # reaped meanwhile by another thread's Popen.wait
