@@ -32,11 +32,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
@@ -65,7 +64,16 @@ from retune.store.base import (
 from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
-from retune.store.sql.outage import outage_for, reason_of, redact
+from retune.store.sql.outage import (
+    CommitLost,
+    Lost,
+    connection_lost,
+    outage_for,
+    quietly,
+    reason_of,
+    redact,
+    transient,
+)
 from retune.store.sql.rows import Batch, Decoder, event_record, event_row, node_row
 from retune.store.sql.schema import ensure_schema
 from retune.store.sql.statements import Statements, dumps, loads
@@ -222,7 +230,7 @@ class SqlStore:
             nonlocal commit_lost
             try:
                 self._create(new.id, execution, nodes, created)
-            except _CommitLost:
+            except CommitLost:
                 commit_lost = True
                 raise
             except Conflict:
@@ -257,7 +265,7 @@ class SqlStore:
             nonlocal commit_lost
             try:
                 self._apply(batch, changes)
-            except _CommitLost:
+            except CommitLost:
                 commit_lost = True
                 raise
             except IllegalTransition:
@@ -491,7 +499,7 @@ class SqlStore:
     def close(self) -> None:
         with self._lock:
             if self._connected:
-                _quietly(self._conn.close)
+                quietly(self._conn.close)
                 self._connected = False
             self.engine.dispose()
 
@@ -518,7 +526,7 @@ class SqlStore:
             except Exception as exc:
                 if not self._lost(exc):
                     raise
-                reason = reason_of(exc.__cause__ if isinstance(exc, _Lost) and exc.__cause__ else exc)
+                reason = reason_of(exc.__cause__ if isinstance(exc, Lost) and exc.__cause__ else exc)
                 self._disconnect()
                 self._outage.began(reason)
                 now = time.monotonic()
@@ -540,8 +548,8 @@ class SqlStore:
             except sa.exc.DBAPIError as exc:
                 # Refused, reset, starting up, unknown host: worth waiting for. A server that
                 # answered with an error of its own (no such database, bad password) is not.
-                if _transient(exc):
-                    raise _Lost from exc
+                if transient(exc):
+                    raise Lost from exc
                 raise StoreUnavailable("database", self._outage.url, reason_of(exc)) from None
             self._dbapi = self._conn.connection.dbapi_connection
             self._connected = True
@@ -549,22 +557,13 @@ class SqlStore:
     def _disconnect(self) -> None:
         with self._lock:
             if self._connected:
-                _quietly(self._conn.invalidate)
-                _quietly(self._conn.close)
+                quietly(self._conn.invalidate)
+                quietly(self._conn.close)
                 self._connected = False
 
     def _lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the connection was lost (not: the statement was refused)."""
-        if isinstance(exc, _Lost):
-            return True
-        if isinstance(exc, sa.exc.DBAPIError):
-            if exc.connection_invalidated:
-                return True
-            exc = exc.orig if exc.orig is not None else exc
-        if self._sqlite or not isinstance(exc, self._driver.OperationalError | self._driver.InterfaceError):
-            return False
-        dbapi = getattr(self, "_dbapi", None)
-        return bool(getattr(dbapi, "broken", False) or getattr(dbapi, "closed", False))
+        return not self._sqlite and connection_lost(exc, self._driver, getattr(self, "_dbapi", None))
 
     @contextmanager
     def _transaction(self, *, write: bool = False) -> Iterator[sa.Connection]:
@@ -587,17 +586,17 @@ class SqlStore:
                     cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield cursor
             except BaseException:
-                _quietly(dbapi.rollback)  # on a lost connection the server rolled back already
+                quietly(dbapi.rollback)  # on a lost connection the server rolled back already
                 raise
             else:
                 try:
                     dbapi.commit()
                 except Exception as exc:
                     if self._lost(exc):
-                        raise _CommitLost from exc
+                        raise CommitLost from exc
                     raise
             finally:
-                _quietly(cursor.close)
+                quietly(cursor.close)
 
 
 def _write(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> int:
@@ -618,30 +617,6 @@ def _write_guarded(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> None:
 
 class _Rejected(Exception):
     """Internal: a guarded write touched fewer rows than asked; the transaction rolls back."""
-
-
-class _Lost(Exception):
-    """Internal: the connection was lost (its cause says how)."""
-
-
-class _CommitLost(_Lost):
-    """Internal: the connection was lost during COMMIT, so the transaction may be written."""
-
-
-_ANSWERED: Final = re.compile(r"FATAL:(?!\s+the database system is)")
-"""A server's refusal of a connection (no such database or role, authentication failed);
-``the database system is starting up`` (or shutting down, or in recovery) is worth waiting for.
-psycopg carries no SQLSTATE on connection failures, so the message is all there is."""
-
-
-def _transient(exc: sa.exc.DBAPIError) -> bool:
-    return _ANSWERED.search(str(exc.orig)) is None
-
-
-def _quietly(close: Callable[[], object]) -> None:
-    """Close or roll back what may already be broken; its error would hide the one that matters."""
-    with suppress(Exception):
-        close()
 
 
 if TYPE_CHECKING:
