@@ -552,7 +552,7 @@ def defined_entities(
 
 def launch_plan_spec(plan: LaunchPlan) -> LaunchPlanSpec:
     """The plan's spec with its default and fixed inputs encoded by the workflow's annotations."""
-    from retune.model.values import encode
+    from retune.model.values import LimitExceeded, encode, shown
 
     hints = typing.get_type_hints(plan.workflow.fn)
     encoded: dict[str, dict[str, Any]] = {}
@@ -563,9 +563,11 @@ def launch_plan_spec(plan: LaunchPlan) -> LaunchPlanSpec:
                 encoded[kind][name] = encode(value, hints.get(name, Any))
             except (TypeError, ValueError) as exc:
                 raise InputError(
-                    f"Launch plan {plan.name!r}: {kind}[{name!r}]={value!r} cannot be stored: {exc}",
+                    f"Launch plan {plan.name!r}: {kind}[{name!r}]={shown(value)} cannot be stored: {exc}",
                     input=name,
-                    fix="Give a value of a type that is stored as JSON (not a file or bytes).",
+                    fix=exc.fix
+                    if isinstance(exc, LimitExceeded)
+                    else "Give a value of a type that is stored as JSON (not a file or bytes).",
                 ) from None
     return plan.spec.model_copy(update=encoded)
 

@@ -4,13 +4,18 @@ error naming the output (real task processes, the local executor, SQLite under R
 
 from __future__ import annotations
 
+import sys
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import retune as rt
+from retune import api
+from retune.control import LocalControlPlane
 from retune.model.execution import AttemptKind, Phase
-from retune.store import open_store
+from retune.store import NotFound, open_blobs, open_store
 
 from . import flows_values as flows
 
@@ -66,3 +71,41 @@ def test_an_output_over_a_limit_fails_its_node_as_a_user_error_naming_the_output
     error = attempts[-1].error or ""
     assert f"Output 'o0' of task '{flows.poison.name}' cannot be stored" in error
     assert limit in (record.error or "")
+
+
+def test_registering_a_launch_plan_whose_default_is_over_a_limit_names_it_and_registers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    module = f"flows_{uuid.uuid4().hex[:10]}"
+    (code / f"{module}.py").write_text(PLAN_FLOW, encoding="utf-8")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    plane = LocalControlPlane(open_store(f"sqlite:///{tmp_path}/r.db"), open_blobs(tmp_path / "blobs"))
+    try:
+        with pytest.raises(
+            rt.InputError, match=r"default_inputs\['x'\]=<int> cannot be stored: .*4300 digits"
+        ):
+            api.register(code, project="p", domain="d", version="v1", plane=plane)
+        with pytest.raises(NotFound):
+            plane.get_workflow("p", "d", f"{module}.wf")
+    finally:
+        plane.close()
+
+
+PLAN_FLOW = """
+import retune as rt
+
+
+@rt.task
+def echo(x: int) -> int:
+    return x
+
+
+@rt.workflow
+def wf(x: int = 1) -> int:
+    return echo(x=x)
+
+
+huge = rt.LaunchPlan.get_or_create(workflow=wf, name="huge", default_inputs={"x": 10**5000})
+"""
