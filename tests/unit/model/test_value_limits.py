@@ -70,6 +70,9 @@ def test_16_mib_of_json_round_trips_and_one_character_more_is_refused() -> None:
         ["a", "bc", ""],
         {"k": [True, False, None], "é": {"nested": ["ü", 12, 1.25]}, "": []},
         [[], {}, [[1]], {"a": {}}],
+        [i * 1.1 for i in range(100)],  # long lists are estimated first, then measured exactly
+        [(-7) ** (i % 9) for i in range(100)],
+        ["word"] * 100,
     ],
 )
 def test_the_size_is_the_length_of_the_compact_json(monkeypatch: pytest.MonkeyPatch, value: Any) -> None:
