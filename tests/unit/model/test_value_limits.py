@@ -147,3 +147,10 @@ class Blobs:
     def get(self, key: str) -> bytes:
         self.reads += 1
         return self.data[key]
+
+
+def test_a_dict_that_would_read_back_as_a_blob_reference_is_refused_where_the_annotation_is_any() -> None:
+    lookalike = {"$bytes": VALUE_KEY}
+    with pytest.raises(TypeError, match=r"the key '\$bytes' would be read back as a blob reference"):
+        encode([lookalike])
+    assert decode(encode(lookalike, dict[str, str]), dict[str, str]) == lookalike

@@ -387,6 +387,12 @@ class AnyCodec(Codec):
         if kind is list:
             return each(self.enc, value, blobs)
         if kind is dict:
+            if len(value) <= 2 and any(tag in value for tag in _MARKERS):
+                raise Mismatch(
+                    f"a dict with the key {next(t for t in _MARKERS if t in value)!r} would be read back as a "
+                    "blob reference where the annotation is Any or missing; rename the key, or annotate "
+                    "the value (dict[str, str], a dataclass)"
+                )
             return ANY_DICT.enc(value, blobs)
         if kind is bytes:
             return {"$bytes": put_blob(blobs, value)}
