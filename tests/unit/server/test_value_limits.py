@@ -1,8 +1,8 @@
 """POST /executions with a value that could not be stored: 422 naming the input and the limit,
 and no execution created; one just under the limits is 201 and reads back exactly.
 
-(Values nested past the request body's own depth cap, and integers Python's JSON parser will not
-read, are refused by the server before they are values: tests/unit/server.)"""
+(Integers Python's JSON parser will not read, and bodies past the server's own depth cap, are
+refused by the server before they are values.)"""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def post(client: TestClient, inputs_json: str) -> Any:
 
 
 REFUSED = {
+    "101 levels of nesting": ('{"x": ' + "[" * 101 + "]" * 101 + "}", "more than 100 levels deep"),
     "a NaN": ('{"x": NaN}', "non-finite float"),
     "a lone surrogate": ('{"x": "\\ud800"}', "not valid Unicode"),
     "a pickle reference": ('{"x": {"$pickle": "bundles/' + "0" * 64 + '.zip"}}', "$pickle"),
