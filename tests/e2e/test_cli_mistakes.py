@@ -166,3 +166,16 @@ def test_progress_on_a_terminal_is_one_line_rewritten_in_place(tmp_path: Path) -
     progress_lines = [line for line in text.replace("\r\n", "\n").split("\n") if "nodes done" in line]
     assert len(progress_lines) <= 1, progress_lines  # rewritten with \r, never one line per update
     assert "\x1b[K" in text  # and cleared before the table is printed
+
+
+def test_an_integer_too_long_to_store_is_refused_naming_the_input_and_the_limit() -> None:
+    huge = "7" * 4301
+    registered = retune("register", str(FLOWS), "--project", "demo", "--domain", "dev", "--version", "v1")
+    assert registered.returncode == 0, registered.stderr
+
+    launched = retune("launch", "demo/dev/e2e.flows_interrupt.big_output", "-i", f"size={huge}")
+    run = retune("run", f"{FLOWS}:big_output", "--size", huge)
+
+    assert_one_line(launched, 2, "-i size", "4301 digits", "4300")
+    assert_one_line(run, 2, "--size", "4301 digits", "4300")
+    assert json.loads(retune("executions", "list", "--json").stdout) == []  # nothing was created

@@ -7,6 +7,7 @@ either way, and ``--json`` prints the records the API answers with.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -16,6 +17,7 @@ import click
 
 from retune.cli import render
 from retune.cli.errors import UsageError
+from retune.cli.inputs import parse_int
 from retune.cli.reporting import fail, reported
 from retune.errors import ExecutionFailed
 
@@ -195,9 +197,14 @@ def parse_input_items(items: Sequence[str], types: dict[str, str]) -> dict[str, 
         if kind == "str":
             values[name] = raw
             continue
+        if kind == "int":
+            values[name] = parse_int(raw, f"-i {name}") if raw.strip() else raw
+            continue
         try:
             value = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit
+            value = raw
+        if isinstance(value, datetime.date):  # YAML reads 2024-01-01 as a date: keep the text
             value = raw
         if kind == "float" and isinstance(value, str):
             with suppress(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,7 @@ def convert(raw: str, param: Param) -> Any:
         if kind == "str":
             return raw
         if kind == "int":
-            return int(raw)
+            return parse_int(raw, f"--{param.name}")
         if kind == "float":
             return float(raw)
         if kind == "bool":
@@ -52,6 +53,21 @@ def convert(raw: str, param: Param) -> Any:
             f"--{param.name} expects {kind}, got {raw!r}",
             f"Pass a value of type {kind}, e.g. --{param.name} {_example(kind)}.",
         ) from None
+
+
+def parse_int(raw: str, label: str) -> int:
+    """``int(raw)``, with a message naming the limit for an integer too long to store."""
+    try:
+        return int(raw)
+    except ValueError:
+        digits = raw.strip().lstrip("+-").replace("_", "")
+        if digits.isdigit() and len(digits) > sys.get_int_max_str_digits():
+            raise UsageError(
+                f"{label} is an integer of {len(digits)} digits, over the limit of "
+                f"{sys.get_int_max_str_digits()} digits a value may have",
+                "Pass it as text (a str input) or in a file (rt.File).",
+            ) from None
+        raise
 
 
 def _scalar(raw: str) -> Any:
