@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -31,6 +32,7 @@ from retune.server.hosts import HostRule
 from retune.server.limits import BodyLimit
 from retune.server.paths import PREFIX
 from retune.server.planes import Planes
+from retune.server.responses import errors_as_json
 from retune.server.routes import ROUTERS
 from retune.server.routes.health import VERSION
 from retune.settings import Settings, SettingsError, load
@@ -64,11 +66,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     errors.install(app)
+    _document_errors_as_json(app)
     # Each add_middleware wraps the ones before it: the last added runs first.
     app.add_middleware(JsonDepth)
     app.add_middleware(BodyLimit)
     app.add_middleware(HostRule, open_server=not tokens)
     return app
+
+
+def _document_errors_as_json(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors_as_json(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to amend it
 
 
 def database_url(settings: Settings) -> str:

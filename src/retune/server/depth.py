@@ -1,4 +1,7 @@
-"""The nesting limit of JSON bodies: 128 levels of arrays and objects, checked before parsing.
+"""JSON bodies checked before anything parses them: 128 levels of nesting at most, and text.
+
+Both refusals are a 422 with our ``InputError`` body (FastAPI itself answers a body it cannot
+decode with a bare 400, which the API does not document).
 
 Python's JSON parser and pydantic recurse: a body nested a few hundred levels deep overflows
 pydantic (a 500 at about 254 levels in ``task_config``) and one of a thousand levels the parser
@@ -16,9 +19,11 @@ depths that break a parser (about 250 for pydantic here, 1000 for ``json``).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Final
 
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -113,9 +118,12 @@ class JsonDepth:
             response = JSONResponse(refusal.body, status_code=413, headers={"Connection": "close"})
             await response(scope, receive, send)
             return
-        where = too_deep(body)
+        refused = _undecodable(scope, body)
+        where = too_deep(body) if refused is None else None
         if where is not None:
-            await JSONResponse(refusal_body(where), status_code=422)(scope, receive, send)
+            refused = refusal_body(where)
+        if refused is not None:
+            await JSONResponse(refused, status_code=422)(scope, receive, send)
             return
         replayed = False
 
@@ -127,6 +135,25 @@ class JsonDepth:
             return {**last, "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _undecodable(scope: Scope, body: bytes) -> dict[str, object] | None:
+    """Our 422 for a body FastAPI would parse as JSON but cannot decode (it is not UTF-8/16/32)."""
+    content_type = Headers(scope=scope).get("content-type", "")
+    if not body or (content_type and "json" not in content_type.split(";")[0]):
+        return None  # not parsed as JSON: the route's validation answers for it
+    try:
+        body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError as exc:
+        return {
+            "detail": {
+                "error": "InputError",
+                "message": f"The request body is not JSON text: byte {exc.start} is not {exc.encoding}",
+                "input": "body",
+                "fix": "Send the body as UTF-8 encoded JSON (Content-Type: application/json).",
+            }
+        }
+    return None
 
 
 async def _read(receive: Receive) -> tuple[bytes, Message]:

@@ -131,6 +131,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(ValidationError, _invalid)
     app.add_exception_handler(StoreUnavailable, _unavailable)
+    app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -165,6 +166,22 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER)},
     )
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's router names the methods of the first route of the path only (POST for
+    # /executions, which also has GET): list those of every route of the path.
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import compile_path
+
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if compile_path(str(context.path))[0].match(request.url.path):
+            methods |= set(context.methods or ())
+    allowed = ", ".join(sorted(methods))
+    message = f"{request.url.path} does not answer {request.method}; it answers {allowed}"
+    body = {"detail": {"error": "MethodNotAllowed", "message": message}}
+    return JSONResponse(body, status_code=405, headers={"Allow": allowed})
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

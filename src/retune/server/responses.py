@@ -90,3 +90,15 @@ def errors(*statuses: int) -> Responses:
 def no_op(what: str) -> Responses:
     """``responses=`` for the 200 of a write that changed nothing."""
     return {200: {"description": f"{what} was registered already with this content: a no-op."}}
+
+
+def errors_as_json(document: dict[str, Any]) -> dict[str, Any]:
+    """Move error bodies that FastAPI filed under a route's own media type (``text/plain`` for
+    ``GET .../logs``) to ``application/json``, which is what ``errors.py`` answers."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" not in content and content:
+                    response["content"] = {"application/json": next(iter(content.values()))}
+    return document

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from retune.server.dependencies import PlanesDep
 from retune.server.errors import RETRY_AFTER, as_unavailable, is_unavailable
 from retune.server.planes import Planes
+from retune.server.responses import errors
 from retune.server.routing import StoreRoute
 from retune.server.schemas import Health, Readiness
 
@@ -31,7 +32,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     VERSION = "unknown"
 
 
-@router.get("/health", response_model=Health, summary="Whether the server is up, and its retune version")
+@router.get(
+    "/health",
+    response_model=Health,
+    responses=errors(403),
+    summary="Whether the server is up, and its retune version",
+)
 def health() -> Health:
     return Health(status="ok", version=VERSION)
 
@@ -39,7 +45,7 @@ def health() -> Health:
 @router.get(
     "/ready",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "The database or the blob store is away."}},
+    responses=errors(403) | {503: errors(503)[503] | {"model": Readiness}},
     summary="Whether the database and the blob store answer",
 )
 def ready(planes: PlanesDep) -> JSONResponse:
