@@ -13,9 +13,10 @@ import logging
 import os
 import socket
 import threading
+from contextlib import suppress
 from typing import Final
 
-from retune.store.base import ControlStore
+from retune.store.base import ControlStore, StoreError, StoreUnavailable
 
 LEASE: Final = 15.0
 """Seconds a driver's hold lasts without renewal; a killed driver's execution is free after it."""
@@ -29,9 +30,19 @@ def owner_name(kind: str) -> str:
 
 
 class LeaseKeeper:
-    """Renews ``owner``'s lease on one execution until ``stop()``."""
+    """Renews ``owner``'s lease on one execution until ``stop()``. Once ``stopping`` is set (a
+    worker shutting down) the engine is told ``"lost"``: the execution is left to the next driver."""
 
-    def __init__(self, store: ControlStore, execution_id: str, owner: str, lease: float = LEASE) -> None:
+    def __init__(
+        self,
+        store: ControlStore,
+        execution_id: str,
+        owner: str,
+        lease: float = LEASE,
+        *,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self.stopping = stopping
         self.store = store
         self.execution_id = execution_id
         self.owner = owner
@@ -50,15 +61,20 @@ class LeaseKeeper:
         if self.thread.is_alive():
             self.thread.join()
         if release:
-            self.store.release_execution(self.execution_id, self.owner)
+            with suppress(StoreError):  # an unreleased lease lapses by itself
+                self.store.release_execution(self.execution_id, self.owner)
 
     def signal(self) -> str | None:
+        if self.state is None and self.stopping is not None and self.stopping.is_set():
+            return "lost"
         return self.state
 
     def _loop(self) -> None:
         while not self.done.wait(self.lease / 3):
             try:
                 lease = self.store.renew_lease(self.execution_id, self.owner, self.lease)
+            except StoreUnavailable:  # the store logged the outage; the next beat tries again
+                continue
             except Exception as exc:  # the store is away: try again next beat, the lease has slack
                 log.warning("cannot renew the lease of %s: %s", self.execution_id, exc)
                 continue

@@ -31,15 +31,15 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from retune.control.bundles import BundleError, extract_bundle
-from retune.control.local import bundle_key
+from retune.control.bundles import BundleError
+from retune.control.loading import load_registered
 from retune.engine import Engine
+from retune.engine.lease import LEASE, LeaseKeeper
 from retune.executors.base import Executor, TaskRef
 from retune.model.execution import AttemptKind, Execution, Phase
 from retune.model.spec import WorkflowSpec
@@ -56,7 +56,6 @@ from retune.store.base import (
     StoreUnavailable,
 )
 
-LEASE: Final = 15.0
 POLL: Final = 0.5
 ERROR_CHARS: Final = 2000
 """The longest system error written on an execution (an exception may quote a whole value)."""
@@ -113,8 +112,7 @@ class Worker:
         """Drive one claimed execution to a terminal phase (or until the lease is lost). Never
         raises: what escapes processing fails the execution (``fail``), unless the database is
         away, which leaves it to be claimed again."""
-        beat = _Heartbeat(self, execution_id)
-        beat.start()
+        beat = LeaseKeeper(self.store, execution_id, self.name, self.lease, stopping=self.stopping).start()
         began = time.monotonic()
         try:
             phase = self._drive(execution_id, beat)
@@ -126,11 +124,9 @@ class Worker:
             log.debug("%s: the error of %s", self.name, execution_id, exc_info=True)
             self.fail(execution_id, exc)
         finally:
-            beat.stop()
-            with suppress(StoreError):  # the lease expires on its own
-                self.store.release_execution(execution_id, self.name)
+            beat.stop(release=True)
 
-    def _drive(self, execution_id: str, beat: _Heartbeat) -> Phase:
+    def _drive(self, execution_id: str, beat: LeaseKeeper) -> Phase:
         record = self.store.get_execution(execution_id)
         log.info(
             "%s: claimed %s (workflow %s, phase %s)",
@@ -176,65 +172,7 @@ class Worker:
     def load(
         self, project: str, domain: str, workflow: str, version: str
     ) -> tuple[WorkflowSpec, Mapping[str, TaskRef]]:
-        found = self.store.registered("workflow", project, domain, workflow, version)
-        spec = WorkflowSpec.model_validate(found.spec)
-        paths: dict[str | None, tuple[str, ...]] = {None: ()}
-        tasks = {}
-        for name, task in spec.tasks.items():
-            bundle = task.bundle or found.bundle  # a reference's tasks keep their own bundle
-            if bundle not in paths:
-                data = self.blobs.get(bundle_key(bundle or ""))
-                paths[bundle] = (str(extract_bundle(data, bundle or "", self.bundles)),)
-            tasks[name] = TaskRef(
-                name=name,
-                module=task.module,
-                qualname=task.qualname,
-                task_type=task.task_type,
-                sys_path=paths[bundle],
-                bundle=bundle,
-            )
-        return spec, tasks
-
-
-class _Heartbeat:
-    """Renews one execution's lease every third of it; tells the engine to stop when an abort
-    was asked for or the lease was lost."""
-
-    def __init__(self, worker: Worker, execution_id: str) -> None:
-        self.worker = worker
-        self.execution_id = execution_id
-        self.state: str | None = None
-        self.done = threading.Event()
-        self.thread = threading.Thread(
-            target=self._loop, name=f"retune-heartbeat-{execution_id}", daemon=True
-        )
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.done.set()
-        self.thread.join()
-
-    def signal(self) -> str | None:
-        if self.worker.stopping.is_set() and self.state is None:
-            return "lost"  # shutting down: leave the execution to the next worker
-        return self.state
-
-    def _loop(self) -> None:
-        w = self.worker
-        while not self.done.wait(w.lease / 3):
-            try:
-                lease = w.store.renew_lease(self.execution_id, w.name, w.lease)
-            except StoreUnavailable:  # logged by the store; the next beat tries again
-                continue
-            except Exception as exc:  # a database hiccup: try again next beat, the lease has slack
-                log.warning("%s: cannot renew the lease of %s: %s", w.name, self.execution_id, exc)
-                continue
-            if lease.abort_requested:
-                self.state = "abort"
-            elif not lease.held:
-                self.state = "lost"
+        return load_registered(self.store, self.blobs, self.bundles, project, domain, workflow, version)
 
 
 def _ended_nodes(record: Execution | None, error: str, now: float) -> list[Change]:
