@@ -17,7 +17,7 @@ import click
 
 from retune.cli import render
 from retune.cli.errors import UsageError
-from retune.cli.inputs import parse_int
+from retune.cli.inputs import refuse_long_int
 from retune.cli.reporting import fail, reported
 from retune.errors import ExecutionFailed
 
@@ -197,9 +197,7 @@ def parse_input_items(items: Sequence[str], types: dict[str, str]) -> dict[str, 
         if kind == "str":
             values[name] = raw
             continue
-        if kind == "int":
-            values[name] = parse_int(raw, f"-i {name}") if raw.strip() else raw
-            continue
+        refuse_long_int(raw, f"-i {name}")
         try:
             value = yaml.safe_load(raw) if raw.strip() else raw
         except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit

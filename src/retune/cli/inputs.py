@@ -57,17 +57,19 @@ def convert(raw: str, param: Param) -> Any:
 
 def parse_int(raw: str, label: str) -> int:
     """``int(raw)``, with a message naming the limit for an integer too long to store."""
-    try:
-        return int(raw)
-    except ValueError:
-        digits = raw.strip().lstrip("+-").replace("_", "")
-        if digits.isdigit() and len(digits) > sys.get_int_max_str_digits():
-            raise UsageError(
-                f"{label} is an integer of {len(digits)} digits, over the limit of "
-                f"{sys.get_int_max_str_digits()} digits a value may have",
-                "Pass it as text (a str input) or in a file (rt.File).",
-            ) from None
-        raise
+    refuse_long_int(raw, label)
+    return int(raw)
+
+
+def refuse_long_int(raw: str, label: str) -> None:
+    """A ``UsageError`` naming the limit if ``raw`` is an integer of more digits than a value may have."""
+    digits = raw.strip().lstrip("+-").replace("_", "")
+    if digits.isdigit() and len(digits) > sys.get_int_max_str_digits():
+        raise UsageError(
+            f"{label} is an integer of {len(digits)} digits, over the limit of "
+            f"{sys.get_int_max_str_digits()} digits a value may have",
+            "Pass it as text (a str input) or in a file (rt.File).",
+        )
 
 
 def _scalar(raw: str) -> Any:
