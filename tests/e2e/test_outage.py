@@ -64,7 +64,9 @@ def test_a_database_killed_and_restarted_mid_run_is_survived_by_the_same_worker_
 
             pg.kill()
             time.sleep(5)
-            # TODO(server): assert 503 with Retry-After here once the server maps StoreUnavailable.
+            away = httpx.get(f"{cluster.url}/api/v1/executions/{execution_id}", timeout=30)
+            ready = httpx.get(f"{cluster.url}/api/v1/ready", timeout=30)
+            health = httpx.get(f"{cluster.url}/api/v1/health", timeout=30)
             pg.start()
 
             wait_for("the server to answer again", lambda: phase_of(cluster.url, execution_id), timeout=60)
@@ -83,6 +85,10 @@ def test_a_database_killed_and_restarted_mid_run_is_survived_by_the_same_worker_
             cluster.stop()
 
     worker_log = (cluster.logs / "worker-w.log").read_text()
+    assert away.status_code == 503, away.text  # while the database is away: a 503 naming it
+    assert away.headers["Retry-After"]
+    assert "database" in away.json()["detail"]["message"]
+    assert ready.status_code == 503 and health.status_code == 200
     assert final == "SUCCEEDED", cluster.dump_logs()
     assert alive, worker_log
     runs = Counter(tuple(line.split()[:2]) for line in ledger.read_text().splitlines())
