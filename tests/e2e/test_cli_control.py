@@ -241,11 +241,15 @@ def test_a_worker_runs_launched_executions_from_the_registered_bundle() -> None:
         "launch", "demo/dev/registry_plans.announced", "-i", "text=sum", "-i", "weights=[1, 2]"
     )
 
-    worked = retune("worker", "--once")
+    worked = retune("worker", "--once", "--name", "night-shift")
 
     assert worked.returncode == 0, worked.stderr
     assert ok_json("executions", "show", launched["id"])["outputs"] == {"o0": "HEY!!!"}
     assert ok_json("executions", "show", announced["id"])["outputs"] == {"o0": "sum 3!"}
+    assert ok_json("executions", "show", launched["id"])["worker"] == "night-shift"
+    assert "worker night-shift" in retune("executions", "show", launched["id"]).stdout
+    assert f"night-shift: claimed {launched['id']}" in worked.stderr  # one line per claim
+    assert f"{launched['id']} is SUCCEEDED after" in worked.stderr  # and per finish
 
 
 @pytest.mark.usefixtures("registered")

@@ -143,8 +143,9 @@ def explain_table(node: NodeExecution) -> Table:
 
 def execution_table(record: Execution) -> Table:
     style = PHASE_STYLE.get(record.phase, "")
+    ran_by = f"  worker {escape(record.worker)}" if record.worker else ""
     table = Table(
-        title=f"Execution {record.id}  [{style}]{record.phase.value}[/]  {record.workflow}",
+        title=f"Execution {record.id}  [{style}]{record.phase.value}[/]  {record.workflow}{ran_by}",
         title_justify="left",
     )
     for column in ("node", "hook", "task", "phase", "cache", "attempts"):
