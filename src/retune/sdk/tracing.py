@@ -58,7 +58,23 @@ def bind_value(value: Any, where: str, name: str) -> TracedBinding:
     if isinstance(value, list | tuple) and any(_is_promise(v) for v in value):
         items = tuple(bind_value(v, where, name) for v in value)
         return TracedBinding(kind="list", items=items)
+    _check_literal(value, where, name)
     return TracedBinding(kind="literal", value=value, type=type_of_value(value))
+
+
+def _check_literal(value: Any, where: str, name: str) -> None:
+    """A literal is stored in the workflow's spec: one JSON cannot hold is refused here, at its
+    call site, rather than when the spec is stored. (Other types are encoded by the codec.)"""
+    if not isinstance(value, dict | list | str | int | float) or isinstance(value, bool):
+        return
+    from retune.model.values.limits import LimitExceeded, check_stored
+
+    try:
+        check_stored(value)
+    except LimitExceeded as exc:
+        raise CompileError(
+            f"{where} input {name!r} is given a literal that cannot be stored: {exc}. {exc.fix}"
+        ) from None
 
 
 def _is_promise(value: Any) -> bool:
