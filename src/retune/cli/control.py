@@ -175,11 +175,11 @@ def parse_target(target: str) -> tuple[str, str, str, str | None]:
 def read_overrides(items: Sequence[str], overrides_file: str | None) -> dict[str, Any]:
     """``--overrides FILE`` then ``-o`` items, merged field by field (a later one wins), as
     ``{hook: fields}``. Malformed ones raise ``OverrideError`` here, before any request."""
-    from retune.overrides import combine, load_overrides_file, parse_cli_overrides
+    from retune.overrides import combine_maps, load_overrides_file, parse_cli_overrides
 
-    merged = load_overrides_file(overrides_file) if overrides_file else {}
-    for hook, fields in parse_cli_overrides(items).items():
-        merged[hook] = combine(merged[hook], fields) if hook in merged else fields
+    merged = combine_maps(
+        load_overrides_file(overrides_file) if overrides_file else {}, parse_cli_overrides(items)
+    )
     return {hook: fields.to_dict() for hook, fields in merged.items()}
 
 

@@ -96,13 +96,12 @@ def run_command(
             raise UsageError("FILE:WORKFLOW is missing", "Write e.g. retune run flows.py:pipeline.")
         return
     from retune import api
-    from retune.overrides import load_overrides_file, parse_cli_overrides
+    from retune.cli.control import read_overrides
 
     workflow_or_plan = _with_launch_plan(load_target(target), launch_plan)
     workflow = getattr(workflow_or_plan, "workflow", workflow_or_plan)
     inputs = parse_input_flags(ctx.args, workflow.interface.inputs)
-    overrides = load_overrides_file(overrides_file) if overrides_file else {}
-    overrides.update(parse_cli_overrides(items))
+    overrides = read_overrides(items, overrides_file)
     progress = _Progress(live=not as_json)
     with _sigterm_interrupts():
         try:

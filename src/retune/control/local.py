@@ -33,7 +33,7 @@ from retune.model.control import (
 )
 from retune.model.execution import Execution, Phase
 from retune.model.spec import LaunchPlanSpec, WorkflowSpec
-from retune.overrides import parse_overrides, resolve_workflow
+from retune.overrides import combine_maps, parse_overrides, resolve_workflow
 from retune.store.base import BlobStore, Conflict, ControlStore, NewExecution, NewNode, NotFound, Registered
 
 Check = Callable[[EffectiveConfig], None]
@@ -193,15 +193,14 @@ class LocalControlPlane:
 
     def relaunch(self, execution_id: str, request: RelaunchRequest) -> Execution:
         parent = self._launched(execution_id, "relaunch")
-        overrides = {hook: dict(fields) for hook, fields in parent.overrides.items()}
-        for hook, fields in request.overrides.items():
-            if not isinstance(fields, Mapping):
-                parse_overrides({hook: fields}, origin="overrides")  # raises the precise error
-            overrides[hook] = {**overrides.get(hook, {}), **fields}
+        # The parent's overrides, then the request's, combined field by field by the merge
+        # rules (an environment key or task_config leaf the request does not name is kept).
+        inherited = parse_overrides(parent.overrides, origin=f"execution {parent.id}")
+        given = parse_overrides(request.overrides, origin="overrides")
+        parsed = combine_maps(inherited, given)
         plan = self._plan_of(parent)
         spec, bundle = self._spec_of(parent)
         new_id = new_execution_id()
-        parsed = parse_overrides(overrides, origin="overrides")
         resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=new_id)
         check_configs(self.check, resolved)
         digest = _request_hash({"relaunch": execution_id, "overrides": request.overrides})

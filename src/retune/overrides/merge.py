@@ -105,6 +105,16 @@ def combine(*layers: TaskNodeOverrides) -> TaskNodeOverrides:
     return to_overrides(draft)
 
 
+def combine_maps(*maps: Mapping[str, TaskNodeOverrides]) -> dict[str, TaskNodeOverrides]:
+    """Several ``hook -> overrides`` maps as one, later wins field by field (``combine`` per
+    hook): ``--overrides FILE`` then ``-o``, or a parent's overrides then a relaunch's."""
+    merged: dict[str, TaskNodeOverrides] = {}
+    for overrides in maps:
+        for hook, fields in overrides.items():
+            merged[hook] = combine(merged[hook], fields) if hook in merged else fields
+    return merged
+
+
 def to_overrides(draft: Draft) -> TaskNodeOverrides:
     """The fields a draft has values for, as a ``TaskNodeOverrides``."""
     named: dict[str, Any] = {}

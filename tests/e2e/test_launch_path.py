@@ -1,0 +1,80 @@
+"""One launch path: layers given together are combined field by field, wherever they are given
+(``retune run``, ``retune launch``, relaunch); real processes over a fresh SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+E2E = Path(__file__).parent
+RETUNE = str(Path(sys.executable).with_name("retune"))
+LOUD = "demo/dev/registry_text.loud"
+
+
+def retune(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RETUNE_SERVER", "RETUNE_API_TOKEN")}
+    return subprocess.run([RETUNE, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def ok_json(*args: str) -> Any:
+    done = retune(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def node(record: dict[str, Any], hook: str) -> dict[str, Any]:
+    return next(n for n in record["nodes"] if n["hook"] == hook)
+
+
+@pytest.fixture
+def overrides_file(tmp_path: Path) -> Path:
+    path = tmp_path / "overrides.yaml"
+    path.write_text("shout:\n  retries: 3\n  environment:\n    FROM_FILE: 'yes'\n")
+    return path
+
+
+def test_retune_run_keeps_the_overrides_file_and_the_o_items_field_by_field(overrides_file: Path) -> None:
+    record = ok_json(
+        "run", f"{E2E / 'flows_cli.py'}:shout_flow", "--overrides", str(overrides_file), "-o", "shout.mem=2Gi"
+    )
+
+    shout = node(record, "shout")
+    assert shout["config"]["retries"] == 3  # from the file
+    assert shout["config"]["environment"]["FROM_FILE"] == "yes"  # from the file
+    assert shout["config"]["requests"]["mem"] == 2 * 2**30  # from -o
+    assert shout["provenance"]["retries"]["layer"] == "execution"
+
+
+def test_retune_launch_keeps_the_overrides_file_and_the_o_items_field_by_field(overrides_file: Path) -> None:
+    registered = retune(
+        "register", str(E2E / "flows_registry"), "--project", "demo", "--domain", "dev", "--version", "v1"
+    )
+    assert registered.returncode == 0, registered.stderr
+
+    record = ok_json(
+        "launch", LOUD, "-i", "word=a", "--overrides", str(overrides_file), "-o", "shout.mem=2Gi"
+    )
+
+    assert record["overrides"]["shout"]["retries"] == 3
+    assert record["overrides"]["shout"]["environment"] == {"FROM_FILE": "yes"}
+    assert record["overrides"]["shout"]["resources"]["requests"]["mem"] == 2 * 2**30
+
+
+def test_relaunch_keeps_the_parents_environment_keys_it_does_not_replace() -> None:
+    registered = retune(
+        "register", str(E2E / "flows_registry"), "--project", "demo", "--domain", "dev", "--version", "v1"
+    )
+    assert registered.returncode == 0, registered.stderr
+    parent = ok_json("launch", LOUD, "-i", "word=a", "-o", "shout.env.A=1", "-o", "shout.env.B=2")
+
+    child = ok_json("executions", "relaunch", parent["id"], "-o", "shout.env.B=3")
+
+    assert child["overrides"]["shout"]["environment"] == {"A": "1", "B": "3"}
+    assert node(child, "shout")["config"]["environment"] == {"A": "1", "B": "3"}
+    assert node(child, "shout")["provenance"]["environment.A"]["name"] == child["id"]
