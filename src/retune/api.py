@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -27,8 +27,8 @@ from retune.compiler.compiled import CompiledWorkflow
 from retune.engine import Engine, new_execution_id, new_nodes
 from retune.engine.lease import LEASE, LeaseKeeper, owner_name
 from retune.errors import ExecutionFailed, InputError, Interrupted, RequestRefused, RetuneError
-from retune.executors.base import Executor, TaskRef
-from retune.model import EffectiveConfig, NodeConfig, TaskNodeOverrides
+from retune.executors.base import ConfigCheck, Executor, TaskRef
+from retune.model import NodeConfig, TaskNodeOverrides
 from retune.model.execution import Execution, Phase
 from retune.model.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
 from retune.overrides import parse_overrides, resolve_workflow
@@ -99,7 +99,7 @@ def run(
     owned: list[Store | Executor] = []
     if executor is None or isinstance(executor, str):
         executor = _executor(executor, blobs)
-    check_executor(executor, resolved)
+    check_executor(executor, resolved, spec)
     tasks = task_refs(spec)
     if store is None:
         store = open_default_store()
@@ -281,11 +281,11 @@ def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobS
     return tuple(decode(record.outputs[p.name], a, blobs=blobs) for p, a in zip(outputs, parts, strict=False))
 
 
-def check_executor(executor: Executor, resolved: Mapping[str, NodeConfig]) -> None:
-    """Refuse, before anything runs, a config the executor can never honour."""
+def check_executor(executor: Executor, resolved: Mapping[str, NodeConfig], spec: WorkflowSpec) -> None:
+    """Refuse, before anything runs, a node the executor can never run (task type, config)."""
     from retune.control.validation import check_configs
 
-    check_configs(executor.check, resolved)
+    check_configs(executor.check, resolved, spec.tasks)
 
 
 def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:
@@ -348,21 +348,18 @@ def _executor(name: str | None, blobs: BlobStore) -> Executor:
     Its worker processes start once, so a second ``rt.run`` in a notebook or a script does not
     pay their start-up again. A change of settings (home, capacity, images) replaces it.
     """
-    if name not in (None, "local"):
-        raise ValueError(f"Unknown executor {name!r}; use 'local' or an Executor object.")
-    from retune.executors.local import LocalExecutor
+    from retune.executors.factory import build_executor, executor_kind
     from retune.settings import load
 
     settings = load()
-    key = repr((str(settings.home), sorted(settings.capacity.items()), sorted(settings.images.items())))
+    kind = executor_kind(settings, name, origin="rt.run(executor=...)" if name is not None else None)
+    key = repr((kind, str(settings.home), sorted(settings.capacity.items()), sorted(settings.images.items())))
     if _SHARED.get("key") != key:
         if "executor" in _SHARED:
             _SHARED.pop("executor").close()
         else:
             atexit.register(_close_shared)
-        _SHARED["executor"] = LocalExecutor(
-            blobs, capacity=settings.capacity or None, images=settings.images or None
-        )
+        _SHARED["executor"] = build_executor(settings, blobs, kind=kind)
         _SHARED["key"] = key
     executor: Executor = _SHARED["executor"]
     return executor
@@ -417,12 +414,12 @@ def control_plane(server: str | None = None, token: str | None = None) -> Contro
     return LocalControlPlane(store, open_default_blobs(), check=executor_check(settings))
 
 
-def executor_check(settings: Settings) -> Callable[[EffectiveConfig], None]:
-    """What the workers' local executor refuses (capacity, images), checked before a launch is
-    stored, without starting a worker; raises ``retune.executors.base.Refused``."""
-    from retune.executors.local import ConfigCheck
+def executor_check(settings: Settings) -> ConfigCheck:
+    """What the workers' executor refuses (task type, capacity, images), checked before a launch
+    is stored, without starting a worker; raises ``retune.executors.base.Refused``."""
+    from retune.executors.factory import config_check
 
-    return ConfigCheck(capacity=settings.capacity or None, images=settings.images or None)
+    return config_check(settings)
 
 
 @contextlib.contextmanager

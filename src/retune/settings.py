@@ -9,6 +9,8 @@ normalise them (this module imports nothing else of retune).
     url = "postgresql://postgres@127.0.0.1:5432/retune"
     [images]                      # container_image -> Python interpreter
     py311 = "/opt/venvs/py311/bin/python"
+    [executor]                    # what runs attempts (RETUNE_EXECUTOR): "local" (default)
+    kind = "local"
     [capacity]                    # what the local executor may hand out at once
     cpu = 2
     mem = "8Gi"
@@ -59,6 +61,15 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class ExecutorSettings:
+    """The ``[executor]`` table, raw: ``retune.executors.factory`` checks the kind, naming
+    ``origin`` (where it was set) when it is not one it knows."""
+
+    kind: str = "local"
+    origin: str = "the default"
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str | None = None
@@ -66,21 +77,34 @@ class Settings:
     capacity: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     server: ServerSettings = field(default_factory=ServerSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
 
 
 @lru_cache(maxsize=8)
 def load(cwd: Path | None = None) -> Settings:
     """The merged settings (cached per working directory; ``load.cache_clear()`` in tests)."""
     home = retune_home()
-    merged: dict[str, dict[str, Any]] = {"database": {}, "images": {}, "capacity": {}, "server": {}}
+    merged: dict[str, dict[str, Any]] = {
+        "database": {},
+        "images": {},
+        "capacity": {},
+        "server": {},
+        "executor": {},
+    }
     sources = []
+    executor_origin = ExecutorSettings.origin
     for path in (home / "config.toml", (cwd or Path.cwd()) / "retune.toml"):
         if path.is_file():
             for section, values in _read(path).items():
                 if isinstance(values, dict) and section in merged:
                     merged[section].update(values)
+                    if section == "executor" and "kind" in values:
+                        executor_origin = f"[executor] kind in {path}"
             sources.append(str(path))
     env = os.environ
+    if "RETUNE_EXECUTOR" in env:
+        merged["executor"]["kind"] = env["RETUNE_EXECUTOR"]
+        executor_origin = "RETUNE_EXECUTOR"
     if "RETUNE_DATABASE_URL" in env:
         merged["database"]["url"] = env["RETUNE_DATABASE_URL"]
     for name in ("cpu", "mem", "gpu"):
@@ -99,6 +123,7 @@ def load(cwd: Path | None = None) -> Settings:
         capacity={str(k): str(v) for k, v in merged["capacity"].items()},
         sources=tuple(sources),
         server=_server(merged["server"]),
+        executor=ExecutorSettings(str(merged["executor"].get("kind", "local")), executor_origin),
     )
 
 

@@ -19,14 +19,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from retune.executors.base import AttemptRequest, AttemptResult, Executor, Outcome
+from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Executor, Outcome
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity, Execution
 from retune.model.spec import WorkflowSpec
@@ -147,19 +147,40 @@ def _changed(record: Execution, change: Change) -> Execution:
 
 
 class InlineExecutor:
-    """``Executor`` running tasks on threads of this process: no isolation, no limits."""
+    """``Executor`` running tasks on threads of this process: no isolation, no limits.
+
+    ``cancel`` resolves the attempt's future at once (``LOST``, ``CANCELLED``) as the local
+    executor's does; a thread cannot be killed, so the task body runs on and its result is dropped.
+    """
 
     name = "inline"
     interruptible_capacity = False
 
     def __init__(self, workers: int = 4) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.futures: dict[tuple[str, str, int], Future[AttemptResult]] = {}
 
-    def check(self, config: EffectiveConfig) -> None:
+    def check(self, config: EffectiveConfig, task_type: str) -> None:
         pass
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
-        return self.pool.submit(self._run, request)
+        key = (request.execution_id, request.node, request.attempt)
+        future: Future[AttemptResult] = Future()
+        self.futures[key] = future
+
+        def settle(ran: Future[AttemptResult]) -> None:
+            self.futures.pop(key, None)
+            with suppress(InvalidStateError):  # cancelled meanwhile: that result stands
+                future.set_result(ran.result())
+
+        self.pool.submit(self._run, request).add_done_callback(settle)
+        return future
+
+    def cancel(self, request: AttemptRequest) -> None:
+        future = self.futures.pop((request.execution_id, request.node, request.attempt), None)
+        if future is not None:
+            with suppress(InvalidStateError):  # it finished meanwhile: that result stands
+                future.set_result(AttemptResult(Outcome.LOST, error=CANCELLED, capacity=request.capacity))
 
     def _run(self, request: AttemptRequest) -> AttemptResult:
         # The same loading, decoding and output naming as a task process, minus the process.
@@ -187,8 +208,11 @@ class PreemptingExecutor:
         self.left = preemptions
         self.placements: list[tuple[str, int, Capacity]] = []
 
-    def check(self, config: EffectiveConfig) -> None:
-        self.inner.check(config)
+    def check(self, config: EffectiveConfig, task_type: str) -> None:
+        self.inner.check(config, task_type)
+
+    def cancel(self, request: AttemptRequest) -> None:
+        self.inner.cancel(request)
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         self.placements.append((request.node, request.attempt, request.capacity))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,7 +20,8 @@ from retune.control.inputs import check_given_inputs, launch_inputs
 from retune.control.validation import check_configs, check_launch_plan, hooks_document
 from retune.engine import new_execution_id
 from retune.errors import InputError, RequestRefused
-from retune.model import EffectiveConfig, NodeConfig
+from retune.executors.base import ConfigCheck
+from retune.model import NodeConfig
 from retune.model.control import (
     ExecutionRequest,
     LaunchPlanRecord,
@@ -36,7 +37,7 @@ from retune.model.spec import LaunchPlanSpec, WorkflowSpec
 from retune.overrides import combine_maps, parse_overrides, resolve_workflow
 from retune.store.base import BlobStore, Conflict, ControlStore, NewExecution, NewNode, NotFound, Registered
 
-Check = Callable[[EffectiveConfig], None]
+Check = ConfigCheck
 
 
 class LocalControlPlane:
@@ -165,7 +166,7 @@ class LocalControlPlane:
         parsed = parse_overrides(q.overrides, origin="overrides")
         inputs = launch_inputs(spec.name, spec.interface, q.inputs, plan)
         resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=execution_id)
-        check_configs(self.check, resolved)
+        check_configs(self.check, resolved, spec.tasks)
         new = NewExecution(
             id=execution_id,
             workflow=spec.name,
@@ -202,7 +203,7 @@ class LocalControlPlane:
         spec, bundle = self._spec_of(parent)
         new_id = new_execution_id()
         resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=new_id)
-        check_configs(self.check, resolved)
+        check_configs(self.check, resolved, spec.tasks)
         digest = _request_hash({"relaunch": execution_id, "overrides": request.overrides})
         if request.idempotency_key is not None:
             seen = self._seen(request.idempotency_key, digest)

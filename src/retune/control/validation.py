@@ -3,14 +3,14 @@ resolved configs against what the workers' executor can honour, and the hooks do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from retune.control.inputs import as_float, check_limits, problem_of
 from retune.errors import InputError, OverrideError
-from retune.executors.base import Refused
-from retune.model import EffectiveConfig, NodeConfig
-from retune.model.spec import HookDefault, LaunchPlanSpec, WorkflowSpec
+from retune.executors.base import ConfigCheck, Refused
+from retune.model import NodeConfig
+from retune.model.spec import HookDefault, LaunchPlanSpec, TaskSpec, WorkflowSpec
 from retune.model.values import shown
 from retune.overrides import check_known_hooks, combine, resolve_workflow
 
@@ -54,18 +54,21 @@ def check_launch_plan(workflow: WorkflowSpec, plan: LaunchPlanSpec) -> LaunchPla
 
 
 def check_configs(
-    check: Callable[[EffectiveConfig], None] | None, resolved: Mapping[str, NodeConfig]
+    check: ConfigCheck | None, resolved: Mapping[str, NodeConfig], tasks: Mapping[str, TaskSpec]
 ) -> None:
-    """Refuse, before anything is stored, a config the executor can never honour."""
+    """Refuse, before anything is stored, a node the executor can never run: its task type
+    (``tasks``: the workflow's task specs) or its effective config."""
     if check is None:
         return
-    seen: set[int] = set()
+    types = {task.name: task.task_type for task in tasks.values()}
+    seen: set[tuple[int, str]] = set()
     for path, node in resolved.items():
-        if id(node.config) in seen:
+        task_type = types[node.task]
+        if (id(node.config), task_type) in seen:
             continue
-        seen.add(id(node.config))
+        seen.add((id(node.config), task_type))
         try:
-            check(node.config)
+            check(node.config, task_type)
         except Refused as exc:
             source = node.provenance.get(exc.field.removeprefix("resources."))
             given = f" (set by {source})" if source else ""

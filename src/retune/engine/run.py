@@ -50,6 +50,9 @@ become ``ABORTED``), ``"lost"`` to stop at once writing nothing (another owner t
 
 STOP_POLL: Final = 0.25
 ABORTED_BY_REQUEST: Final = "aborted by request"
+CANCEL_WAIT: Final = 10.0
+"""Seconds an abort waits for the attempts it cancelled to end (the local executor's end within
+milliseconds of the kill), so that none of their processes outlives the abort."""
 
 
 def new_execution_id() -> str:
@@ -151,6 +154,7 @@ class _Run:
             n for n in self.nodes.values() if n.phase is Phase.QUEUED and self.unmet[n.spec.path] == 0
         )
         self.running: dict[Future[AttemptResult], _Node] = {}
+        self.requests: dict[Future[AttemptResult], AttemptRequest] = {}  # what to cancel on abort
         self.holding: list[_Node] = []  # nodes holding a cache_serialize reservation
         self.waiting: list[_Node] = []  # on another run's cache reservation
         self.changes: list[Change] = []
@@ -189,6 +193,7 @@ class _Run:
                 continue
             done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
+                self.requests.pop(future, None)
                 self.finish(self.running.pop(future), future.result())
             self.heartbeat()
         self.complete()
@@ -207,7 +212,9 @@ class _Run:
             self.holding.remove(node)
         submissions, self.to_submit = self.to_submit, []
         for node, request in submissions:
-            self.running[self.engine.executor.submit(request)] = node
+            future = self.engine.executor.submit(request)
+            self.running[future] = node
+            self.requests[future] = request
 
     def now(self) -> float:
         return self.engine.clock()
@@ -400,7 +407,12 @@ class _Run:
 
     def abort(self) -> None:
         """Every node not finished becomes ``ABORTED``, then the execution. Attempts still
-        running are abandoned: their results, if they come, are not recorded."""
+        running are cancelled (``Executor.cancel``: the local executor kills their processes)
+        and waited for a while; their results are not recorded."""
+        for request in self.requests.values():
+            self.engine.executor.cancel(request)
+        wait(list(self.requests), timeout=CANCEL_WAIT)
+        self.requests.clear()
         for node in self.nodes.values():
             if node.phase.terminal:
                 continue

@@ -4,7 +4,11 @@ Executors run attempts and *report*; they never write to the store (the engine r
 An executor refuses, before anything runs, what it can never honour (``check``), and
 admits work against its capacity so concurrent attempts never oversubscribe it.
 
-    engine --submit(AttemptRequest)--> executor --Future[AttemptResult]--> engine
+    launch --check(config, task_type)--> executor       refused: nothing is stored
+    engine --submit(AttemptRequest)----> executor --Future[AttemptResult]--> engine
+    engine --cancel(AttemptRequest)----> executor       the attempt's future resolves LOST
+
+``executors.factory`` builds the configured executor for ``rt.run``, the CLI and workers.
 
 A map node is one attempt with several *calls* (one per item), so items run and are
 recorded in batches; a plain task node is an attempt with one call.
@@ -12,11 +16,12 @@ recorded in batches; a plain task node is an attempt with one call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Final, Protocol, TypeAlias
 
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
@@ -29,6 +34,8 @@ class TaskRef:
     ``module``/``qualname`` name the ``@rt.task`` object (its ``.fn`` is called). ``pickled`` holds a
     cloudpickled function for tasks defined in ``__main__``, notebooks or anything not importable.
     ``sys_path`` is the launching process's ``sys.path``, so scripts and test modules import.
+    ``task_type`` picks the runner: ``submit`` refuses a type the executor has none for, so an
+    execution resumed from the store is refused like a fresh launch.
     """
 
     name: str
@@ -54,6 +61,10 @@ class AttemptRequest:
     capacity: Capacity = Capacity.ON_DEMAND
     log_prefix: str = ""
     """Blob key prefix for this attempt's ``stdout`` and ``stderr``."""
+
+
+CANCELLED: Final = "cancelled by request: the attempt was stopped before it finished"
+"""The error of an attempt ended by ``Executor.cancel``."""
 
 
 class Outcome(StrEnum):
@@ -92,17 +103,42 @@ class Refused(Exception):
         super().__init__(f"{field}: {problem}. {fix}")
 
 
+class Blobs(Protocol):
+    """What executors need of a blob store (``retune.store.base.BlobStore`` is one): the task
+    process reads and writes values through it, and attempt logs land in it. Declared here
+    so that executors never import the store: they report, the engine records."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def local_path(self, key: str) -> Path | None: ...
+
+
+ConfigCheck: TypeAlias = Callable[[EffectiveConfig, str], None]
+"""``Executor.check`` on its own (config, task type): what the control plane and ``rt.run`` ask
+before storing a launch; ``executors.factory.config_check`` builds one without an executor."""
+
+
 class Executor(Protocol):
     """Runs attempts. ``interruptible_capacity`` says whether it has any to offer."""
 
     name: str
     interruptible_capacity: bool
 
-    def check(self, config: EffectiveConfig) -> None:
-        """Raise ``Refused`` if an attempt with ``config`` could never run here."""
+    def check(self, config: EffectiveConfig, task_type: str) -> None:
+        """Raise ``Refused`` if an attempt of a ``task_type`` task with ``config`` could never
+        run here (no runner for the type, an unknown image, a request larger than the place)."""
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         """Start the attempt when capacity allows; never blocks the caller."""
+
+    def cancel(self, request: AttemptRequest) -> None:
+        """Stop the attempt ``request`` started (or drop it if it is still queued): its future
+        resolves promptly, ``LOST`` with the error ``CANCELLED``, and its processes are gone.
+        An attempt that already finished, or that this executor never saw, is left as it is."""
 
     def close(self) -> None:
         """Stop accepting work and release workers; running attempts are ended."""

@@ -3,9 +3,10 @@
     submit -> queue -> admission (cpu, mem, gpu requests against capacity) -> a slot
     slot: one thread + one worker process per interpreter, reused attempt after attempt
 
-1. ``check`` refuses what can never run here: a request above the capacity, an unknown
-   image (``container_image`` names an interpreter through ``images``). ``submit`` of such an
-   attempt fails it at once (``USER_ERROR``, "refused: ...") rather than queue it forever.
+1. ``check`` refuses what can never run here: a task type it has no runner for (``RUNNERS``),
+   a request above the capacity, an unknown image (``container_image`` names an interpreter
+   through ``images``). ``submit`` of such an attempt fails it at once (``USER_ERROR``,
+   "refused: ...") rather than queue it forever.
 2. ``submit`` queues the attempt; it starts as soon as its requests fit next to those of the
    running attempts (later, smaller attempts may start first: backfilling), on an idle slot
    of its interpreter or a new one.
@@ -17,6 +18,9 @@
    dies of a signal its code provoked (SIGSEGV, SIGABRT, ...) is ``CRASHED``, with the end of
    its stderr; one killed from outside is ``LOST``. Either way the slot starts a fresh process
    for its next attempt, and every process the attempt started is ended with it.
+5. ``cancel`` drops a queued attempt, or kills the process tree of a running one (the slot's
+   thread sees it die and resolves the future ``LOST``, ``CANCELLED``); the engine's abort
+   uses it, so an aborted execution leaves no task process behind.
 
 There is no interruptible capacity here: every attempt runs on-demand and says so. Design
 notes and numbers: docs/decisions/0008-local-executor.md.
@@ -35,20 +39,23 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from retune.executors.base import AttemptRequest, AttemptResult, Outcome, Refused
-from retune.executors.capacity import ADMITTED, Grant, Ledger, MachineCapacity, machine_capacity
+from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Blobs, Outcome, Refused
+from retune.executors.capacity import ADMITTED, Grant, Ledger, machine_capacity
 from retune.executors.images import Interpreters
 from retune.executors.process import Reply, StartFailed, TaskProcess
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
 
-if TYPE_CHECKING:
-    from retune.store.base import BlobStore
+__all__ = ["RUNNERS", "LocalConfigCheck", "LocalExecutor"]
 
-__all__ = ["LocalExecutor"]
+RUNNERS: Final = frozenset({"python", "spark"})
+"""Task types whose attempts the local executor can run: a Python function body in a task
+process. A ``spark`` task is such a function, given its merged ``spark_conf`` as task_config
+(the SparkSession of DESIGN §9 arrives with the task-type runners); ``sql`` has no body to run
+and no runner yet, so it is refused at launch rather than failing once it runs."""
 
 SPAWN_WORTH: Final = 0.1
 """Seconds of expected queueing that justify starting one more worker process (~60 ms)."""
@@ -63,25 +70,10 @@ _POOL: Final = "\x00"
 interpreter and, for registered code, per bundle (``TaskRef.bundle``)."""
 
 
-def check_config(config: EffectiveConfig, capacity: MachineCapacity, interpreters: Interpreters) -> None:
-    """Refuse a config the local executor can never honour: an unknown image, or a request larger
-    than its whole capacity. Also what the server and ``retune launch`` check before storing a
-    launch (``ConfigCheck``), without starting any process."""
-    interpreters.check(config.container_image)
-    for name in ADMITTED:
-        wanted, has = getattr(config.requests, name), capacity.get(name)
-        if wanted > has:
-            raise Refused(
-                f"resources.requests.{name}",
-                f"requests {name}={format_quantity(name, wanted)} but the local executor's capacity "
-                f"is {name}={format_quantity(name, has)} ({capacity.describe()})",
-                f"Lower it (for example with the override HOOK.{name}=...), or raise the capacity "
-                f"in the [capacity] table of retune.toml or RETUNE_CAPACITY_{name.upper()}.",
-            )
-
-
-class ConfigCheck:
-    """``LocalExecutor.check`` for a capacity and images, with no executor (no worker process)."""
+class LocalConfigCheck:
+    """What the local executor refuses, for a capacity and images, with no worker process: the
+    one code path behind ``LocalExecutor.check`` and the check the server and ``retune launch``
+    make before storing a launch (``executors.factory.config_check``)."""
 
     def __init__(
         self, capacity: Mapping[str, str | int | float] | None = None, images: Mapping[str, str] | None = None
@@ -89,8 +81,26 @@ class ConfigCheck:
         self.capacity = machine_capacity(capacity)
         self.interpreters = Interpreters(images)
 
-    def __call__(self, config: EffectiveConfig) -> None:
-        check_config(config, self.capacity, self.interpreters)
+    def __call__(self, config: EffectiveConfig, task_type: str) -> None:
+        if task_type not in RUNNERS:
+            raise Refused(
+                "task_type",
+                f"no runner for task type {task_type!r} yet: the local executor runs "
+                f"{', '.join(sorted(RUNNERS))} tasks",
+                "Run this task on an executor that has a runner for it, or write it as a Python task.",
+            )
+        self.interpreters.check(config.container_image)
+        capacity = self.capacity
+        for name in ADMITTED:
+            wanted, has = getattr(config.requests, name), capacity.get(name)
+            if wanted > has:
+                raise Refused(
+                    f"resources.requests.{name}",
+                    f"requests {name}={format_quantity(name, wanted)} but the local executor's capacity "
+                    f"is {name}={format_quantity(name, has)} ({capacity.describe()})",
+                    f"Lower it (for example with the override HOOK.{name}=...), or raise the capacity "
+                    f"in the [capacity] table of retune.toml or RETUNE_CAPACITY_{name.upper()}.",
+                )
 
 
 @dataclass(slots=True)
@@ -100,6 +110,8 @@ class _Job:
     interpreter: str  # the pool key: the interpreter, and the bundle if any
     grant: Grant | None = None
     sent: _Sent | None = None
+    slot: _Slot | None = None  # once admitted
+    cancelled: bool = False
     admitted_at: float = 0.0
     queued_at: float = 0.0
 
@@ -125,18 +137,20 @@ class LocalExecutor:
 
     def __init__(
         self,
-        blobs: BlobStore,
+        blobs: Blobs,
         *,
         capacity: Mapping[str, str | int | float] | None = None,
         images: Mapping[str, str] | None = None,
         workers: int | None = None,
     ) -> None:
         self.blobs = blobs
-        self.capacity = machine_capacity(capacity)
-        self.interpreters = Interpreters(images)
+        self._check = LocalConfigCheck(capacity, images)
+        self.capacity = self._check.capacity
+        self.interpreters = self._check.interpreters
         self.max_running = workers
         self._lock = threading.Lock()
         self._pending: deque[_Job] = deque()
+        self._jobs: dict[tuple[str, str, int], _Job] = {}  # submitted, not finished: for cancel
         self._ledger = Ledger(self.capacity)
         self._idle: dict[str, list[_Slot]] = {}
         self._spawning: dict[str, int] = {}
@@ -151,13 +165,13 @@ class LocalExecutor:
 
     # --- the Executor protocol ---------------------------------------------------------------
 
-    def check(self, config: EffectiveConfig) -> None:
-        check_config(config, self.capacity, self.interpreters)
+    def check(self, config: EffectiveConfig, task_type: str) -> None:
+        self._check(config, task_type)
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()
         try:
-            self.check(request.config)
+            self.check(request.config, request.task.task_type)
         except Refused as exc:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
             return future
@@ -170,9 +184,26 @@ class LocalExecutor:
                 future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
                 return future
             self._pending.append(job)
+            self._jobs[_identity(request)] = job
             starts = self._dispatch()
         self._start(starts)
         return future
+
+    def cancel(self, request: AttemptRequest) -> None:
+        with self._lock:
+            job = self._jobs.get(_identity(request))
+            if job is None:
+                return
+            job.cancelled = True  # before the kill: a slot about to send it sees this (_Slot._send)
+            queued = job in self._pending
+            if queued:
+                self._pending.remove(job)
+                del self._jobs[_identity(request)]
+            slot = job.slot
+        if queued:
+            job.future.set_result(AttemptResult(Outcome.LOST, error=CANCELLED))
+        elif slot is not None:
+            slot.process.interrupt()  # the slot's thread sees it die and resolves the future
 
     def close(self) -> None:
         with self._lock:
@@ -233,8 +264,9 @@ class LocalExecutor:
             del self._pending[index]
             job.admitted_at = time.monotonic()
             job.grant = self._ledger.take(requests)
+            job.slot = idle.pop()
             self._running += 1
-            starts.append((idle.pop(), job))
+            starts.append((job.slot, job))
         return starts
 
     def _worth_a_worker(self, job: _Job) -> bool:
@@ -284,6 +316,7 @@ class LocalExecutor:
                 failed = next((j for j in self._pending if j.interpreter == slot.interpreter), None)
                 if failed is not None:
                     self._pending.remove(failed)
+                    self._jobs.pop(_identity(failed.request), None)
             starts = self._dispatch()
         if failed is not None:
             failed.future.set_result(AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND))
@@ -293,6 +326,7 @@ class LocalExecutor:
         with self._lock:
             assert job.grant is not None
             self._ledger.give_back(job.grant)
+            self._jobs.pop(_identity(job.request), None)
             self._running -= 1
             took = time.monotonic() - job.admitted_at
             mean = self._mean_duration.get(slot.interpreter, took)
@@ -372,6 +406,10 @@ def _tail(path: str, size: int = 2000, lines: int = 20) -> str:
         return ""
     kept = text.strip().splitlines()[-lines:]
     return "; its stderr ends with:\n" + "\n".join(kept) if kept else ""
+
+
+def _identity(request: AttemptRequest) -> tuple[str, str, int]:
+    return request.execution_id, request.node, request.attempt
 
 
 def _log_prefix(request: AttemptRequest) -> str:
@@ -454,11 +492,15 @@ class _Slot:
             except Exception as exc:  # never leave a future unresolved
                 self.process.kill()
                 result = AttemptResult(Outcome.LOST, error=f"the local executor failed: {exc!r}")
+            if job.cancelled and result.outcome is not Outcome.SUCCEEDED:
+                result = AttemptResult(Outcome.LOST, error=CANCELLED, capacity=Capacity.ON_DEMAND)
             self.executor._finished(self, job)
             job.future.set_result(result)
         self.process.stop()
 
     def _run(self, job: _Job) -> AttemptResult:
+        if job.sent is None and job.cancelled:
+            return AttemptResult(Outcome.LOST, error=CANCELLED, capacity=Capacity.ON_DEMAND)
         if job.sent is None and self.executor._closed:
             return AttemptResult(
                 Outcome.LOST, error="the local executor was closed", capacity=Capacity.ON_DEMAND
@@ -482,6 +524,8 @@ class _Slot:
         assert job.grant is not None
         self.process.pin(job.grant.cores)
         job.sent = self.executor._send(self, job)
+        if job.cancelled:  # cancelled while it was on its way: cancel may have missed the process
+            self.process.interrupt()
 
     def _needs_fresh_process(self, job: _Job) -> bool:
         limit = job.request.config.limits.mem

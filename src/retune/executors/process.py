@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from retune.executors import process_tree, wire
 
 if TYPE_CHECKING:
-    from retune.store.base import BlobStore
+    from retune.executors.base import Blobs
 
 START_TIMEOUT: Final = 60.0
 WATCH_INTERVAL: Final = 0.05
@@ -147,7 +147,7 @@ class TaskProcess:
             return 0
 
     def run(
-        self, attempt: Mapping[str, Any], *, blobs: BlobStore, timeout: float | None, mem_limit: int
+        self, attempt: Mapping[str, Any], *, blobs: Blobs, timeout: float | None, mem_limit: int
     ) -> Reply:
         """Send one attempt and wait for its end."""
         deadline = self.send(attempt, timeout)
@@ -163,7 +163,7 @@ class TaskProcess:
             self.unsent = True
         return deadline
 
-    def wait(self, *, blobs: BlobStore, deadline: float | None, mem_limit: int) -> Reply:
+    def wait(self, *, blobs: Blobs, deadline: float | None, mem_limit: int) -> Reply:
         """The end of the attempt sent last, answering the worker's blob requests meanwhile;
         past ``deadline`` or ``mem_limit`` (RSS) the process is killed."""
         if self.reader.fd < 0:
@@ -195,7 +195,7 @@ class TaskProcess:
         wait = at_most if deadline is None else min(at_most, deadline - time.monotonic())
         return bool(self.poller.poll(max(0.0, wait) * 1000))
 
-    def _handle(self, message: tuple[Any, ...], blobs: BlobStore) -> Reply | None:
+    def _handle(self, message: tuple[Any, ...], blobs: Blobs) -> Reply | None:
         kind = message[0]
         if kind == "blob_get":
             try:

@@ -92,7 +92,7 @@ def database_url(settings: Settings) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from retune.executors.local import ConfigCheck
+    from retune.executors.factory import config_check
     from retune.store import open_blobs, open_store
 
     settings: Settings = app.state.settings
@@ -100,8 +100,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     open_store(url).close()  # a database that cannot be reached or migrated stops the start
     blobs = open_blobs(settings.home / "blobs")
     # The workers' executor refuses these configs too; checking here refuses them before a launch
-    # is stored (ConfigCheck starts no process).
-    check = ConfigCheck(capacity=settings.capacity or None, images=settings.images or None)
+    # is stored (config_check starts no process).
+    check = config_check(settings)
     app.state.planes = planes = Planes(url, blobs, check=check)
     try:
         yield

@@ -202,7 +202,7 @@ def run_worker(
     Logs one line per claim and per finish (and the store's outage lines) to stderr unless the
     process configured logging already. A database that cannot be reached at start is waited for.
     """
-    from retune.executors.local import LocalExecutor
+    from retune.executors.factory import build_executor
     from retune.settings import load
     from retune.store import open_blobs
 
@@ -219,7 +219,7 @@ def run_worker(
         if store is None:
             return 0
         blobs = open_blobs(settings.home / "blobs")
-        executor = LocalExecutor(blobs, capacity=settings.capacity or None, images=settings.images or None)
+        executor = build_executor(settings, blobs)
         worker = Worker(
             store, blobs, executor, bundles=settings.home / "bundles", name=name, lease=lease, poll=poll
         )

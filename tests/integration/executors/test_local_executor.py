@@ -181,15 +181,15 @@ def test_bytes_files_and_directories_travel_through_the_blob_store(
 def test_check_refuses_a_request_larger_than_the_capacity(blobs: DirBlobs) -> None:
     with LocalExecutor(blobs, capacity={"cpu": "2", "mem": "4Gi"}) as executor:
         with pytest.raises(Refused) as refused:
-            executor.check(effective(requests=resources(cpu=64)))
+            executor.check(effective(requests=resources(cpu=64)), "python")
 
         assert refused.value.field == "resources.requests.cpu"
         assert "requests cpu=64 but the local executor's capacity is cpu=2" in str(refused.value)
         with pytest.raises(Refused, match="capacity is mem=4Gi"):
-            executor.check(effective(requests=resources(mem=5 * 2**30)))
+            executor.check(effective(requests=resources(mem=5 * 2**30)), "python")
         with pytest.raises(Refused, match="capacity is gpu=0"):
-            executor.check(effective(requests=resources(gpu=1)))
-        executor.check(effective(requests=resources(cpu=2, mem=4 * 2**30)))
+            executor.check(effective(requests=resources(gpu=1)), "python")
+        executor.check(effective(requests=resources(cpu=2, mem=4 * 2**30)), "python")
 
 
 def test_check_refuses_an_unknown_image_listing_the_known_ones(blobs: DirBlobs) -> None:
@@ -197,7 +197,7 @@ def test_check_refuses_an_unknown_image_listing_the_known_ones(blobs: DirBlobs) 
         LocalExecutor(blobs, images={"py311": "/usr/bin/python3"}) as executor,
         pytest.raises(Refused) as refused,
     ):
-        executor.check(effective(container_image="cuda"))
+        executor.check(effective(container_image="cuda"), "python")
 
     assert refused.value.field == "container_image"
     assert "unknown image 'cuda' (the local executor knows: 'py311')" in str(refused.value)

@@ -1,0 +1,57 @@
+"""The one place an executor is built from settings: for ``rt.run``, the CLI and workers alike.
+
+    kind = the caller's choice (``rt.run(executor="local")``) or ``[executor] kind`` /
+           ``RETUNE_EXECUTOR`` (default ``"local"``)
+    build_executor(settings, blobs)  -> the executor that runs attempts
+    config_check(settings)           -> its ``check`` without an executor: what the server and
+                                        ``retune launch`` refuse before storing (no process)
+
+An unknown kind is a ``SettingsError`` naming where it was set and the kinds there are. Ray
+arrives with its own issue (DESIGN §8): until then ``"ray"`` is unknown like any other name.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from retune.executors.base import Blobs, ConfigCheck, Executor
+from retune.settings import Settings, SettingsError
+
+__all__ = ["KINDS", "build_executor", "config_check", "executor_kind"]
+
+KINDS: Final = ("local",)
+
+
+def executor_kind(settings: Settings, kind: str | None = None, *, origin: str | None = None) -> str:
+    """``kind`` (given by ``origin``, e.g. ``"rt.run(executor=...)"``), else the settings' one;
+    refused with where it came from when no executor of that kind exists."""
+    chosen, where = (settings.executor.kind, settings.executor.origin) if kind is None else (kind, origin)
+    if chosen not in KINDS:
+        known = ", ".join(repr(k) for k in KINDS)
+        raise SettingsError(
+            f"Unknown executor {chosen!r} (set by {where or 'the caller'}); the executors are: {known}. "
+            f"Use one of them there, or pass an Executor object to rt.run."
+        )
+    return chosen
+
+
+def build_executor(
+    settings: Settings, blobs: Blobs, *, kind: str | None = None, origin: str | None = None
+) -> Executor:
+    """The executor of ``kind`` (default: the settings' kind), over the blob store ``blobs``."""
+    executor_kind(settings, kind, origin=origin)
+    from retune.executors.local import LocalExecutor  # starts a warm worker process: only when asked
+
+    return LocalExecutor(blobs, capacity=_capacity(settings), images=settings.images or None)
+
+
+def config_check(settings: Settings, *, kind: str | None = None) -> ConfigCheck:
+    """What the executor of ``kind`` refuses, checked without building it (no process starts)."""
+    executor_kind(settings, kind)
+    from retune.executors.local import LocalConfigCheck
+
+    return LocalConfigCheck(capacity=_capacity(settings), images=settings.images or None)
+
+
+def _capacity(settings: Settings) -> dict[str, str] | None:
+    return dict(settings.capacity) or None
