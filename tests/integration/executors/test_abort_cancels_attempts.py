@@ -1,0 +1,121 @@
+"""Abort of a launched execution whose attempt is running (DESIGN §8, issue 12's done-when): the
+worker's engine cancels the attempt, so its task process is killed within 2 s of the abort
+being seen, not left to run its 60 s."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import retune as rt
+from retune.control import LocalControlPlane
+from retune.control.bundles import build_bundle
+from retune.executors.factory import build_executor
+from retune.model.control import ExecutionRequest, Registration
+from retune.model.execution import Phase
+from retune.settings import Settings
+from retune.store import open_blobs, open_store
+from retune.worker import Worker
+
+FLOWS = """
+import os
+import time
+from pathlib import Path
+
+import retune as rt
+
+
+@rt.task
+def sleepy(pid_file: str) -> int:
+    Path(pid_file + ".partial").write_text(str(os.getpid()))
+    Path(pid_file + ".partial").rename(pid_file)
+    time.sleep(60)
+    return 1
+
+
+@rt.workflow
+def wf(pid_file: str) -> int:
+    return sleepy(pid_file=pid_file)
+"""
+
+WITHIN = 2.0
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait(condition: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_aborting_a_running_execution_kills_its_task_process_within_two_seconds(
+    database_url: str, tmp_path: Path
+) -> None:
+    module = f"flows_{uuid.uuid4().hex[:8]}"
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / f"{module}.py").write_text(FLOWS)
+    sys.path.insert(0, str(flows))
+    try:
+        spec = rt.compile(importlib.import_module(module).wf).spec
+    finally:
+        sys.path.remove(str(flows))
+    store, blobs = open_store(database_url), open_blobs(tmp_path / "blobs")
+    plane = LocalControlPlane(store, blobs)
+    bundle = plane.put_bundle(build_bundle(flows))
+    plane.register(
+        Registration(
+            project="p",
+            domain="d",
+            version="v1",
+            bundle=bundle,
+            workflows=(spec,),
+            tasks=tuple(spec.tasks.values()),
+        )
+    )
+    executor = build_executor(Settings(home=tmp_path), blobs)  # what `retune worker` runs
+    worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=1.5, poll=0.05)
+    pid_file = tmp_path / "task.pid"
+    pid = None
+    try:
+        request = {
+            "project": "p",
+            "domain": "d",
+            "workflow": spec.name,
+            "inputs": {"pid_file": str(pid_file)},
+        }
+        execution_id = plane.launch(ExecutionRequest.model_validate(request))[0].id
+        thread = threading.Thread(target=worker.serve, kwargs={"once": True})
+        thread.start()
+        _wait(pid_file.exists)
+        pid = int(pid_file.read_text())
+
+        plane.abort(execution_id)
+        _wait(lambda: store.get_execution(execution_id).phase is Phase.ABORTED)  # the worker saw it
+        seen = time.monotonic()
+        while _running(pid) and time.monotonic() - seen < WITHIN:
+            time.sleep(0.01)
+
+        assert not _running(pid), f"the task process {pid} still runs {WITHIN} s after the abort was seen"
+        thread.join(timeout=30)
+        record = store.get_execution(execution_id)
+        assert [a.phase for a in record.nodes[0].attempts] == [Phase.ABORTED]
+    finally:
+        if pid is not None and _running(pid):
+            os.kill(pid, signal.SIGKILL)
+        executor.close()
+        store.close()

@@ -1,0 +1,82 @@
+"""``executors.factory``: one place builds the executor and its check from settings; an unknown
+kind is refused naming where it was set and the kinds there are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import retune as rt
+from retune.executors.base import Refused
+from retune.executors.factory import config_check, executor_kind
+from retune.settings import ExecutorSettings, Settings, SettingsError, load
+
+
+@rt.task
+def one() -> int:
+    return 1
+
+
+@rt.workflow
+def flow() -> int:
+    return one()
+
+
+def _settings(tmp_path: Path, **fields: object) -> Settings:
+    return Settings(home=tmp_path, **fields)  # type: ignore[arg-type]
+
+
+def test_the_default_kind_is_local(tmp_path: Path) -> None:
+    assert executor_kind(_settings(tmp_path)) == "local"
+
+
+def test_an_unknown_kind_from_retune_toml_names_the_file_and_the_known_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "retune.toml").write_text('[executor]\nkind = "ray"\n')
+    monkeypatch.setenv("RETUNE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RETUNE_EXECUTOR", raising=False)
+    load.cache_clear()
+    try:
+        settings = load(tmp_path)
+    finally:
+        load.cache_clear()
+
+    with pytest.raises(SettingsError) as refused:
+        config_check(settings)
+
+    message = str(refused.value)
+    assert f"Unknown executor 'ray' (set by [executor] kind in {tmp_path / 'retune.toml'})" in message
+    assert "the executors are: 'local'" in message
+
+
+def test_an_unknown_kind_from_the_environment_or_the_caller_names_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETUNE_HOME", str(tmp_path))
+    monkeypatch.setenv("RETUNE_EXECUTOR", "k8s")
+    load.cache_clear()
+    try:
+        settings = load(tmp_path)
+    finally:
+        load.cache_clear()
+
+    assert settings.executor == ExecutorSettings("k8s", "RETUNE_EXECUTOR")
+    with pytest.raises(SettingsError, match=r"Unknown executor 'k8s' \(set by RETUNE_EXECUTOR\)"):
+        executor_kind(settings)
+    with pytest.raises(SettingsError, match=r"Unknown executor 'dask' \(set by rt.run\(executor=...\)\)"):
+        executor_kind(settings, "dask", origin="rt.run(executor=...)")
+    assert executor_kind(settings, "local") == "local", "the caller's choice wins over the settings"
+
+
+def test_the_config_check_refuses_what_the_local_executor_refuses_without_starting_a_process(
+    tmp_path: Path,
+) -> None:
+    check = config_check(_settings(tmp_path, capacity={"cpu": "0.1"}))
+    config = next(iter(rt.resolve(flow).values())).config  # retune's defaults: cpu=250m
+
+    with pytest.raises(Refused, match="no runner for task type 'sql' yet"):
+        check(config, "sql")
+    with pytest.raises(Refused, match="requests cpu=250m but the local executor's capacity is cpu=100m"):
+        check(config, "python")
