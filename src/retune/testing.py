@@ -1,4 +1,5 @@
-"""Public test doubles: an in-memory store, an in-process executor, a preempting executor, a clock;
+"""Public test doubles: an in-memory store and blob store, an in-process executor, a preempting
+executor, a clock;
 ``postgres_schema``, a throwaway schema of a real PostgreSQL for tests that need one; and
 ``PrivatePostgres``, a PostgreSQL server of a test's own, for tests that kill the database.
 
@@ -146,6 +147,32 @@ def _changed(record: Execution, change: Change) -> Execution:
     return replace(record, nodes=tuple(nodes))
 
 
+class MemoryBlobStore:
+    """``BlobStore`` in a dict: a missing key is ``NotFound`` (a ``KeyError``) naming it, a put
+    replaces the whole blob, and there are no local files (``local_path`` is None, so writers
+    put the bytes, as with an object store)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes) -> None:
+        with self.lock:
+            self.blobs[key] = bytes(data)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.blobs[key]
+        except KeyError:
+            raise NotFound(f"No blob {key!r} in memory.") from None
+
+    def exists(self, key: str) -> bool:
+        return key in self.blobs
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+
 class InlineExecutor:
     """``Executor`` running tasks on threads of this process: no isolation, no limits.
 
@@ -247,7 +274,14 @@ class FakeClock:
         self.now += seconds
 
 
-__all__ = ["FakeClock", "InlineExecutor", "MemoryStore", "PreemptingExecutor", "PrivatePostgres"]
+__all__ = [
+    "FakeClock",
+    "InlineExecutor",
+    "MemoryBlobStore",
+    "MemoryStore",
+    "PreemptingExecutor",
+    "PrivatePostgres",
+]
 
 
 @contextmanager
