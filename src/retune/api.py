@@ -380,11 +380,10 @@ def open_default_store() -> Store:
 
 
 def open_default_blobs() -> BlobStore:
-    """The blob store under RETUNE_HOME."""
-    from retune.settings import load
-    from retune.store import open_blobs
+    """The configured blob store (settings: RETUNE_BLOB_URL, retune.toml, else RETUNE_HOME/blobs)."""
+    from retune.store import open_default_blobs as open_configured
 
-    return open_blobs(load().home / "blobs")
+    return open_configured()
 
 
 # -- register and launch: the control plane ---------------------------------------------------

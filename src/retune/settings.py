@@ -7,6 +7,10 @@ normalise them (this module imports nothing else of retune).
     # retune.toml
     [database]
     url = "postgresql://postgres@127.0.0.1:5432/retune"
+    [blobs]                       # RETUNE_BLOB_URL; default: the directory RETUNE_HOME/blobs
+    url = "s3://bucket/prefix"    # any fsspec URL: file:///shared/retune, s3://bucket/prefix
+    [blobs.options]               # fsspec storage options (docs/decisions/0014-blob-store.md)
+    endpoint_url = "http://127.0.0.1:9000"
     [images]                      # container_image -> Python interpreter
     py311 = "/opt/venvs/py311/bin/python"
     [executor]                    # what runs attempts (RETUNE_EXECUTOR): "local" (default)
@@ -70,9 +74,20 @@ class ExecutorSettings:
 
 
 @dataclass(frozen=True)
+class BlobSettings:
+    """The ``[blobs]`` table: the blob store's fsspec ``url`` (None: ``RETUNE_HOME/blobs``), its
+    storage ``options``, and ``source``, where the URL was set, for error messages."""
+
+    url: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = "the default blob store (RETUNE_HOME/blobs)"
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str | None = None
+    blobs: BlobSettings = field(default_factory=BlobSettings)
     images: dict[str, str] = field(default_factory=dict)
     capacity: dict[str, str] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
@@ -86,18 +101,22 @@ def load(cwd: Path | None = None) -> Settings:
     home = retune_home()
     merged: dict[str, dict[str, Any]] = {
         "database": {},
+        "blobs": {},
         "images": {},
         "capacity": {},
         "server": {},
         "executor": {},
     }
     sources = []
+    blobs_source = BlobSettings.source
     executor_origin = ExecutorSettings.origin
     for path in (home / "config.toml", (cwd or Path.cwd()) / "retune.toml"):
         if path.is_file():
             for section, values in _read(path).items():
                 if isinstance(values, dict) and section in merged:
                     merged[section].update(values)
+                    if section == "blobs" and "url" in values:
+                        blobs_source = f"[blobs] url in {path}"
                     if section == "executor" and "kind" in values:
                         executor_origin = f"[executor] kind in {path}"
             sources.append(str(path))
@@ -107,6 +126,8 @@ def load(cwd: Path | None = None) -> Settings:
         executor_origin = "RETUNE_EXECUTOR"
     if "RETUNE_DATABASE_URL" in env:
         merged["database"]["url"] = env["RETUNE_DATABASE_URL"]
+    if env.get("RETUNE_BLOB_URL"):
+        merged["blobs"]["url"], blobs_source = env["RETUNE_BLOB_URL"], "RETUNE_BLOB_URL"
     for name in ("cpu", "mem", "gpu"):
         if f"RETUNE_CAPACITY_{name.upper()}" in env:
             merged["capacity"][name] = env[f"RETUNE_CAPACITY_{name.upper()}"]
@@ -119,6 +140,7 @@ def load(cwd: Path | None = None) -> Settings:
     return Settings(
         home=home,
         database_url=merged["database"].get("url"),
+        blobs=_blobs(merged["blobs"], blobs_source),
         images={str(k): str(v) for k, v in merged["images"].items()},
         capacity={str(k): str(v) for k, v in merged["capacity"].items()},
         sources=tuple(sources),
@@ -135,6 +157,20 @@ def _server(table: dict[str, Any]) -> ServerSettings:
         # The later file's list replaces the earlier one's, like any other key.
         tokens=tuple(tokens) if isinstance(tokens, list) else (tokens,),
     )
+
+
+def _blobs(table: dict[str, Any], source: str) -> BlobSettings:
+    url, options = table.get("url"), table.get("options", {})
+    if url is not None and (not isinstance(url, str) or not url):
+        raise SettingsError(
+            f"{source} is {url!r}; give an fsspec URL such as 'file:///shared/retune' or 's3://bucket/prefix'."
+        )
+    if not isinstance(options, dict):
+        raise SettingsError(
+            f"[blobs] options is {options!r}, not a table; write it as [blobs.options] with one "
+            'fsspec storage option a line, such as endpoint_url = "http://127.0.0.1:9000".'
+        )
+    return BlobSettings(url=url, options=dict(options), source=source)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -93,12 +93,12 @@ def database_url(settings: Settings) -> str:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     from retune.executors.factory import config_check
-    from retune.store import open_blobs, open_store
+    from retune.store import open_default_blobs, open_store
 
     settings: Settings = app.state.settings
     url = database_url(settings)
     open_store(url).close()  # a database that cannot be reached or migrated stops the start
-    blobs = open_blobs(settings.home / "blobs")
+    blobs = open_default_blobs(settings)
     # The workers' executor refuses these configs too; checking here refuses them before a launch
     # is stored (config_check starts no process).
     check = config_check(settings)

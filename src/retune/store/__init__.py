@@ -1,7 +1,8 @@
 """Where retune keeps state: a SQL database for records, a blob store for large values and logs.
 
-    open_store()   RETUNE_DATABASE_URL, else SQLite at RETUNE_HOME/retune.db (migrated on open)
-    open_blobs()   a local directory, RETUNE_HOME/blobs by default
+    open_store()          RETUNE_DATABASE_URL, else SQLite at RETUNE_HOME/retune.db (migrated on open)
+    open_default_blobs()  RETUNE_BLOB_URL / [blobs] url, an fsspec URL, else RETUNE_HOME/blobs
+    open_blobs()          the blob store at one fsspec URL or directory
 
 SQLAlchemy, Alembic and fsspec load only when one of these is called: ``import retune`` and
 ``import retune.store`` stay light.
@@ -10,10 +11,11 @@ SQLAlchemy, Alembic and fsspec load only when one of these is called: ``import r
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from retune.settings import retune_home
+from retune.settings import Settings, load, retune_home
 from retune.store.base import (
     AttemptChange,
     BlobStore,
@@ -35,7 +37,7 @@ from retune.store.base import (
 )
 
 if TYPE_CHECKING:
-    from retune.store.blobs import LocalBlobStore
+    from retune.store.blobs import FsspecBlobStore
     from retune.store.sql import SqlStore
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "ValueNotStorable",
     "default_database_url",
     "open_blobs",
+    "open_default_blobs",
     "open_store",
 ]
 
@@ -74,14 +77,37 @@ def open_store(url: str | None = None, *, grace: float | None = None) -> SqlStor
     cannot be reached, opening and every call retry with backoff for ``grace`` seconds (a few by
     default, what a CLI can wait), then raise ``StoreUnavailable``; a worker passes its lease.
     """
+    from retune.store.outage import GRACE
     from retune.store.sql import SqlStore
-    from retune.store.sql.store import GRACE
 
     return SqlStore(url or default_database_url(), grace=GRACE if grace is None else grace)
 
 
-def open_blobs(root: Path | None = None) -> LocalBlobStore:
-    """The blob store in the directory ``root``, ``RETUNE_HOME/blobs`` when None."""
-    from retune.store.blobs import LocalBlobStore
+def open_blobs(
+    url: str | Path | None = None, *, options: Mapping[str, Any] | None = None, grace: float | None = None
+) -> FsspecBlobStore:
+    """The blob store at the fsspec ``url`` (or directory), ``RETUNE_HOME/blobs`` when None.
 
-    return LocalBlobStore(root if root is not None else retune_home() / "blobs")
+    ``options`` are fsspec storage options (for S3: ``endpoint_url``, ``key``, ``secret``...).
+    While the store cannot be reached, every call retries with backoff for ``grace`` seconds (a
+    few by default), then raises ``StoreUnavailable``.
+    """
+    from retune.store.blobs import FsspecBlobStore
+    from retune.store.outage import GRACE
+
+    where = str(url) if url is not None else str(retune_home() / "blobs")
+    return FsspecBlobStore(where, options=options, grace=GRACE if grace is None else grace)
+
+
+def open_default_blobs(settings: Settings | None = None, *, grace: float | None = None) -> FsspecBlobStore:
+    """The configured blob store: ``settings.blobs`` (RETUNE_BLOB_URL, ``[blobs] url`` and
+    ``[blobs.options]``), else the directory ``blobs`` in ``settings.home``. The one place that
+    builds it from settings, for the CLI, ``rt.run``, the server and workers alike."""
+    from retune.settings import SettingsError
+
+    settings = settings or load()
+    url = settings.blobs.url or str(settings.home / "blobs")
+    try:
+        return open_blobs(url, options=settings.blobs.options, grace=grace)
+    except SettingsError as exc:
+        raise SettingsError(f"{settings.blobs.source}: {exc}") from None

@@ -204,7 +204,7 @@ def run_worker(
     """
     from retune.executors.factory import build_executor
     from retune.settings import load
-    from retune.store import open_blobs
+    from retune.store import open_default_blobs
 
     configure_logging()
     settings = load()
@@ -218,7 +218,8 @@ def run_worker(
         store = _open_store(settings.database_url, lease, stopping)
         if store is None:
             return 0
-        blobs = open_blobs(settings.home / "blobs")
+        # Like the database: calls wait out an outage of the blob store for the lease.
+        blobs = open_default_blobs(settings, grace=lease)
         executor = build_executor(settings, blobs)
         worker = Worker(
             store, blobs, executor, bundles=settings.home / "bundles", name=name, lease=lease, poll=poll

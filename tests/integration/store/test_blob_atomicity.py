@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from retune.store.blobs import LocalBlobStore
+from retune.store.blobs import FsspecBlobStore
 
 
 def test_readers_see_the_old_blob_or_the_new_one_never_a_mix(tmp_path: Path) -> None:
-    blobs = LocalBlobStore(tmp_path)
+    blobs = FsspecBlobStore(tmp_path.as_uri())
     versions = [bytes([i]) * 512 * 1024 for i in (1, 2)]
     blobs.put("executions/ex-1/n0/outputs", versions[0])
     done = threading.Event()

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -61,28 +61,14 @@ from retune.store.base import (
     Store,
     StoreUnavailable,
 )
+from retune.store.outage import GRACE, outage_for, redact, retrying
 from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
-from retune.store.sql.outage import (
-    CommitLost,
-    Lost,
-    connection_lost,
-    outage_for,
-    quietly,
-    reason_of,
-    redact,
-    transient,
-)
+from retune.store.sql.outage import CommitLost, Lost, connection_lost, quietly, reason_of, transient
 from retune.store.sql.rows import Batch, Decoder, event_record, event_row, node_row
 from retune.store.sql.schema import ensure_schema
 from retune.store.sql.statements import Statements, dumps, loads
-
-GRACE: Final = 3.0
-"""Seconds a call retries while the database is away, by default: what a CLI user can wait."""
-
-BACKOFF: Final = (0.05, 2.0)
-"""The first and the longest pause between tries; each pause doubles the one before."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -517,27 +503,19 @@ class SqlStore:
     # -- outages: reconnect and run again, with backoff, for ``grace`` seconds --------------
 
     def _retrying(self, call: Callable[[], R]) -> R:
-        deadline: float | None = None
-        pause = BACKOFF[0]
-        while True:
-            try:
-                self._connect()
-                result = call()
-            except Exception as exc:
-                if not self._lost(exc):
-                    raise
-                reason = reason_of(exc.__cause__ if isinstance(exc, Lost) and exc.__cause__ else exc)
-                self._disconnect()
-                self._outage.began(reason)
-                now = time.monotonic()
-                deadline = now + self.grace if deadline is None else deadline
-                if now >= deadline:
-                    raise StoreUnavailable("database", self._outage.url, reason) from None
-                time.sleep(min(pause, deadline - now))
-                pause = min(pause * 2, BACKOFF[1])
-                continue
-            self._outage.ended()
-            return result
+        def connected() -> R:
+            self._connect()
+            return call()
+
+        return retrying(connected, self._outage, self.grace, self._lost_reason)
+
+    def _lost_reason(self, exc: Exception) -> str | None:
+        """Why the connection was lost (it is dropped, for the next try to open another), or
+        None if ``exc`` is the database's answer."""
+        if not self._lost(exc):
+            return None
+        self._disconnect()
+        return reason_of(exc.__cause__ if isinstance(exc, Lost) and exc.__cause__ else exc)
 
     def _connect(self) -> None:
         with self._lock:
