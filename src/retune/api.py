@@ -261,7 +261,9 @@ def encode_inputs(
 
 
 def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobStore | None = None) -> Any:
-    if record.phase is not Phase.SUCCEEDED or not isinstance(record.outputs, Mapping):
+    """The stored return value (``engine.returned``: one output as itself, several as a list)
+    decoded with the workflow's return annotation."""
+    if record.phase is not Phase.SUCCEEDED:
         return None
     from retune.model.values import decode
 
@@ -271,14 +273,13 @@ def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobS
     if not outputs:
         return None
     if len(outputs) == 1:
-        return decode(record.outputs[outputs[0].name], annotation, blobs=blobs)
+        return decode(record.outputs, annotation, blobs=blobs)
+    stored = dict(zip((p.name for p in outputs), record.outputs or (), strict=False))
     parts = typing.get_args(annotation) or (Any,) * len(outputs)
     if hasattr(annotation, "_fields"):
         hinted = typing.get_type_hints(annotation)
-        return annotation(
-            *(decode(record.outputs[p.name], hinted.get(p.name, Any), blobs=blobs) for p in outputs)
-        )
-    return tuple(decode(record.outputs[p.name], a, blobs=blobs) for p, a in zip(outputs, parts, strict=False))
+        return annotation(*(decode(stored[p.name], hinted.get(p.name, Any), blobs=blobs) for p in outputs))
+    return tuple(decode(stored[p.name], a, blobs=blobs) for p, a in zip(outputs, parts, strict=False))
 
 
 def check_executor(executor: Executor, resolved: Mapping[str, NodeConfig], spec: WorkflowSpec) -> None:

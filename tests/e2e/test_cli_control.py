@@ -244,8 +244,8 @@ def test_a_worker_runs_launched_executions_from_the_registered_bundle() -> None:
     worked = retune("worker", "--once", "--name", "night-shift")
 
     assert worked.returncode == 0, worked.stderr
-    assert ok_json("executions", "show", launched["id"])["outputs"] == {"o0": "HEY!!!"}
-    assert ok_json("executions", "show", announced["id"])["outputs"] == {"o0": "sum 3!"}
+    assert ok_json("executions", "show", launched["id"])["outputs"] == "HEY!!!"
+    assert ok_json("executions", "show", announced["id"])["outputs"] == "sum 3!"
     assert ok_json("executions", "show", launched["id"])["worker"] == "night-shift"
     assert "worker night-shift" in retune("executions", "show", launched["id"]).stdout
     assert f"night-shift: claimed {launched['id']}" in worked.stderr  # one line per claim
@@ -280,7 +280,7 @@ def test_launch_wait_follows_the_execution_to_its_end_and_exits_1_when_it_failed
         worker.wait(timeout=30)
 
     assert succeeded.returncode == 0, succeeded.stderr
-    assert "outputs: {'o0': 'HI!!'}" in succeeded.stdout
+    assert "outputs: 'HI!!'" in succeeded.stdout
     assert failed.returncode == 1
     assert "times must be at least 0, got -1" in failed.stderr
     assert "Traceback" not in failed.stderr

@@ -66,7 +66,7 @@ def test_list_show_and_logs_read_back_the_run() -> None:
     stderr = retune("executions", "logs", record["id"], "--node", "n0", "--stream", "stderr")
 
     assert [r["id"] for r in listed] == [record["id"]]
-    assert shown["outputs"] == {"o0": "HEY"}
+    assert shown["outputs"] == "HEY"
     assert shown["nodes"][0]["attempts"][0]["kind"] == "user"
     assert stdout.stdout == "shouting hey\n"
     assert stderr.stdout == "to stderr\n"

@@ -182,7 +182,7 @@ def test_launched_executions_survive_a_killed_worker_and_run_each_node_once(
         assert record.node("middle").config.retries == 2
         assert record.node("middle").provenance["retries"].layer.value == "launch_plan"
         # What the task process saw is what was asked for (input n, TAG, cpu, retries).
-        tag, cpu, retries, x = record.outputs["o0"].split("|")
+        tag, cpu, retries, x = record.outputs.split("|")
         assert tag == asked["tag"]
         assert float(cpu.removeprefix("cpu=")) == asked["cpu"]
         assert retries == f"retries={asked['retries']}"

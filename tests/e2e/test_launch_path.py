@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,32 @@ def test_relaunch_keeps_the_parents_environment_keys_it_does_not_replace() -> No
     assert child["overrides"]["shout"]["environment"] == {"A": "1", "B": "3"}
     assert node(child, "shout")["config"]["environment"] == {"A": "1", "B": "3"}
     assert node(child, "shout")["provenance"]["environment.A"]["name"] == child["id"]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "expected"), [("single", 30), ("two", [3, "a"])], ids=["value", "tuple"]
+)
+def test_an_execution_reads_back_with_the_same_outputs_through_every_surface(
+    workflow: str, expected: Any, retune_home: Path
+) -> None:
+    with warnings.catch_warnings():  # Starlette's test client asks for httpx2; its concern only
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from fastapi.testclient import TestClient
+
+    import retune as rt
+    from retune import settings
+    from retune.server.app import create_app
+
+    from . import flows_shapes
+
+    ran = ok_json("run", f"{E2E / 'flows_shapes.py'}:{workflow}")
+    in_process = rt.run(getattr(flows_shapes, workflow))
+    settings.load.cache_clear()
+    with TestClient(create_app(), base_url="http://127.0.0.1:8265") as client:
+        served = [client.get(f"/api/v1/executions/{r}").json()["outputs"] for r in (ran["id"], in_process.id)]
+
+    assert ran["outputs"] == expected  # retune run --json
+    assert ok_json("executions", "show", ran["id"])["outputs"] == expected
+    assert json.loads(json.dumps(in_process.to_dict()))["outputs"] == expected  # rt.run's record
+    assert ok_json("executions", "show", in_process.id)["outputs"] == expected
+    assert served == [expected, expected]  # GET /api/v1/executions/{id}

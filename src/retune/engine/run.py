@@ -434,7 +434,20 @@ class _Run:
             return
         outputs = {path: n.outputs or {} for path, n in self.nodes.items()}
         result = {name: value_of(b, self.record.inputs, outputs) for name, b in self.spec.outputs.items()}
-        self.changes.append(ExecutionChange(self.id, Phase.SUCCEEDED, outputs=result, at=self.now()))
+        self.changes.append(
+            ExecutionChange(self.id, Phase.SUCCEEDED, outputs=returned(self.spec, result), at=self.now())
+        )
+
+
+def returned(spec: WorkflowSpec, outputs: Mapping[str, Any]) -> Any:
+    """The workflow's return value, as every record shows it (DESIGN §6): a single output as
+    itself, several (a tuple) as a list, none as None."""
+    names = [p.name for p in spec.interface.outputs]
+    if not names:
+        return None
+    if len(names) == 1:
+        return outputs[names[0]]
+    return [outputs[name] for name in names]
 
 
 def new_nodes(resolved: Mapping[str, NodeConfig]) -> list[NewNode]:

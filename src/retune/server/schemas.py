@@ -94,7 +94,10 @@ class ExecutionDocument(_Document):
     launch_plan: str | None
     phase: Phase
     inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
+    outputs: Any = Field(
+        description="The workflow's return value: a single output as itself, several as a list; "
+        "null until it succeeded."
+    )
     error: str | None
     overrides: dict[str, dict[str, Any]]
     created_at: float

@@ -168,7 +168,7 @@ def test_a_worker_runs_a_launch_plan_with_every_layer_and_relaunch_carries_overr
     first = setup.launch(launch_plan="nightly", overrides={"first": {"retries": 3}})
     assert setup.worker.serve(once=True) == 1
     record = setup.plane.get_execution(first)
-    assert (record.phase, record.outputs) == (Phase.SUCCEEDED, {"o0": 5 * 2 + 5 * 4 + 100})
+    assert (record.phase, record.outputs) == (Phase.SUCCEEDED, 5 * 2 + 5 * 4 + 100)
     assert record.node("last").provenance["environment.BONUS"].layer.value == "launch_plan"
 
     again = setup.plane.relaunch(first, RelaunchRequest(overrides={"last": {"environment": {"BONUS": "1"}}}))
@@ -176,7 +176,7 @@ def test_a_worker_runs_a_launch_plan_with_every_layer_and_relaunch_carries_overr
     assert again.overrides == {"first": {"retries": 3}, "last": {"environment": {"BONUS": "1"}}}
     setup.worker.serve(once=True)
     rerun = setup.plane.get_execution(again.id)
-    assert rerun.outputs == {"o0": 31}
+    assert rerun.outputs == 31
     assert rerun.node("first").config.retries == 3
 
 

@@ -136,7 +136,7 @@ def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overri
         executor.close()
     done = plane.get_execution(launched.id)
     assert done.phase is Phase.SUCCEEDED, done.error
-    assert done.outputs == {"o0": (2 + 1) * 10 * 3}
+    assert done.outputs == (2 + 1) * 10 * 3
 
 
 def test_rt_run_runs_a_reference_workflow_from_its_registered_bundle(

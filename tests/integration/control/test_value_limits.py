@@ -173,7 +173,7 @@ def test_values_just_under_each_limit_are_stored_and_read_back_exactly(setup: Se
         record = setup.run("echo_wf", x=value)
         assert record.phase is Phase.SUCCEEDED, record.error
         assert setup.plane.get_execution(record.id).inputs == {"x": value}
-        assert record.outputs == {"o0": value}
+        assert record.outputs == value
 
 
 def test_a_non_finite_float_for_a_float_input_is_stored_as_the_float_codec_writes_it(setup: Setup) -> None:
@@ -181,7 +181,7 @@ def test_a_non_finite_float_for_a_float_input_is_stored_as_the_float_codec_write
     assert (record.phase, record.inputs, record.outputs) == (
         Phase.SUCCEEDED,
         {"f": "Infinity"},
-        {"o0": "Infinity"},
+        "Infinity",
     )
 
 
@@ -202,4 +202,4 @@ def test_an_output_over_a_limit_fails_its_node_as_a_user_error_and_the_worker_ru
     error = attempts[-1].error or ""
     assert f"Output 'o0' of task '{setup.flows.__name__}.poison' cannot be stored: it" in error
     assert limit in error
-    assert setup.plane.get_execution(after).outputs == {"o0": 7}
+    assert setup.plane.get_execution(after).outputs == 7

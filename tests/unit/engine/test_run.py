@@ -50,7 +50,7 @@ def test_a_chain_runs_in_order_and_records_every_node() -> None:
     record = run(Engine(MemoryStore(), InlineExecutor()), flows.chain, {"x": 1})
 
     assert record.phase is Phase.SUCCEEDED
-    assert record.outputs == {"o0": 4}
+    assert record.outputs == 4
     assert [n.phase for n in record.nodes] == [Phase.SUCCEEDED] * 3
     assert [n.outputs for n in record.nodes] == [{"o0": 2}, {"o0": 3}, {"o0": 4}]
     assert all(len(n.attempts) == 1 and n.cache is CacheStatus.DISABLED for n in record.nodes)
@@ -97,7 +97,7 @@ def test_cache_hits_on_the_second_run_and_misses_after_a_cache_version_override(
         CacheStatus.HIT,
         CacheStatus.MISS,
     ]
-    assert second.outputs == first.outputs == {"o0": 9}
+    assert second.outputs == first.outputs == 9
     assert second.node("square").attempts == ()
     assert flows.CALLS["slow_square"] == 2
 
@@ -106,7 +106,7 @@ def test_fan_out_lists_and_map_tasks_feed_a_reduction() -> None:
     record = run(Engine(MemoryStore(), InlineExecutor()), flows.fan, {"n": 4})
 
     assert record.phase is Phase.SUCCEEDED
-    assert record.outputs == {"o0": (1 + 2 + 3 + 4) + (11 + 21 + 31)}
+    assert record.outputs == (1 + 2 + 3 + 4) + (11 + 21 + 31)
     mapped = next(n for n in record.nodes if n.path == "n4")
     assert mapped.outputs == {"o0": [11, 21, 31]}
     assert len(mapped.attempts) == 1
@@ -169,7 +169,7 @@ def test_a_restarted_engine_resumes_without_rerunning_committed_nodes() -> None:
     record = Engine(store, InlineExecutor()).run(execution_id, spec, task_refs(spec))
 
     assert record.phase is Phase.SUCCEEDED
-    assert record.outputs == {"o0": 10}
+    assert record.outputs == 10
     assert all(count == 1 for count in flows.CALLS.values())
     assert len(flows.CALLS) == 10
     lost = record.nodes[4].attempts
@@ -207,7 +207,7 @@ def test_concurrent_identical_cache_serialize_runs_execute_the_body_once() -> No
 
     assert flows.CALLS["slow_square"] == 1
     assert sorted(r.node("square").cache for r in records) == [CacheStatus.HIT] * 4 + [CacheStatus.MISS]
-    assert all(r.outputs == {"o0": 49} for r in records)
+    assert all(r.outputs == 49 for r in records)
 
 
 class LateCacheStore(MemoryStore):

@@ -115,7 +115,7 @@ class Batch:
                 "b_phase": change.phase.value,
                 "b_outputs": None
                 if change.outputs is None
-                else dumps(change.outputs, f"the outputs of execution {change.execution_id!r}"),
+                else dumps({RETURNED: change.outputs}, f"the outputs of execution {change.execution_id!r}"),
                 "b_error": change.error,
                 "b_finished": at if change.phase.terminal else None,
                 "b_at": at,
@@ -192,6 +192,19 @@ COLUMNS: Final = {
 """Column names in the order ``statements._select`` reads them."""
 
 
+RETURNED = "$returned"
+"""An execution's return value is stored as ``{"$returned": value}``: a bare number in a JSON
+column of SQLite would be read as a number by the column's NUMERIC affinity (an int past 2**63
+as a float, a 4,300-digit one as ``-Inf``), and a bare string from psycopg could not be told from
+text to decode. Rows of older versions hold the outputs mapping itself."""
+
+
+def returned(stored: Any) -> Any:
+    if isinstance(stored, dict) and len(stored) == 1 and RETURNED in stored:
+        return stored[RETURNED]
+    return stored  # written before the value was wrapped
+
+
 class Decoder:
     """Records from raw rows (JSON still text). Nodes that share a config or a provenance (a map's
     items, a fan-out of one task) share one decoded, immutable object: decoding 2,000 alike
@@ -214,7 +227,7 @@ class Decoder:
             inputs=loads(row["inputs"], f"the inputs of execution {row['id']!r}"),
             outputs=None
             if row["outputs"] is None
-            else loads(row["outputs"], f"the outputs of execution {row['id']!r}"),
+            else returned(loads(row["outputs"], f"the outputs of execution {row['id']!r}")),
             error=row["error"],
             overrides=loads(row["overrides"], f"the overrides of execution {row['id']!r}"),
             created_at=row["created_at"],
