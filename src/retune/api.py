@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from retune.compiler.compiled import CompiledWorkflow
-from retune.engine import Engine, new_execution_id, new_nodes
+from retune.engine import Engine
 from retune.engine.lease import LEASE, LeaseKeeper, owner_name
 from retune.errors import ExecutionFailed, InputError, Interrupted, RequestRefused, RetuneError
 from retune.executors.base import ConfigCheck, Executor, TaskRef
@@ -35,7 +35,7 @@ from retune.overrides import parse_overrides, resolve_workflow
 from retune.sdk.launch_plan import LaunchPlan
 from retune.sdk.task import Task, declared_task
 from retune.sdk.workflow import Workflow
-from retune.store.base import BlobStore, Conflict, ExecutionChange, NewExecution, NotFound, Store
+from retune.store.base import BlobStore, Conflict, ExecutionChange, NotFound, Store
 
 if TYPE_CHECKING:
     from retune.control.plane import ControlPlane
@@ -79,48 +79,57 @@ def run(
     blobs: BlobStore | None = None,
     origin: str = "overrides",
     progress: Any = None,
+    dry_run: bool = False,
 ) -> Execution:
     """Run a workflow or launch plan to completion and return its ``Execution`` record.
 
     Raises ``InputError``/``OverrideError`` before anything is stored, and
-    ``ExecutionFailed`` (unless ``raise_on_failure=False``) when the run fails.
+    ``ExecutionFailed`` (unless ``raise_on_failure=False``) when the run fails. With
+    ``dry_run`` nothing is stored or run: the record answered is the ``QUEUED`` execution the
+    run would create, every node's effective config and provenance as it would store them.
     """
+    from retune.control.prepare import prepare_execution
+
     workflow = target.workflow if isinstance(target, LaunchPlan) else _workflow(target)
     spec = compile(target).spec
-    execution_id = new_execution_id()
     launch_plan = target.spec if isinstance(target, LaunchPlan) else None
     parsed = parse_overrides(overrides, origin=origin)
-    resolved = resolve_workflow(
-        spec, launch_plan=launch_plan, overrides=parsed, execution=execution_id, origin=origin
-    )
     if blobs is None:
         blobs = open_default_blobs()
     encoded = encode_inputs(workflow, target, inputs or {}, blobs)
-    owned: list[Store | Executor] = []
-    if executor is None or isinstance(executor, str):
-        executor = _executor(executor, blobs)
-    check_executor(executor, resolved, spec)
+    check: ConfigCheck
+    if not (executor is None or isinstance(executor, str)):
+        runner: Executor | None = executor
+        check = executor.check
+    elif dry_run:  # what the executor would refuse, without starting its processes
+        from retune.executors.factory import config_check
+        from retune.settings import load
+
+        runner, check = None, config_check(load(), kind=executor)
+    else:
+        runner = _executor(executor, blobs)
+        check = runner.check
+    new = prepare_execution(
+        spec,
+        version=spec_version(spec),
+        inputs=encoded,
+        overrides=parsed,
+        launch_plan=launch_plan,
+        check=check,
+        origin=origin,
+    )
+    if dry_run or runner is None:
+        return new.record()
     tasks = task_refs(spec)
+    owned: list[Store] = []
     if store is None:
         store = open_default_store()
         owned.append(store)
     try:
-        blobs.put(f"executions/{execution_id}/tasks.pkl", pickle.dumps(dict(tasks)))
-        engine = Engine(store, executor, progress=progress)
-        engine.launch(
-            NewExecution(
-                id=execution_id,
-                workflow=spec.name,
-                workflow_version=spec_version(spec),
-                inputs=encoded,
-                nodes=new_nodes(resolved),
-                launch_plan=launch_plan.name if launch_plan else None,
-                overrides={hook: o.to_dict() for hook, o in parsed.items()},
-                created_at=time.time(),
-            ),
-            spec,
-        )
-        record = drive(engine, execution_id, spec, tasks, owner=owner_name("run"))
+        blobs.put(f"executions/{new.id}/tasks.pkl", pickle.dumps(dict(tasks)))
+        engine = Engine(store, runner, progress=progress)
+        engine.launch(new, spec)
+        record = drive(engine, new.id, spec, tasks, owner=owner_name("run"))
     finally:
         for part in owned:
             part.close()
@@ -280,13 +289,6 @@ def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobS
         hinted = typing.get_type_hints(annotation)
         return annotation(*(decode(stored[p.name], hinted.get(p.name, Any), blobs=blobs) for p in outputs))
     return tuple(decode(stored[p.name], a, blobs=blobs) for p, a in zip(outputs, parts, strict=False))
-
-
-def check_executor(executor: Executor, resolved: Mapping[str, NodeConfig], spec: WorkflowSpec) -> None:
-    """Refuse, before anything runs, a node the executor can never run (task type, config)."""
-    from retune.control.validation import check_configs
-
-    check_configs(executor.check, resolved, spec.tasks)
 
 
 def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:

@@ -113,8 +113,9 @@ class HttpControlPlane:
 
     # -- executions -------------------------------------------------------------------------
 
-    def launch(self, request: ExecutionRequest) -> tuple[Execution, bool]:
-        response = self._send("POST", "/executions", json=request.model_dump(mode="json"))
+    def launch(self, request: ExecutionRequest, *, dry_run: bool = False) -> tuple[Execution, bool]:
+        params = {"dry_run": "true"} if dry_run else None
+        response = self._send("POST", "/executions", json=request.model_dump(mode="json"), params=params)
         return execution_of(self._body(response)), response.status_code == 201
 
     def get_execution(self, execution_id: str) -> Execution:

@@ -108,3 +108,38 @@ def test_an_execution_reads_back_with_the_same_outputs_through_every_surface(
     assert json.loads(json.dumps(in_process.to_dict()))["outputs"] == expected  # rt.run's record
     assert ok_json("executions", "show", in_process.id)["outputs"] == expected
     assert served == [expected, expected]  # GET /api/v1/executions/{id}
+
+
+def configs(record: dict[str, Any]) -> str:
+    """Every node's config and provenance, the execution's own id taken out of the names."""
+    nodes = {n["path"]: {"config": n["config"], "provenance": n["provenance"]} for n in record["nodes"]}
+    return json.dumps(nodes, sort_keys=True).replace(record["id"], "<execution>")
+
+
+def test_retune_run_dry_run_stores_nothing_and_shows_what_the_run_then_records() -> None:
+    flow = f"{E2E / 'flows_cli.py'}:shout_flow"
+    planned = ok_json("run", flow, "--dry-run", "-o", "shout.cpu=2", "-o", "shout.env.LOG=debug")
+    shown = retune("run", flow, "--dry-run", "-o", "shout.cpu=2")
+    assert ok_json("executions", "list") == []
+
+    ran = ok_json("run", flow, "-o", "shout.cpu=2", "-o", "shout.env.LOG=debug")
+
+    assert planned["phase"] == "QUEUED"
+    assert configs(planned) == configs(ok_json("executions", "show", ran["id"]))
+    assert shown.returncode == 0, shown.stderr
+    assert "nothing was stored or run" in shown.stdout
+    assert "execution:" in shown.stdout and "workflow: flows_cli.shout_flow (hook shout)" in shown.stdout
+
+
+def test_retune_launch_dry_run_stores_nothing_and_shows_what_the_launch_then_records() -> None:
+    registered = retune(
+        "register", str(E2E / "flows_registry"), "--project", "demo", "--domain", "dev", "--version", "v1"
+    )
+    assert registered.returncode == 0, registered.stderr
+    planned = ok_json("launch", LOUD, "-i", "word=a", "-o", "shout.retries=4", "--dry-run")
+    assert ok_json("executions", "list", "--project", "demo") == []
+
+    launched = ok_json("launch", LOUD, "-i", "word=a", "-o", "shout.retries=4")
+
+    assert configs(planned) == configs(ok_json("executions", "show", launched["id"]))
+    assert node(planned, "shout")["config"]["retries"] == 4

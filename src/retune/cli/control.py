@@ -43,6 +43,14 @@ def override_options(command: F) -> F:
     )(command)
 
 
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Store and run nothing: show every node's effective config and where each value comes "
+    "from, as the launch would record them (refusing what it would refuse).",
+)
+
+
 @contextmanager
 def opened_plane(server: str | None) -> Iterator[Any]:
     from retune.api import control_plane
@@ -115,6 +123,7 @@ Example:
     "--idempotency-key", metavar="KEY", help="Launching again with this key returns the first execution."
 )
 @click.option("--wait", is_flag=True, help="Wait until it ends; exit 1 if it failed or was aborted.")
+@dry_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print the execution record as JSON.")
 @server_option
 @reported
@@ -126,6 +135,7 @@ def launch_command(
     overrides_file: str | None,
     idempotency_key: str | None,
     wait: bool,
+    dry_run: bool,
     as_json: bool,
     server: str | None,
 ) -> None:
@@ -152,7 +162,10 @@ def launch_command(
             overrides=overrides,
             idempotency_key=idempotency_key,
         )
-        record, created = plane.launch(request)
+        record, created = plane.launch(request, dry_run=dry_run)
+        if dry_run:
+            render.print_dry_run(record, as_json=as_json)
+            return
         if not created and not as_json:
             render.err.print(
                 f"idempotency key {idempotency_key!r} seen before: this is the execution it launched"

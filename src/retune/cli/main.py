@@ -13,7 +13,13 @@ from typing import Any
 import click
 
 from retune.cli import render, reporting
-from retune.cli.control import launch_command, register_command, serve_command, worker_command
+from retune.cli.control import (
+    dry_run_option,
+    launch_command,
+    register_command,
+    serve_command,
+    worker_command,
+)
 from retune.cli.errors import UsageError
 from retune.cli.executions import executions_group, node_of, open_store
 from retune.cli.inputs import parse_input_flags
@@ -73,6 +79,7 @@ Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
 )
 @click.option("--overrides", "overrides_file", metavar="FILE", help="YAML/JSON map hook -> fields.")
 @click.option("--launch-plan", metavar="NAME", help="Run through this launch plan of the workflow.")
+@dry_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print the execution record as JSON.")
 @click.option(
     "-h", "--help", "show_help", is_flag=True, help="Show this message (with a target: its inputs and hooks)."
@@ -85,6 +92,7 @@ def run_command(
     items: Sequence[str],
     overrides_file: str | None,
     launch_plan: str | None,
+    dry_run: bool,
     as_json: bool,
     show_help: bool,
 ) -> None:
@@ -102,6 +110,12 @@ def run_command(
     workflow = getattr(workflow_or_plan, "workflow", workflow_or_plan)
     inputs = parse_input_flags(ctx.args, workflow.interface.inputs)
     overrides = read_overrides(items, overrides_file)
+    if dry_run:
+        planned = api.run(
+            workflow_or_plan, inputs, overrides, origin="-o" if items else "overrides", dry_run=True
+        )
+        render.print_dry_run(planned, as_json=as_json)
+        return
     progress = _Progress(live=not as_json)
     with _sigterm_interrupts():
         try:

@@ -167,6 +167,21 @@ def execution_table(record: Execution) -> Table:
     return table
 
 
+def print_dry_run(record: Execution, *, as_json: bool) -> None:
+    """A dry run: what would be stored, every node's config with the source of each value."""
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    count = len(record.nodes)
+    out.print(
+        f"Dry run of {record.workflow}: nothing was stored or run (its id {record.id} names the "
+        f"execution layer only). {count} node{'s' * (count != 1)} would run:",
+        soft_wrap=True,
+    )
+    for node in record.nodes:
+        out.print(explain_table(node))
+
+
 def print_execution(record: Execution) -> None:
     """The execution's table, then the error of each failed node (the traceback, cut short)."""
     out.print(execution_table(record))

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
 from retune.control.inputs import check_given_inputs, launch_inputs
-from retune.control.validation import check_configs, check_launch_plan, hooks_document
+from retune.control.prepare import prepare_execution
+from retune.control.validation import check_launch_plan, hooks_document
 from retune.engine import new_execution_id
 from retune.errors import InputError, RequestRefused
 from retune.executors.base import ConfigCheck
@@ -34,7 +34,7 @@ from retune.model.control import (
 )
 from retune.model.execution import Execution, Phase
 from retune.model.spec import LaunchPlanSpec, WorkflowSpec
-from retune.overrides import combine_maps, parse_overrides, resolve_workflow
+from retune.overrides import combine_maps, parse_overrides
 from retune.store.base import BlobStore, Conflict, ControlStore, NewExecution, NewNode, NotFound, Registered
 
 Check = ConfigCheck
@@ -144,7 +144,7 @@ class LocalControlPlane:
 
     # -- executions -------------------------------------------------------------------------
 
-    def launch(self, request: ExecutionRequest) -> tuple[Execution, bool]:
+    def launch(self, request: ExecutionRequest, *, dry_run: bool = False) -> tuple[Execution, bool]:
         q = request
         check_given_inputs(q.inputs)  # before the hash, which could not be computed for some
         digest = _request_hash(q.model_dump(mode="json", exclude={"idempotency_key"}))
@@ -162,26 +162,22 @@ class LocalControlPlane:
         else:
             workflow = self.store.registered("workflow", q.project, q.domain, q.workflow or "", q.version)
         spec: WorkflowSpec = self._parse(WorkflowSpec, workflow)
-        execution_id = new_execution_id()
         parsed = parse_overrides(q.overrides, origin="overrides")
-        inputs = launch_inputs(spec.name, spec.interface, q.inputs, plan)
-        resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=execution_id)
-        check_configs(self.check, resolved, spec.tasks)
-        new = NewExecution(
-            id=execution_id,
-            workflow=spec.name,
-            workflow_version=workflow.version,
-            inputs=inputs,
-            nodes=[NewNode(path, node) for path, node in resolved.items()],
-            launch_plan=plan.name if plan else None,
-            overrides={hook: o.to_dict() for hook, o in parsed.items()},
-            created_at=time.time(),
+        new = prepare_execution(
+            spec,
+            version=workflow.version,
+            inputs=launch_inputs(spec.name, spec.interface, q.inputs, plan),
+            overrides=parsed,
+            launch_plan=plan,
+            check=self.check,
             project=q.project,
             domain=q.domain,
             bundle=workflow.bundle,
             idempotency_key=q.idempotency_key,
             request_hash=digest,
         )
+        if dry_run:
+            return new.record(), False
         return self._create(new)
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -201,16 +197,25 @@ class LocalControlPlane:
         parsed = combine_maps(inherited, given)
         plan = self._plan_of(parent)
         spec, bundle = self._spec_of(parent)
-        new_id = new_execution_id()
-        resolved = resolve_workflow(spec, launch_plan=plan, overrides=parsed, execution=new_id)
-        check_configs(self.check, resolved, spec.tasks)
         digest = _request_hash({"relaunch": execution_id, "overrides": request.overrides})
+        new = prepare_execution(
+            spec,
+            version=parent.workflow_version,
+            inputs=parent.inputs,
+            overrides=parsed,
+            launch_plan=plan,
+            check=self.check,
+            project=parent.project,
+            domain=parent.domain,
+            bundle=bundle,
+            parent_id=parent.id,
+            idempotency_key=request.idempotency_key,
+            request_hash=digest,
+        )
         if request.idempotency_key is not None:
             seen = self._seen(request.idempotency_key, digest)
             if seen is not None:
                 return seen
-        nodes = [NewNode(p, n) for p, n in resolved.items()]
-        new = _child(parent, new_id, nodes, bundle, parsed, request, digest)
         return self._create(new)[0]
 
     def recover(self, execution_id: str) -> Execution:
@@ -229,8 +234,7 @@ class LocalControlPlane:
             else:
                 nodes.append(NewNode(node.path, resolved))
         bundle = self._spec_of(parent)[1]
-        new = _child(parent, new_execution_id(), nodes, bundle, None, None, None)
-        return self._create(new)[0]
+        return self._create(_recovered(parent, nodes, bundle))[0]
 
     def abort(self, execution_id: str) -> Execution:
         self._launched(execution_id, "abort")
@@ -324,31 +328,21 @@ def bundle_key(digest: str) -> str:
     return f"bundles/{digest}.zip"
 
 
-def _child(
-    parent: Execution,
-    new_id: str,
-    nodes: list[NewNode],
-    bundle: str | None,
-    parsed: Mapping[str, Any] | None,
-    request: RelaunchRequest | None,
-    digest: str | None,
-) -> NewExecution:
-    overrides = parent.overrides if parsed is None else {h: o.to_dict() for h, o in parsed.items()}
+def _recovered(parent: Execution, nodes: list[NewNode], bundle: str | None) -> NewExecution:
+    """A recovery: the parent's inputs, overrides and (per node) resolved config, as they were."""
     return NewExecution(
-        id=new_id,
+        id=new_execution_id(),
         workflow=parent.workflow,
         workflow_version=parent.workflow_version,
         inputs=parent.inputs,
         nodes=nodes,
         launch_plan=parent.launch_plan,
-        overrides=overrides,
+        overrides=parent.overrides,
         created_at=time.time(),
         project=parent.project,
         domain=parent.domain,
         bundle=bundle,
         parent_id=parent.id,
-        idempotency_key=request.idempotency_key if request else None,
-        request_hash=digest,
     )
 
 

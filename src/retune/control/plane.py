@@ -48,9 +48,11 @@ class ControlPlane(Protocol):
         self, project: str, domain: str, name: str, version: str | None = None
     ) -> LaunchPlanRecord: ...
 
-    def launch(self, request: ExecutionRequest) -> tuple[Execution, bool]:
+    def launch(self, request: ExecutionRequest, *, dry_run: bool = False) -> tuple[Execution, bool]:
         """The new execution, ``QUEUED`` for a worker, and True; or, for an idempotency key
-        seen before with the same request, the first execution and False."""
+        seen before with the same request, the first execution and False. With ``dry_run``,
+        nothing is stored: the execution the launch would create (every node's effective config
+        and provenance), and False."""
 
     def get_execution(self, execution_id: str) -> Execution: ...
 

@@ -40,6 +40,13 @@ IdempotencyKey = Annotated[
     ),
 ]
 Filter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+DryRun = Annotated[
+    bool,
+    Query(
+        description="Store nothing: answer (200) the execution the launch would create, every node's "
+        "effective config and provenance, refusing what the launch would refuse."
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 RECEIPT = " (a receipt for a token without the right to read)"
@@ -47,7 +54,11 @@ CREATED: Responses = {
     201: {"model": ExecutionAnswer, "description": "The new execution" + RECEIPT},
 }
 LAUNCHED: Responses = CREATED | {
-    200: {"model": ExecutionAnswer, "description": "An idempotent replay: the first execution" + RECEIPT}
+    200: {
+        "model": ExecutionAnswer,
+        "description": "An idempotent replay: the first execution; or, with dry_run, the execution "
+        "the launch would create, stored nowhere" + RECEIPT,
+    }
 }
 ONE: Responses = {200: {"model": ExecutionDocument, "description": "The execution."}}
 CHANGED: Responses = {200: {"model": ExecutionAnswer, "description": "The execution" + RECEIPT}}
@@ -61,11 +72,15 @@ CHANGED: Responses = {200: {"model": ExecutionAnswer, "description": "The execut
     summary="Launch a workflow or a launch plan, with inputs and per-hook overrides",
 )
 def launch(
-    body: ExecutionRequest, grant: CanLaunch, planes: PlanesDep, idempotency_key: IdempotencyKey = None
+    body: ExecutionRequest,
+    grant: CanLaunch,
+    planes: PlanesDep,
+    idempotency_key: IdempotencyKey = None,
+    dry_run: DryRun = False,
 ) -> JSONResponse:
     grant.check_project(body.project)
     request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
-    execution, created = planes.current().launch(request)
+    execution, created = planes.current().launch(request, dry_run=dry_run)
     sent = body.model_dump(mode="json", include=_SENT)
     return _answer(execution, 201 if created else 200, grant, sent)
 
