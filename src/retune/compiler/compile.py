@@ -227,7 +227,8 @@ class _Compiler:
                 else ""
             )
             raise CompileError(
-                f"Hook {name!r} is declared twice: {other.path} ({other.declared_at}) and {path} ({where}). "
+                f"Hook {name!r} is declared twice: on task {other.task!r} at {other.path} "
+                f"({other.declared_at}) and on task {node.task.name!r} at {path} ({where}). "
                 f"Give one of them another name{alias}."
             )
         defaults = [

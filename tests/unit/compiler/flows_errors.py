@@ -130,3 +130,9 @@ def malformed_node_override(x: int) -> int:
 @rt.workflow
 def malformed_outer_default(x: int) -> float:
     return sub(x=x).with_runtime_override("train", {"environment": {"RETUNE_X": "1"}})  # malformed-outer
+
+
+@rt.workflow
+def one_hook_on_two_tasks(x: int) -> str:
+    a = prep(x=x).with_runtime_override("step")  # prep-step
+    return label(x=a).with_runtime_override("step")  # label-step

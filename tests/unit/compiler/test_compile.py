@@ -151,6 +151,13 @@ def test_duplicate_hook_names_name_both_nodes_and_their_call_sites() -> None:
     assert f"n1 ({site(flows_errors, 'second-prep')})" in message
 
 
+def test_duplicate_hook_names_name_both_tasks_as_the_user_wrote_them() -> None:
+    message = _compile_error(flows_errors.one_hook_on_two_tasks)
+
+    assert f"on task {flows_errors.prep.name!r} at n0 ({site(flows_errors, 'prep-step')})" in message
+    assert f"on task {flows_errors.label.name!r} at n1 ({site(flows_errors, 'label-step')})" in message
+
+
 def test_sub_workflow_used_twice_without_aliases_is_a_duplicate_naming_both_call_sites() -> None:
     message = _compile_error(flows_errors.sub_used_twice)
     declared = site(flows_errors, "sub-train")
