@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from retune.compiler.compiled import CompiledWorkflow
 from retune.engine import Engine
 from retune.engine.lease import LEASE, LeaseKeeper, owner_name
-from retune.errors import ExecutionFailed, InputError, Interrupted, RequestRefused, RetuneError
+from retune.errors import (
+    ExecutionFailed,
+    InputError,
+    Interrupted,
+    RegistrationError,
+    RequestRefused,
+    RetuneError,
+)
 from retune.executors.base import ConfigCheck, Executor, TaskRef
 from retune.model import NodeConfig, TaskNodeOverrides
 from retune.model.execution import Execution, Phase
@@ -392,11 +399,6 @@ def open_default_blobs() -> BlobStore:
 # -- register and launch: the control plane ---------------------------------------------------
 
 SERVER_ENV = "RETUNE_SERVER"
-
-
-class RegistrationError(RetuneError):
-    """``retune register PATH`` cannot collect what PATH defines: a file fails to import, its
-    module name is taken by another module, or PATH defines nothing to register."""
 
 
 def control_plane(server: str | None = None, token: str | None = None) -> ControlPlane:

@@ -9,13 +9,23 @@
     ├── ExecutionFailed        a run ended FAILED; .execution is the record
     ├── RequestRefused         a control-plane verb that does not apply (recover a success...)
     ├── PermissionDenied       an API token missing, unknown, or without the right (401/403)
-    └── ServerUnavailable      ``--server URL`` cannot be reached, or answered garbage
+    ├── ServerUnavailable      ``--server URL`` cannot be reached, or answered garbage
+    ├── RegistrationError      ``retune register PATH`` cannot collect what PATH defines
+    └── StoreError             the store refused a request or cannot be reached
+        ├── NotFound           (also a KeyError) no such execution, workflow, version, blob
+        ├── Conflict           immutable content registered again with other content; a
+        │                      reused idempotency key
+        ├── IllegalTransition  a change out of a terminal phase
+        ├── InvalidKey         (also a ValueError) a blob key that is empty, absolute or escapes
+        ├── ValueNotStorable   (also a ValueError) a value JSON cannot hold or read back
+        └── StoreUnavailable   the database or blob store is away (after retrying with backoff)
 
     KeyboardInterrupt
     └── Interrupted            ``rt.run`` was stopped by Ctrl-C / SIGTERM; .execution_id resumes it
 
 CompileError, OverrideError and InputError are raised before anything is stored or run. The
-store's ``NotFound`` and ``Conflict`` (``retune.store.base``) complete the control plane's set.
+store's errors are defined here and re-exported by ``retune.store.base``, so one
+``except RetuneError`` catches every error retune raises on purpose.
 """
 
 from __future__ import annotations
@@ -86,6 +96,56 @@ class PermissionDenied(RetuneError):
 
 class ServerUnavailable(RetuneError):
     """The retune server cannot be reached, or its answer cannot be understood."""
+
+
+class RegistrationError(RetuneError):
+    """``retune register PATH`` cannot collect what PATH defines: a file fails to import, its
+    module name is taken by another module, or PATH defines nothing to register."""
+
+
+class StoreError(RetuneError):
+    """Base of the store's errors."""
+
+
+class NotFound(StoreError, KeyError):
+    """No such execution, workflow, version or blob; the message lists what there is."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class IllegalTransition(StoreError):
+    """A change out of a terminal phase (or of an unknown row)."""
+
+
+class Conflict(StoreError):
+    """Immutable content registered again under the same version with different content."""
+
+
+class InvalidKey(StoreError, ValueError):
+    """A blob key that is empty, absolute, or climbs out of the store (``..``)."""
+
+
+class ValueNotStorable(StoreError, ValueError):
+    """A value the store cannot write as JSON, or a stored one it cannot read back (an integer
+    of thousands of digits, a NaN, an object that is not JSON, nesting too deep). The message
+    names the value's place (``the outputs of node 'n0' of execution 'ex-1'``); nothing of the
+    change that carried it is written."""
+
+
+class StoreUnavailable(StoreError):
+    """The database or the blob store cannot be reached (after retrying with backoff).
+
+    ``what`` is ``"database"`` or ``"blob store"``, ``url`` the place tried (credentials
+    removed), so a CLI can say in one line what it could not reach and how to fix it, and the
+    server can answer 503 with ``Retry-After``.
+    """
+
+    def __init__(self, what: str, url: str, reason: str) -> None:
+        self.what = what
+        self.url = url
+        self.reason = reason
+        super().__init__(f"The {what} at {url} cannot be reached: {reason}")
 
 
 class ExecutionFailed(RetuneError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retune.compiler.graph import OverrideCall, TracedBinding, TracedNode, TracedWorkflow
-from retune.compiler.types import element_type, is_assignable
+from retune.model.types import element_type, is_assignable
 from retune.errors import CompileError, OverrideError
 from retune.model import TaskNodeOverrides
 from retune.model.spec import (
@@ -228,7 +228,8 @@ class _Compiler:
             )
             raise CompileError(
                 f"Hook {name!r} is declared twice: on task {other.task!r} at {other.path} "
-                f"({other.declared_at}) and on task {node.task.name!r} at {path} ({where}). "
+                f"({other.declared_at}) and on task {node.task.name if node.task else '?'!r} at {path} "
+                f"({where}). "
                 f"Give one of them another name{alias}."
             )
         defaults = [

@@ -14,51 +14,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from retune.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidKey,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    ValueNotStorable,
+)
 from retune.model import NodeConfig
 from retune.model.execution import Attempt, CacheStatus, Execution, NodeExecution, Phase
 from retune.model.spec import WorkflowSpec
 
-
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class NotFound(StoreError, KeyError):
-    pass
-
-
-class IllegalTransition(StoreError):
-    """A change out of a terminal phase (or of an unknown row)."""
-
-
-class Conflict(StoreError):
-    """Immutable content registered again under the same version with different content."""
-
-
-class InvalidKey(StoreError, ValueError):
-    """A blob key that is empty, absolute, or climbs out of the store (``..``)."""
-
-
-class ValueNotStorable(StoreError, ValueError):
-    """A value the store cannot write as JSON, or a stored one it cannot read back (an integer
-    of thousands of digits, a NaN, an object that is not JSON, nesting too deep). The message
-    names the value's place (``the outputs of node 'n0' of execution 'ex-1'``); nothing of the
-    change that carried it is written."""
-
-
-class StoreUnavailable(StoreError):
-    """The database or the blob store cannot be reached (after retrying with backoff).
-
-    ``what`` is ``"database"`` or ``"blob store"``, ``url`` the place tried (credentials
-    removed), so a CLI can say in one line what it could not reach and how to fix it, and the
-    server can answer 503 with ``Retry-After``.
-    """
-
-    def __init__(self, what: str, url: str, reason: str) -> None:
-        self.what = what
-        self.url = url
-        self.reason = reason
-        super().__init__(f"The {what} at {url} cannot be reached: {reason}")
+__all__ = [  # the store's errors live in the one tree of retune.errors; re-exported here
+    "Conflict",
+    "IllegalTransition",
+    "InvalidKey",
+    "NotFound",
+    "StoreError",
+    "StoreUnavailable",
+    "ValueNotStorable",
+]
 
 
 @dataclass(frozen=True, slots=True)
