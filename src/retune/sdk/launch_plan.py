@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from retune.compiler.types import is_assignable
+from retune.model.types import is_assignable
 from retune.errors import CompileError
 from retune.model import TaskNodeOverrides
 from retune.model.spec import LaunchPlanSpec

@@ -1,10 +1,10 @@
-"""Which values may be bound to which inputs (the compiler's type strings)."""
+"""Which values may be bound to which inputs (the type strings of ``retune.model.types``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from retune.compiler.types import element_type, is_assignable, parse_type
+from retune.model.types import element_type, is_assignable, parse_type
 
 
 @pytest.mark.parametrize(
