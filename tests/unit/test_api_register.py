@@ -17,7 +17,7 @@ import pytest
 from retune import api
 from retune.control import LocalControlPlane
 from retune.control.bundles import extract_bundle
-from retune.errors import InputError
+from retune.errors import InputError, RegistrationError
 from retune.store import Conflict, open_blobs, open_store
 
 FLOW = """
@@ -202,7 +202,7 @@ def test_an_import_error_names_the_file_line_and_exception(
 ) -> None:
     write(tmp_path / "code" / f"{name}.py", "import retune\n\nvalue = 1 / 0\n")
 
-    with pytest.raises(api.RegistrationError) as refused:
+    with pytest.raises(RegistrationError) as refused:
         register(tmp_path / "code", plane)
 
     message = str(refused.value)
@@ -214,14 +214,14 @@ def test_an_import_error_names_the_file_line_and_exception(
 def test_a_file_whose_module_name_is_taken_is_refused(tmp_path: Path, plane: LocalControlPlane) -> None:
     write(tmp_path / "code" / "json.py", "x = 1\n")
 
-    with pytest.raises(api.RegistrationError, match=r"code/json.py would be the module 'json', but that"):
+    with pytest.raises(RegistrationError, match=r"code/json.py would be the module 'json', but that"):
         register(tmp_path / "code", plane)
 
 
 def test_a_path_that_defines_nothing_is_refused(tmp_path: Path, plane: LocalControlPlane, name: str) -> None:
     write(tmp_path / "code" / f"{name}.py", "import retune\n")
 
-    with pytest.raises(api.RegistrationError, match="No @task, @workflow or LaunchPlan is defined in code"):
+    with pytest.raises(RegistrationError, match="No @task, @workflow or LaunchPlan is defined in code"):
         register(tmp_path / "code", plane)
 
 

@@ -1,0 +1,342 @@
+"""``rt.compile``, ``rt.resolve``, ``rt.run`` and resume: the in-process verbs over a workflow.
+
+``run`` checks everything it can before anything is stored: inputs (names, types), overrides
+(hooks, fields, values, layering) and whether the executor can honour every node's config;
+then ``control.prepare_execution`` builds the execution, which the engine runs while ``drive``
+holds its lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import pickle
+import sys
+import time
+import typing
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retune.compiler.compiled import CompiledWorkflow
+from retune.engine import Engine
+from retune.engine.lease import LEASE, LeaseKeeper, owner_name
+from retune.errors import (
+    ExecutionFailed,
+    InputError,
+    Interrupted,
+    RequestRefused,
+)
+from retune.executors.base import ConfigCheck, Executor, TaskRef
+from retune.model import NodeConfig, TaskNodeOverrides
+from retune.model.execution import Execution, Phase
+from retune.model.spec import WorkflowSpec
+from retune.overrides import parse_overrides, resolve_workflow
+from retune.sdk.launch_plan import LaunchPlan
+from retune.sdk.task import declared_task
+from retune.sdk.workflow import Workflow
+from retune.store.base import BlobStore, ExecutionChange, Store
+
+if TYPE_CHECKING:
+    from retune.store.base import ControlStore
+
+from retune.api.wiring import _SHARED, _close_shared, _executor, open_default_blobs, open_default_store
+
+Target = Workflow[Any, Any] | LaunchPlan
+Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
+
+
+def compile(target: Target) -> CompiledWorkflow:
+    """The compiled workflow: its flat spec and its hook table (``.hooks``)."""
+    workflow = target.workflow if isinstance(target, LaunchPlan) else _workflow(target)
+    compiled: CompiledWorkflow = workflow.compile()
+    return compiled
+
+
+def resolve(
+    target: Target, overrides: Overrides | None = None, *, name: str = "preview"
+) -> dict[str, NodeConfig]:
+    """Node path -> effective config with provenance, without running anything.
+
+    A launch plan resolves with its own ``runtime_override`` layer included; ``name`` is
+    what provenance calls the execution layer (``Source(EXECUTION, name, hook)``).
+    """
+    compiled = compile(target)
+    parsed = parse_overrides(overrides, origin="overrides")
+    launch_plan = target.spec if isinstance(target, LaunchPlan) else None
+    return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed, execution=name)
+
+
+def run(
+    target: Target,
+    inputs: Mapping[str, Any] | None = None,
+    overrides: Overrides | None = None,
+    *,
+    executor: Executor | str | None = None,
+    raise_on_failure: bool = True,
+    store: Store | None = None,
+    blobs: BlobStore | None = None,
+    origin: str = "overrides",
+    progress: Any = None,
+    dry_run: bool = False,
+) -> Execution:
+    """Run a workflow or launch plan to completion and return its ``Execution`` record.
+
+    Raises ``InputError``/``OverrideError`` before anything is stored, and
+    ``ExecutionFailed`` (unless ``raise_on_failure=False``) when the run fails. With
+    ``dry_run`` nothing is stored or run: the record answered is the ``QUEUED`` execution the
+    run would create, every node's effective config and provenance as it would store them.
+    """
+    from retune.control.prepare import prepare_execution
+
+    workflow = target.workflow if isinstance(target, LaunchPlan) else _workflow(target)
+    spec = compile(target).spec
+    launch_plan = target.spec if isinstance(target, LaunchPlan) else None
+    parsed = parse_overrides(overrides, origin=origin)
+    if blobs is None:
+        blobs = open_default_blobs()
+    encoded = encode_inputs(workflow, target, inputs or {}, blobs)
+    check: ConfigCheck
+    if not (executor is None or isinstance(executor, str)):
+        runner: Executor | None = executor
+        check = executor.check
+    elif dry_run:  # what the executor would refuse, without starting its processes
+        from retune.executors.factory import config_check
+        from retune.settings import load
+
+        runner, check = None, config_check(load(), kind=executor)
+    else:
+        runner = _executor(executor, blobs)
+        check = runner.check
+    new = prepare_execution(
+        spec,
+        version=spec_version(spec),
+        inputs=encoded,
+        overrides=parsed,
+        launch_plan=launch_plan,
+        check=check,
+        origin=origin,
+    )
+    if dry_run or runner is None:
+        return new.record()
+    tasks = task_refs(spec)
+    owned: list[Store] = []
+    if store is None:
+        store = open_default_store()
+        owned.append(store)
+    try:
+        blobs.put(f"executions/{new.id}/tasks.pkl", pickle.dumps(dict(tasks)))
+        engine = Engine(store, runner, progress=progress)
+        engine.launch(new, spec)
+        record = drive(engine, new.id, spec, tasks, owner=owner_name("run"))
+    finally:
+        for part in owned:
+            part.close()
+    record = replace(record, outputs=decode_outputs(workflow, record, blobs))
+    if record.phase is Phase.FAILED and raise_on_failure:
+        raise ExecutionFailed(record)
+    return record
+
+
+def resume(
+    execution_id: str, *, executor: Executor | str | None = None, store: Store | None = None
+) -> Execution:
+    """Carry on an execution whose engine stopped; nodes that succeeded do not run again."""
+    blobs = open_default_blobs()
+    owned: list[Store | Executor] = []
+    if store is None:
+        store = open_default_store()
+        owned.append(store)
+    if executor is None or isinstance(executor, str):
+        executor = _executor(executor, blobs)
+    try:
+        record = store.get_execution(execution_id)
+        if record.phase.terminal:
+            return record
+        if record.project is not None:  # launched: its registered spec and code bundle
+            from retune.control.loading import load_registered
+            from retune.settings import load
+
+            spec, tasks = load_registered(
+                typing.cast("ControlStore", store),
+                blobs,
+                load().home / "bundles",
+                record.project,
+                record.domain or "",
+                record.workflow,
+                record.workflow_version,
+            )
+        else:
+            spec = store.get_workflow(record.workflow, record.workflow_version)
+            tasks = pickle.loads(blobs.get(f"executions/{execution_id}/tasks.pkl"))
+        return drive(Engine(store, executor), execution_id, spec, tasks, owner=owner_name("resume"))
+    finally:
+        for part in owned:
+            part.close()
+
+
+def drive(
+    engine: Engine, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef], *, owner: str
+) -> Execution:
+    """Run an execution while holding its lease, so nobody else drives it meanwhile.
+
+    A live execution held by someone else is refused (``RequestRefused``); one whose holder
+    stopped renewing (killed) is taken over once its lease lapsed. On Ctrl-C or SIGTERM
+    (``KeyboardInterrupt``) the running attempts are stopped, the execution is marked
+    interrupted and released, and ``Interrupted`` says how to resume it.
+    """
+    take = getattr(engine.store, "take_execution", None)
+    keeper = None
+    if take is not None:  # a store of the control plane (SQL); in-memory doubles have no leases
+        holder = take(execution_id, owner, LEASE)
+        if holder is not None:
+            raise RequestRefused(
+                f"execution {execution_id} is being run by {holder or 'another process'}",
+                fix=f"Wait for it to end, or stop that process; {LEASE:.0f} s after it stopped, "
+                "resume takes the execution over.",
+            )
+        keeper = LeaseKeeper(typing.cast("ControlStore", engine.store), execution_id, owner).start()
+    try:
+        return engine.run(execution_id, spec, tasks, stop=keeper.signal if keeper else None)
+    except KeyboardInterrupt:
+        _stop_attempts(engine.executor)
+        note = f"interrupted at {time.strftime('%H:%M:%S')}; resume with: retune executions resume {execution_id}"
+        with contextlib.suppress(Exception):  # the run is resumable whether or not the note lands
+            engine.store.apply([ExecutionChange(execution_id, Phase.RUNNING, error=note, at=time.time())])
+        raise Interrupted(execution_id) from None
+    finally:
+        if keeper is not None:
+            with contextlib.suppress(Exception):  # an unreleased lease lapses by itself
+                keeper.stop()
+
+
+def _stop_attempts(executor: Executor) -> None:
+    """End the attempts of an interrupted run: the shared local executor is closed (its task
+    processes killed); an executor the caller passed in is the caller's to stop."""
+    if _SHARED.get("executor") is executor:
+        _close_shared()
+
+
+# -- the steps of run -------------------------------------------------------------------------
+
+
+def encode_inputs(
+    workflow: Workflow[Any, Any], target: Target, given: Mapping[str, Any], blobs: BlobStore | None = None
+) -> dict[str, Any]:
+    """Inputs checked against the signature (launch plan defaults and fixed inputs applied), encoded."""
+    from retune.model.values import LimitExceeded, encode, shown
+
+    hints = typing.get_type_hints(workflow.fn)
+    params = {p.name: p for p in workflow.interface.inputs}
+    fixed = target.spec.fixed_inputs if isinstance(target, LaunchPlan) else {}
+    defaults = target.spec.default_inputs if isinstance(target, LaunchPlan) else {}
+    for name in given:
+        if name not in params:
+            raise InputError(
+                f"Workflow {workflow.name!r} has no input {name!r}",
+                input=name,
+                fix=f"Its inputs are: {', '.join(sorted(params)) or 'none'}.",
+            )
+        if name in fixed:
+            raise InputError(
+                f"Input {name!r} is fixed by launch plan {target.name!r}",
+                input=name,
+                fix="Leave it out, or use a launch plan that does not fix it.",
+            )
+    values: dict[str, Any] = {}
+    for name, param in params.items():
+        if name in fixed or name in given or name in defaults:
+            value = fixed.get(name, given.get(name, defaults.get(name)))
+        elif param.has_default:
+            value = param.default
+        else:
+            raise InputError(
+                f"Workflow {workflow.name!r} needs input {name!r} ({param.type})",
+                input=name,
+                fix=f"Pass it: inputs={{{name!r}: ...}}.",
+            )
+        try:
+            values[name] = encode(value, hints.get(name, Any), blobs=blobs)
+        except LimitExceeded as exc:
+            raise InputError(f"Input {name!r} cannot be stored: {exc}", input=name, fix=exc.fix) from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"Input {name!r} expects {param.type}, got {shown(value)}: {exc}",
+                input=name,
+                fix=f"Pass a {param.type}.",
+            ) from None
+    return values
+
+
+def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobStore | None = None) -> Any:
+    """The stored return value (``engine.returned``: one output as itself, several as a list)
+    decoded with the workflow's return annotation."""
+    if record.phase is not Phase.SUCCEEDED:
+        return None
+    from retune.model.values import decode
+
+    hints = typing.get_type_hints(workflow.fn)
+    annotation = hints.get("return", Any)
+    outputs = workflow.interface.outputs
+    if not outputs:
+        return None
+    if len(outputs) == 1:
+        return decode(record.outputs, annotation, blobs=blobs)
+    stored = dict(zip((p.name for p in outputs), record.outputs or (), strict=False))
+    parts = typing.get_args(annotation) or (Any,) * len(outputs)
+    if hasattr(annotation, "_fields"):
+        hinted = typing.get_type_hints(annotation)
+        return annotation(*(decode(stored[p.name], hinted.get(p.name, Any), blobs=blobs) for p in outputs))
+    return tuple(decode(stored[p.name], a, blobs=blobs) for p, a in zip(outputs, parts, strict=False))
+
+
+def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:
+    """How the task process finds each task: by reference, or by value from ``__main__``."""
+    refs = {}
+    for name, task in spec.tasks.items():
+        if task.bundle is not None:  # a reference's task: imported from its registered bundle
+            refs[name] = TaskRef(
+                name=name,
+                module=task.module,
+                qualname=task.qualname,
+                task_type=task.task_type,
+                sys_path=(str(_bundle_dir(task.bundle)),),
+                bundle=task.bundle,
+            )
+            continue
+        declared = declared_task(name)
+        pickled = None
+        if declared is not None and (task.module == "__main__" or task.module not in sys.modules):
+            import cloudpickle
+
+            pickled = cloudpickle.dumps(declared.fn)
+        refs[name] = TaskRef(
+            name=name,
+            module=task.module,
+            qualname=task.qualname,
+            task_type=task.task_type,
+            pickled=pickled,
+            sys_path=tuple(sys.path),
+        )
+    return refs
+
+
+def _bundle_dir(digest: str) -> Path:
+    """A registered code bundle, extracted once under ``RETUNE_HOME/bundles`` (as workers do)."""
+    from retune.control.bundles import extract_bundle
+    from retune.control.local import bundle_key
+    from retune.settings import load
+
+    return extract_bundle(open_default_blobs().get(bundle_key(digest)), digest, load().home / "bundles")
+
+
+def spec_version(spec: WorkflowSpec) -> str:
+    """Content address of a spec: the version a local run registers it under."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _workflow(target: object) -> Workflow[Any, Any]:
+    if isinstance(target, Workflow):
+        return target
+    raise TypeError(f"Expected a @workflow or a LaunchPlan, got {target!r}.")

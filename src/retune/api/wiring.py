@@ -1,0 +1,89 @@
+"""Wiring: the stores, the executor and the control plane a process talks to, from settings."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import TYPE_CHECKING, Any
+
+from retune.executors.base import ConfigCheck, Executor
+from retune.store.base import BlobStore, Store
+
+if TYPE_CHECKING:
+    from retune.control.plane import ControlPlane
+    from retune.settings import Settings
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _executor(name: str | None, blobs: BlobStore) -> Executor:
+    """The process's local executor, kept warm across runs (like ``ray.init``: one per process).
+
+    Its worker processes start once, so a second ``rt.run`` in a notebook or a script does not
+    pay their start-up again. A change of settings (home, capacity, images) replaces it.
+    """
+    from retune.executors.factory import build_executor, executor_kind
+    from retune.settings import load
+
+    settings = load()
+    kind = executor_kind(settings, name, origin="rt.run(executor=...)" if name is not None else None)
+    key = repr((kind, str(settings.home), sorted(settings.capacity.items()), sorted(settings.images.items())))
+    if _SHARED.get("key") != key:
+        if "executor" in _SHARED:
+            _SHARED.pop("executor").close()
+        else:
+            atexit.register(_close_shared)
+        _SHARED["executor"] = build_executor(settings, blobs, kind=kind)
+        _SHARED["key"] = key
+    executor: Executor = _SHARED["executor"]
+    return executor
+
+
+def _close_shared() -> None:
+    if "executor" in _SHARED:
+        _SHARED.pop("executor").close()
+        _SHARED.pop("key", None)
+
+
+def open_default_store() -> Store:
+    """The configured store (settings: RETUNE_DATABASE_URL, retune.toml, else SQLite)."""
+    from retune.settings import load
+    from retune.store import open_store
+
+    return open_store(load().database_url)
+
+
+def open_default_blobs() -> BlobStore:
+    """The configured blob store (settings: RETUNE_BLOB_URL, retune.toml, else RETUNE_HOME/blobs)."""
+    from retune.store import open_default_blobs as open_configured
+
+    return open_configured()
+
+
+SERVER_ENV = "RETUNE_SERVER"
+
+
+def control_plane(server: str | None = None, token: str | None = None) -> ControlPlane:
+    """The control plane to talk to: the server at ``server`` (else ``RETUNE_SERVER``) over
+    HTTP, or the configured store directly (what ``retune serve`` itself would use)."""
+    server = server or os.environ.get(SERVER_ENV) or None
+    if server:
+        from retune.client import HttpControlPlane
+
+        return HttpControlPlane(server, token=token)
+    from retune.control.local import LocalControlPlane
+    from retune.settings import load
+    from retune.store import open_store
+
+    settings = load()
+    store = open_store(settings.database_url)
+    return LocalControlPlane(store, open_default_blobs(), check=executor_check(settings))
+
+
+def executor_check(settings: Settings) -> ConfigCheck:
+    """What the workers' executor refuses (task type, capacity, images), checked before a launch
+    is stored, without starting a worker; raises ``retune.executors.base.Refused``."""
+    from retune.executors.factory import config_check
+
+    return config_check(settings)
