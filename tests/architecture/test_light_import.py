@@ -45,3 +45,30 @@ def test_declaring_tasks_and_workflows_does_not_load_pydantic() -> None:
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+# `retune --help` is a click program and nothing more: no rich (tables are rendered only when
+# a command prints one), no pydantic, no store, server or engine (issue 12's start-up budget).
+CLI_HEAVY = ("sqlalchemy", "fastapi", "uvicorn", "ray", "yaml", "pydantic", "rich", "httpx")
+CLI_RETUNE_HEAVY = ("retune.api", "retune.store", "retune.server", "retune.engine", "retune.control")
+
+CLI_HELP = f"""
+import json, sys
+sys.argv = ["retune", "--help"]
+from retune.cli.main import main
+try:
+    main()
+except SystemExit as exit:
+    assert exit.code in (0, None), exit.code
+heavy, ours = {CLI_HEAVY!r}, {CLI_RETUNE_HEAVY!r}
+loaded = [m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(ours)]
+print(json.dumps(sorted(loaded)))
+"""
+
+
+def test_retune_help_loads_no_heavy_dependency_nor_the_store_server_or_engine() -> None:
+    done = subprocess.run([sys.executable, "-c", CLI_HELP], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert "Usage: retune" in done.stdout
+    assert json.loads(done.stdout.splitlines()[-1]) == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retune.cli.errors import UsageError
-from retune.model.spec import Param
+
+if TYPE_CHECKING:  # pydantic: only a workflow that is run needs it
+    from retune.model.spec import Param
 
 
 def parse_input_flags(args: Sequence[str], params: Sequence[Param]) -> dict[str, Any]:

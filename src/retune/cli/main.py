@@ -189,15 +189,14 @@ def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> N
 
 
 def _print_target_help(target: str) -> None:
-    from retune import api
-
     loaded = load_target(target)
     workflow = getattr(loaded, "workflow", loaded)
     click.echo(f"\nInputs of {workflow.name}:")
     for param in workflow.interface.inputs:
         default = f" (default {param.default!r})" if param.has_default else " (required)"
         click.echo(f"  --{param.name} {param.type.upper()}{default}")
-    compiled = api.compile(loaded)
+    # what api.compile does, without importing the api (its store and engine): help stays light
+    compiled = workflow.compile()
     click.echo(f"\nHooks (override with -o HOOK.FIELD=VALUE): {', '.join(compiled.hooks) or 'none'}")
     for name, hook in compiled.hooks.items():
         click.echo(f"  {name:<20} {hook.task}  default: {render.describe(hook.default.to_dict())}")

@@ -5,17 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from retune.compiler.compiled import Hook
-from retune.model import RESOURCE_NAMES, EffectiveConfig, Provenance
-from retune.model.control import RegistrationResult
-from retune.model.execution import Execution, NodeExecution, Phase
+from retune.model import RESOURCE_NAMES
+from retune.model.execution import Phase
 from retune.model.resources import format_quantity
+
+# rich, the compiler (pydantic) and the control-plane models load only when something is
+# rendered: `retune --help` and `retune run FILE:WF --help` print none of it (issue 12's
+# start-up budget), and `import retune` already brought in the three modules above.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from retune.compiler.compiled import Hook
+    from retune.model import EffectiveConfig, Provenance
+    from retune.model.control import RegistrationResult
+    from retune.model.execution import Execution, NodeExecution
+
+    out: Console
+    err: Console
 
 PHASE_STYLE = {
     Phase.SUCCEEDED: "green",
@@ -26,9 +35,38 @@ PHASE_STYLE = {
     Phase.ABORTED: "magenta",
 }
 
-# Piped output (CI logs, `make demo`) gets a wide console rather than rich's 80 columns.
-out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+
+def __getattr__(name: str) -> Any:
+    """``render.out`` and ``render.err``, the consoles, made on first use (see the imports above)."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return console(name)
+
+
+def console(name: str) -> Console:
+    """The ``"out"`` or ``"err"`` console, made once."""
+    made: Console | None = globals().get(name)
+    if made is None:
+        from rich.console import Console
+
+        # Piped output (CI logs, `make demo`) gets a wide console rather than rich's 80 columns.
+        stream = sys.stdout if name == "out" else sys.stderr
+        made = Console(stderr=name == "err", highlight=False, width=None if stream.isatty() else 140)
+        globals()[name] = made
+    return made
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported on first use."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(**options: Any) -> Table:
+    from rich.table import Table
+
+    return Table(**options)
 
 
 SHOWN_LINES = 30
@@ -71,7 +109,7 @@ def hooks_to_json(hooks: Mapping[str, Hook]) -> dict[str, Any]:
 
 
 def hooks_table(workflow: str, hooks: Mapping[str, Hook]) -> Table:
-    table = Table(title=f"Hooks of {workflow}", title_justify="left")
+    table = _table(title=f"Hooks of {workflow}", title_justify="left")
     for column in ("hook", "node", "task", "declared at", "default"):
         table.add_column(column)
     for name, hook in hooks.items():
@@ -133,7 +171,7 @@ def source(provenance: Provenance, path: str) -> str:
 
 def explain_table(node: NodeExecution) -> Table:
     hook = f"hook {node.hook!r}" if node.hook else "no hook"
-    table = Table(title=f"{node.path}  task {node.task}  {hook}", title_justify="left")
+    table = _table(title=f"{node.path}  task {node.task}  {hook}", title_justify="left")
     for column in ("field", "value", "from"):
         table.add_column(column)
     for row in config_rows(node.config, node.provenance):
@@ -144,7 +182,7 @@ def explain_table(node: NodeExecution) -> Table:
 def execution_table(record: Execution) -> Table:
     style = PHASE_STYLE.get(record.phase, "")
     ran_by = f"  worker {escape(record.worker)}" if record.worker else ""
-    table = Table(
+    table = _table(
         title=f"Execution {record.id}  [{style}]{record.phase.value}[/]  {record.workflow}{ran_by}",
         title_justify="left",
     )
@@ -173,20 +211,20 @@ def print_dry_run(record: Execution, *, as_json: bool) -> None:
         emit_json(record.to_dict())
         return
     count = len(record.nodes)
-    out.print(
+    console("out").print(
         f"Dry run of {record.workflow}: nothing was stored or run (its id {record.id} names the "
         f"execution layer only). {count} node{'s' * (count != 1)} would run:",
         soft_wrap=True,
     )
     for node in record.nodes:
-        out.print(explain_table(node))
+        console("out").print(explain_table(node))
 
 
 def print_execution(record: Execution) -> None:
     """The execution's table, then the error of each failed node (the traceback, cut short)."""
-    out.print(execution_table(record))
+    console("out").print(execution_table(record))
     for text in node_errors(record):
-        out.print(text, soft_wrap=True)
+        console("out").print(text, soft_wrap=True)
 
 
 def node_errors(record: Execution) -> list[str]:
@@ -205,7 +243,7 @@ def node_errors(record: Execution) -> list[str]:
 
 
 def executions_table(records: Iterable[Execution]) -> Table:
-    table = Table(title="Executions", title_justify="left")
+    table = _table(title="Executions", title_justify="left")
     for column in ("id", "workflow", "phase", "launch plan", "error"):
         table.add_column(column)
     for record in records:
@@ -224,7 +262,7 @@ def registration_table(result: RegistrationResult) -> Table:
     created = sum(1 for e in entities if e.created)
     first = entities[0] if entities else None
     where = f" in {first.project}/{first.domain} version {first.version}" if first else ""
-    table = Table(title=f"Registered{where}", title_justify="left")
+    table = _table(title=f"Registered{where}", title_justify="left")
     for column in ("kind", "name", "status"):
         table.add_column(column)
     for entity in entities:

@@ -19,10 +19,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rich.markup import escape
-
 from retune.cli import render
 from retune.cli.errors import UsageError
+from retune.cli.render import escape
 from retune.errors import ExecutionFailed, Interrupted, PermissionDenied, RetuneError, ServerUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,44 +36,57 @@ def reported(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from retune.control.bundles import BundleError
-        from retune.settings import SettingsError
-        from retune.store.base import NotFound, StoreError, StoreUnavailable
-
         try:
             return command(*args, **kwargs)
-        except ExecutionFailed as exc:
-            record = exc.execution
-            first = (record.error or "").splitlines()[0] if record.error else "failed"
-            render.err.print(f"[red]error:[/] execution {record.id} failed: {escape(first)}", soft_wrap=True)
-            render.err.print(f"details: retune executions show {record.id}", soft_wrap=True)
-            sys.exit(1)
-        except (ServerUnavailable, PermissionDenied) as exc:
-            fail(str(exc), 1)
-        except NotFound as exc:
-            message = str(exc.args[0]).rstrip(".")
-            hint = ". List them with: retune executions list" if message.startswith("No execution") else "."
-            fail(f"{message}{hint}", 2)
-        except StoreUnavailable as exc:
-            fail(
-                f"{exc}. Check RETUNE_DATABASE_URL / RETUNE_BLOB_URL (or retune.toml), and that it is running.",
-                1,
-            )
-        except (RetuneError, UsageError, SettingsError, StoreError, BundleError) as exc:
-            fail(str(exc), 2)
-        except Interrupted as exc:
-            render.err.print(f"\ninterrupted: execution {exc.execution_id}; its running tasks were stopped")
-            render.err.print(f"resume it with: retune executions resume {exc.execution_id}", soft_wrap=True)
-            sys.exit(130)
-        except KeyboardInterrupt:
-            render.err.print("\ninterrupted")
-            sys.exit(130)
-        except Exception as exc:
-            if debug["on"]:
-                raise
-            fail_unexpected(exc)
+        except BaseException as exc:
+            report(exc)
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def report(exc: BaseException) -> None:
+    """Exit as ``reported`` promises; ``exc`` itself goes on when it is none of these
+    (``SystemExit``, or an unexpected error under --debug).
+
+    The store, settings and bundle modules are imported only here, once something failed:
+    a command that succeeds need not load them (``retune --help`` has a start-up budget)."""
+    from retune.control.bundles import BundleError
+    from retune.settings import SettingsError
+    from retune.store.base import NotFound, StoreError, StoreUnavailable
+
+    try:
+        raise exc
+    except ExecutionFailed as exc:
+        record = exc.execution
+        first = (record.error or "").splitlines()[0] if record.error else "failed"
+        render.err.print(f"[red]error:[/] execution {record.id} failed: {escape(first)}", soft_wrap=True)
+        render.err.print(f"details: retune executions show {record.id}", soft_wrap=True)
+        sys.exit(1)
+    except (ServerUnavailable, PermissionDenied) as exc:
+        fail(str(exc), 1)
+    except NotFound as exc:
+        message = str(exc.args[0]).rstrip(".")
+        hint = ". List them with: retune executions list" if message.startswith("No execution") else "."
+        fail(f"{message}{hint}", 2)
+    except StoreUnavailable as exc:
+        fail(
+            f"{exc}. Check RETUNE_DATABASE_URL / RETUNE_BLOB_URL (or retune.toml), and that it is running.",
+            1,
+        )
+    except (RetuneError, UsageError, SettingsError, StoreError, BundleError) as exc:
+        fail(str(exc), 2)
+    except Interrupted as exc:
+        render.err.print(f"\ninterrupted: execution {exc.execution_id}; its running tasks were stopped")
+        render.err.print(f"resume it with: retune executions resume {exc.execution_id}", soft_wrap=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        render.err.print("\ninterrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if debug["on"]:
+            raise
+        fail_unexpected(exc)
 
 
 def fail(message: str, code: int) -> None:
