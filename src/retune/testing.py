@@ -3,13 +3,18 @@ executor, a clock;
 ``postgres_schema``, a throwaway schema of a real PostgreSQL for tests that need one; and
 ``PrivatePostgres``, a PostgreSQL server of a test's own, for tests that kill the database.
 
-They implement the same seams as the real parts (``retune.store.base.Store``,
-``retune.executors.base.Executor``), so the layers above them can be tested without
-processes or databases. Use the real parts for anything a user would run.
+They implement the same seams as the real parts (``retune.store.base.Store`` and
+``ControlStore``, ``BlobStore``, ``retune.executors.base.Executor``), so the layers above them
+can be tested without processes or databases. The control plane needs nothing else:
+``retune.control.LocalControlPlane(MemoryStore(), MemoryBlobStore())`` serves every verb of
+``ControlPlane`` (register, launch and its dry run, relaunch, recover, abort), and
+``retune.worker.Worker(store, blobs, InlineExecutor(), bundles=tmp)`` runs what it launched
+(``tests/unit/test_testing_control_plane.py``). Use the real parts for anything a user would run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -22,36 +27,62 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Executor, Outcome
 from retune.model import EffectiveConfig
-from retune.model.execution import Capacity, Execution
+from retune.model.execution import Capacity, Execution, Phase
 from retune.model.spec import WorkflowSpec
 from retune.store.base import (
     AttemptChange,
     CachePut,
     Change,
     Conflict,
+    ControlStore,
     ExecutionChange,
     IllegalTransition,
+    Lease,
     NewExecution,
     NodeChange,
     NotFound,
+    Registered,
 )
+from retune.store.registry import content_hash, difference, missing, refuse
 from retune.task_runtime.calls import CallFailed, load_task, run_calls
 
 
+@dataclass(slots=True)
+class _Hold:
+    """What the SQL store keeps beside an execution's record: who drives it, until when, and
+    how it was launched (the columns ``worker`` ... ``request_hash`` of ``executions``)."""
+
+    seq: int
+    project: str | None
+    worker: str | None = None
+    expires: float | None = None
+    abort_requested: bool = False
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+_REGISTRY_KEY = tuple[str, str, str, str, str]  # kind, project, domain, name, version
+
+
 class MemoryStore:
-    """``Store`` in a dict, thread-safe; ``apply`` is all-or-nothing like a transaction."""
+    """``ControlStore`` in dicts, thread-safe; ``apply`` and ``register`` are all-or-nothing
+    like a transaction. The rules are the SQL store's: the registry's (``store.registry``),
+    leases, claims in creation order, aborts; ``tests/unit/test_testing_control_store.py``
+    runs both on the same operations. Leases and cache reservations follow ``clock``."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.workflows: dict[tuple[str, str], WorkflowSpec] = {}
         self.executions: dict[str, Execution] = {}
+        self.holds: dict[str, _Hold] = {}
+        self.registry: dict[_REGISTRY_KEY, Registered] = {}  # in registration order: newest last
         self.cache: dict[str, Mapping[str, Any]] = {}
         self.reservations: dict[str, tuple[str, float]] = {}
         self.events: list[Change] = []
@@ -71,7 +102,14 @@ class MemoryStore:
 
     def create_execution(self, new: NewExecution) -> None:
         with self.lock:
-            self.executions[new.id] = new.record()
+            key = new.idempotency_key
+            if new.id in self.executions or (key is not None and self._by_key(key) is not None):
+                raise Conflict(f"An execution with id {new.id!r} already exists; ids are never reused.")
+            record = new.record()
+            self.executions[new.id] = replace(record, created_at=new.created_at or time.time())
+            self.holds[new.id] = _Hold(
+                len(self.holds), new.project, idempotency_key=key, request_hash=new.request_hash
+            )
 
     def apply(self, changes: Sequence[Change]) -> None:
         with self.lock:
@@ -103,7 +141,7 @@ class MemoryStore:
     def cache_reserve(self, key: str, owner: str, ttl: float) -> bool:
         with self.lock:
             holder = self.reservations.get(key)
-            if holder is None or holder[0] == owner or holder[1] < self.clock():
+            if holder is None or holder[0] == owner or holder[1] <= self.clock():
                 self.reservations[key] = (owner, self.clock() + ttl)
                 return True
             return False
@@ -113,8 +151,168 @@ class MemoryStore:
             if self.reservations.get(key, ("",))[0] == owner:
                 del self.reservations[key]
 
+    # -- the registry: immutable per version -----------------------------------------------
+
+    def register(
+        self,
+        project: str,
+        domain: str,
+        version: str,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        bundle: str | None,
+    ) -> list[Registered]:
+        now = time.time()
+        with self.lock:
+            found, new, conflicts = [], {}, []
+            for kind, spec in items:
+                document = json.loads(json.dumps(dict(spec)))  # what a JSON column gives back
+                key = (kind, project, domain, str(document["name"]), version)
+                stored = self.registry.get(key)
+                if stored is None:
+                    digest = content_hash(document)
+                    new[key] = Registered(*key[:4], version, document, bundle, now, True, digest)
+                    found.append(new[key])
+                elif (differs := difference(kind, document, stored.spec, bundle, stored.bundle)) is not None:
+                    conflicts.append(differs)
+                else:
+                    found.append(replace(stored, created=False))
+            if conflicts:  # nothing of the batch is written
+                raise refuse(conflicts, project, domain, version)
+            self.registry.update(new)
+            return found
+
+    def registered(
+        self, kind: str, project: str, domain: str, name: str, version: str | None = None
+    ) -> Registered:
+        with self.lock:
+            versions = [
+                r
+                for r in self.registry.values()
+                if r.kind == kind and (r.project, r.domain, r.name) == (project, domain, name)
+            ]
+            chosen = [r for r in versions if version is None or r.version == version]
+            if chosen:
+                return replace(chosen[-1], created=False)
+            names = sorted(
+                {
+                    r.name
+                    for r in self.registry.values()
+                    if (r.kind, r.project, r.domain) == (kind, project, domain)
+                }
+            )
+            raise missing(kind, project, domain, name, version, [r.version for r in versions], names)
+
+    def list_registered(
+        self, kind: str, project: str, domain: str, name: str | None = None
+    ) -> list[Registered]:
+        with self.lock:
+            newest_first = reversed(list(self.registry.values()))
+            return sorted(
+                (
+                    replace(r, created=False)
+                    for r in newest_first
+                    if (r.kind, r.project, r.domain) == (kind, project, domain) and name in (None, r.name)
+                ),
+                key=lambda r: r.name,  # sorted() is stable: newest first within a name
+            )
+
+    # -- launched executions: claims and leases ------------------------------------------
+
+    def claim_execution(self, worker: str, lease: float) -> str | None:
+        with self.lock:
+            now = self.clock()
+            for execution_id, hold in sorted(self.holds.items(), key=lambda item: item[1].seq):
+                if hold.project is not None and self._live(execution_id) and not self._held(hold, now):
+                    self._hold(execution_id, worker, now + lease)
+                    return execution_id
+            return None
+
+    def take_execution(self, execution_id: str, worker: str, lease: float) -> str | None:
+        with self.lock:
+            now = self.clock()
+            hold = self.holds.get(execution_id)
+            if hold is None:
+                return ""
+            if self._live(execution_id) and (hold.worker == worker or not self._held(hold, now)):
+                self._hold(execution_id, worker, now + lease)
+                return None
+            return hold.worker or ""
+
+    def renew_lease(self, execution_id: str, worker: str, lease: float) -> Lease:
+        with self.lock:
+            hold = self.holds.get(execution_id)
+            if hold is None:
+                return Lease(held=False, abort_requested=False)
+            held = hold.worker == worker and self._live(execution_id)
+            if held:
+                hold.expires = self.clock() + lease
+            return Lease(held=held, abort_requested=hold.abort_requested)
+
+    def release_execution(self, execution_id: str, worker: str) -> None:
+        with self.lock:
+            hold = self.holds.get(execution_id)
+            if hold is not None and hold.worker == worker:
+                hold.expires = None
+
+    def request_abort(self, execution_id: str) -> bool:
+        with self.lock:
+            hold, record = self.holds.get(execution_id), self.executions.get(execution_id)
+            if hold is None or record is None:
+                raise NotFound(f"No execution {execution_id!r}.")
+            if record.phase is Phase.QUEUED and hold.worker is None:
+                now = time.time()
+                nodes = tuple(
+                    replace(n, phase=Phase.ABORTED) if n.phase is Phase.QUEUED else n for n in record.nodes
+                )
+                error = "aborted before it started"
+                aborted = replace(record, phase=Phase.ABORTED, error=error, finished_at=now, nodes=nodes)
+                self.executions[execution_id] = aborted
+                hold.abort_requested = True
+                return True
+            if self._live(execution_id):
+                hold.abort_requested = True
+            return False
+
+    def find_execution(self, idempotency_key: str) -> tuple[str, str | None] | None:
+        with self.lock:
+            found = self._by_key(idempotency_key)
+            return None if found is None else (found, self.holds[found].request_hash)
+
+    def list_launched(
+        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+    ) -> list[Execution]:
+        with self.lock:
+            launched = [
+                replace(self.executions[execution_id], nodes=())
+                for execution_id, hold in sorted(self.holds.items(), key=lambda item: -item[1].seq)
+                if hold.project is not None
+                and project in (None, hold.project)
+                and domain in (None, self.executions[execution_id].domain)
+            ]
+            return launched[:limit]
+
     def close(self) -> None:
         pass
+
+    def _live(self, execution_id: str) -> bool:
+        return self.executions[execution_id].phase in (Phase.QUEUED, Phase.RUNNING)
+
+    @staticmethod
+    def _held(hold: _Hold, now: float) -> bool:
+        """Whether a lease is running (SQL: ``lease_expires_at`` set and not before ``now``)."""
+        return hold.expires is not None and hold.expires >= now
+
+    def _hold(self, execution_id: str, worker: str, until: float) -> None:
+        hold = self.holds[execution_id]
+        hold.worker, hold.expires = worker, until
+        self.executions[execution_id] = replace(self.executions[execution_id], worker=worker)
+
+    def _by_key(self, idempotency_key: str) -> str | None:
+        return next((i for i, h in self.holds.items() if h.idempotency_key == idempotency_key), None)
+
+
+if TYPE_CHECKING:
+    _store: type[ControlStore] = MemoryStore  # mypy checks that MemoryStore is a ControlStore
 
 
 def _changed(record: Execution, change: Change) -> Execution:

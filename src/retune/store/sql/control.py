@@ -13,8 +13,6 @@ a different one without waiting; on SQLite the whole claim runs under the databa
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +20,7 @@ import sqlalchemy as sa
 
 from retune.model.execution import Phase
 from retune.store.base import Conflict, Lease, NotFound, Registered
+from retune.store.registry import content_hash, difference, missing
 from retune.store.sql import tables as t
 
 _LIVE = (Phase.QUEUED.value, Phase.RUNNING.value)
@@ -60,22 +59,10 @@ def register(
         return Registered(
             kind, project, domain, name, version, dict(spec), bundle, now, created=True, content_hash=digest
         )
-    if stored.content_hash != digest or stored.bundle != bundle:
-        differs = sorted(k for k in spec.keys() | stored.spec.keys() if spec.get(k) != stored.spec.get(k))
-        if stored.bundle != bundle:
-            differs.append("code bundle")
-        raise Conflict(f"{kind.replace('_', ' ')} {name} ({', '.join(differs)})")
+    differs = difference(kind, spec, stored.spec, bundle, stored.bundle)
+    if differs is not None:
+        raise Conflict(differs)
     return _registered(stored, created=False)
-
-
-def refuse(conflicts: list[str], project: str, domain: str, version: str) -> Conflict:
-    """One error naming every entity whose content differs, spec differences first."""
-    conflicts = sorted(conflicts, key=lambda c: (c.endswith("(code bundle)"), c))
-    shown = "; ".join(conflicts[:8]) + (f"; and {len(conflicts) - 8} more" if len(conflicts) > 8 else "")
-    return Conflict(
-        f"Refused: version {version!r} is already registered in {project}/{domain} with other content: {shown}. "
-        "A registered version never changes: register the new content under a new version."
-    )
 
 
 def registered(
@@ -90,13 +77,7 @@ def registered(
     row = conn.execute(query.order_by(r.c.created_at.desc()).limit(1)).first()
     if row is not None:
         return _registered(row, created=False)
-    label = kind.replace("_", " ")
     versions = conn.execute(sa.select(r.c.version).where(*key).order_by(r.c.created_at)).scalars().all()
-    if versions:
-        raise NotFound(
-            f"No version {version!r} of {label} {name!r} in {project}/{domain}; its versions are "
-            f"{', '.join(repr(v) for v in versions)}."
-        )
     names = (
         conn.execute(
             sa.select(r.c.name)
@@ -107,8 +88,7 @@ def registered(
         .scalars()
         .all()
     )
-    known = f"registered ones: {', '.join(names)}" if names else "none is registered there"
-    raise NotFound(f"No {label} {name!r} in {project}/{domain} ({known}).")
+    raise missing(kind, project, domain, name, version, versions, names)
 
 
 def list_registered(
@@ -217,10 +197,6 @@ def find_by_key(conn: sa.Connection, idempotency_key: str) -> tuple[str, str | N
         sa.select(x.c.id, x.c.request_hash).where(x.c.idempotency_key == idempotency_key)
     ).first()
     return None if row is None else (str(row.id), row.request_hash)
-
-
-def content_hash(document: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _registered(row: Any, *, created: bool) -> Registered:

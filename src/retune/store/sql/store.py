@@ -62,6 +62,7 @@ from retune.store.base import (
     StoreUnavailable,
 )
 from retune.store.outage import GRACE, outage_for, redact, retrying
+from retune.store.registry import refuse
 from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
@@ -400,7 +401,7 @@ class SqlStore:
                 except Conflict as exc:
                     conflicts.append(str(exc))
             if conflicts:  # raised inside the transaction: nothing of the batch is written
-                raise control.refuse(conflicts, project, domain, version)
+                raise refuse(conflicts, project, domain, version)
         return found
 
     @_reconnecting
