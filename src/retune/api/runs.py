@@ -225,37 +225,17 @@ def encode_inputs(
     workflow: Workflow[Any, Any], target: Target, given: Mapping[str, Any], blobs: BlobStore | None = None
 ) -> dict[str, Any]:
     """Inputs checked against the signature (launch plan defaults and fixed inputs applied), encoded."""
+    from retune.control.inputs import pick_inputs
     from retune.model.values import LimitExceeded, encode, shown
 
     hints = typing.get_type_hints(workflow.fn)
     params = {p.name: p for p in workflow.interface.inputs}
-    fixed = target.spec.fixed_inputs if isinstance(target, LaunchPlan) else {}
-    defaults = target.spec.default_inputs if isinstance(target, LaunchPlan) else {}
-    for name in given:
-        if name not in params:
-            raise InputError(
-                f"Workflow {workflow.name!r} has no input {name!r}",
-                input=name,
-                fix=f"Its inputs are: {', '.join(sorted(params)) or 'none'}.",
-            )
-        if name in fixed:
-            raise InputError(
-                f"Input {name!r} is fixed by launch plan {target.name!r}",
-                input=name,
-                fix="Leave it out, or use a launch plan that does not fix it.",
-            )
+    plan = target.spec if isinstance(target, LaunchPlan) else None
+    how = "rt.run(..., inputs={{'{name}': ...}}), or --{name} VALUE on retune run"
+    picked = pick_inputs(workflow.name, workflow.interface, given, plan, how_to_give=how)
     values: dict[str, Any] = {}
-    for name, param in params.items():
-        if name in fixed or name in given or name in defaults:
-            value = fixed.get(name, given.get(name, defaults.get(name)))
-        elif param.has_default:
-            value = param.default
-        else:
-            raise InputError(
-                f"Workflow {workflow.name!r} needs input {name!r} ({param.type})",
-                input=name,
-                fix=f"Pass it: inputs={{{name!r}: ...}}.",
-            )
+    for name, value in picked.items():
+        param = params[name]
         try:
             values[name] = encode(value, hints.get(name, Any), blobs=blobs)
         except LimitExceeded as exc:

@@ -27,6 +27,26 @@ def launch_inputs(
 ) -> dict[str, Any]:
     """The inputs of a launch: given ones checked, launch plan defaults and fixed inputs and the
     workflow's own defaults filled in. Raises ``InputError`` naming the input."""
+    how = 'retune launch -i {name}=VALUE, or "inputs": {{"{name}": ...}} in the API'
+    picked = pick_inputs(workflow, interface, given, launch_plan, how_to_give=how)
+    params = {p.name: p for p in interface.inputs}
+    return {
+        name: checked(name, params[name], value) if name in given else value for name, value in picked.items()
+    }
+
+
+def pick_inputs(
+    workflow: str,
+    interface: Interface,
+    given: Mapping[str, Any],
+    launch_plan: LaunchPlanSpec | None,
+    *,
+    how_to_give: str,
+) -> dict[str, Any]:
+    """Every input's value, in the interface's order: the given one, else the launch plan's fixed
+    or default one, else the workflow's default. ``InputError`` for an input the workflow does
+    not have, one the launch plan fixes, or one nobody gives (``how_to_give`` says how, with
+    ``{name}``). The one rule for ``rt.run`` and launches; each then checks values its way."""
     params = {p.name: p for p in interface.inputs}
     fixed = launch_plan.fixed_inputs if launch_plan else {}
     defaults = launch_plan.default_inputs if launch_plan else {}
@@ -46,7 +66,7 @@ def launch_inputs(
     values: dict[str, Any] = {}
     for name, param in params.items():
         if name in given:
-            values[name] = checked(name, param, given[name])
+            values[name] = given[name]
         elif name in fixed or name in defaults:
             values[name] = fixed[name] if name in fixed else defaults[name]
         elif param.has_default:
@@ -55,7 +75,7 @@ def launch_inputs(
             raise InputError(
                 f"Workflow {workflow!r} needs input {name!r} ({param.type})",
                 input=name,
-                fix=f'Give it a value (retune launch -i {name}=VALUE, or "inputs": {{"{name}": ...}} in the API).',
+                fix=f"Give it a value ({how_to_give.format(name=name)}).",
             )
     return values
 
