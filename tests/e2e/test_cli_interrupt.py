@@ -162,3 +162,29 @@ def test_resume_takes_over_a_killed_run_once_its_lease_has_lapsed(
     assert final["phase"] == "SUCCEEDED"
     assert ledger_lines(ledger).count("end first") == 1
     assert ledger_lines(ledger).count("end second") == 1
+
+
+def test_resume_completes_a_launched_execution_whose_worker_was_killed(ledger: Path) -> None:
+    where = ["--project", "demo", "--domain", "dev", "--version", "v1"]
+    assert retune("register", str(FLOWS), *where).returncode == 0
+    launched = retune("launch", "demo/dev/e2e.flows_interrupt.two_steps", "-i", f"ledger={ledger}", "--json")
+    assert launched.returncode == 0, launched.stderr
+    execution_id = json.loads(launched.stdout)["id"]
+    worker = subprocess.Popen([RETUNE, "worker", "--lease", "1"], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_line(ledger, "start second")
+    finally:
+        worker.kill()  # SIGKILL mid-task: its lease lapses after a second
+        worker.wait()
+    task_pid = int(wait_for_line(ledger, "start second").split()[2])
+    time.sleep(1.5)
+    Path(str(ledger) + ".fast").touch()
+
+    resumed = retune("executions", "resume", execution_id)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = record(execution_id)
+    assert final["phase"] == "SUCCEEDED"
+    assert ledger_lines(ledger).count("end first") == 1  # what the worker finished is not run again
+    assert ledger_lines(ledger).count("end second") == 1
+    assert not alive(task_pid)  # the killed worker's task died with it
