@@ -142,22 +142,6 @@ Change = ExecutionChange | NodeChange | AttemptChange | CachePut
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """One row of the event log: a change as ``apply`` (or ``create_execution``) wrote it.
-
-    ``kind`` is ``execution``, ``node``, ``attempt`` or ``cache``; ``detail`` holds what the
-    change said beyond its phase (an error, a cache status, an attempt number, a cache key).
-    """
-
-    at: float
-    kind: str
-    execution_id: str | None = None
-    path: str | None = None
-    phase: Phase | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class Registered:
     """A registered task, workflow or launch plan: its spec as JSON and the code bundle it needs."""
 
@@ -191,7 +175,7 @@ class Store(Protocol):
     def create_execution(self, new: NewExecution) -> None: ...
 
     def apply(self, changes: Sequence[Change]) -> None:
-        """Write every change in one transaction, and an event row for each."""
+        """Write every change in one transaction."""
 
     def get_execution(self, execution_id: str) -> Execution:
         """The full record: nodes with config, provenance, outputs and attempts."""

@@ -1,19 +1,17 @@
-"""SqlStore keeps what the engine writes: specs, executions, nodes, attempts, cache, events.
+"""SqlStore keeps what the engine writes: specs, executions, nodes, attempts, cache.
 
 Every test runs on SQLite and on PostgreSQL (``database_url`` in conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import retune as rt
-from retune.model import TaskNodeOverrides
 from retune.model.execution import TERMINAL, Attempt, AttemptKind, CacheStatus, Capacity, Phase
-from retune.model.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
+from retune.model.spec import WorkflowSpec
 from retune.store import (
     AttemptChange,
     CachePut,
@@ -102,41 +100,6 @@ def test_an_unregistered_version_is_not_found_and_the_error_lists_known_versions
         store.get_workflow(SPEC.name, "v9")
     with pytest.raises(NotFound, match=r"no workflow of that name is registered"):
         store.get_workflow("nope", "v1")
-
-
-TASK = SPEC.tasks[next(iter(SPEC.tasks))]
-LAUNCH_PLAN = LaunchPlanSpec(
-    name="nightly",
-    workflow=SPEC.name,
-    default_inputs={"x": 5},
-    runtime_override={"first": TaskNodeOverrides(retries=5)},
-)
-Put = Callable[[SqlStore, Any, str], None]
-Get = Callable[[SqlStore, str, str], Any]
-KINDS: dict[str, tuple[TaskSpec | LaunchPlanSpec, TaskSpec | LaunchPlanSpec, Put, Get]] = {
-    "task": (TASK, TASK.model_copy(update={"location": "moved.py:9"}), SqlStore.put_task, SqlStore.get_task),
-    "launch plan": (
-        LAUNCH_PLAN,
-        LAUNCH_PLAN.model_copy(update={"default_inputs": {"x": 6}}),
-        SqlStore.put_launch_plan,
-        SqlStore.get_launch_plan,
-    ),
-}
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_tasks_and_launch_plans_are_versioned_and_immutable_too(store: SqlStore, kind: str) -> None:
-    spec, changed, put, get = KINDS[kind]
-    put(store, spec, "v1")
-    put(store, spec, "v1")
-
-    with pytest.raises(Conflict, match=f"{kind.capitalize()} {spec.name!r} version 'v1'.*spec differs in"):
-        put(store, changed, "v1")
-    assert get(store, spec.name, "v1") == spec
-    put(store, changed, "v2")
-    assert get(store, spec.name, "v2") == changed
-    with pytest.raises(NotFound, match=f"No {kind} {spec.name!r} version 'v3'"):
-        get(store, spec.name, "v3")
 
 
 # -- executions ------------------------------------------------------------------------------
@@ -297,44 +260,6 @@ def test_outputs_keep_their_key_order(store: SqlStore, execution: str) -> None:
     assert list((store.cache_get("k") or {})["mid"]) == ["b", "a"]
 
 
-def test_each_change_writes_one_event_in_the_order_applied(store: SqlStore, execution: str) -> None:
-    path = PATHS[0]
-    store.apply(
-        [
-            ExecutionChange(execution, Phase.RUNNING),
-            NodeChange(execution, path, Phase.RUNNING),
-            AttemptChange(execution, path, attempt(1)),
-        ]
-    )
-    store.apply(
-        [
-            AttemptChange(execution, path, attempt(1, Phase.SUCCEEDED)),
-            NodeChange(execution, path, Phase.SUCCEEDED, cache=CacheStatus.MISS, outputs={"o0": 6}),
-            CachePut("key-1", {"o0": 6}, execution, path),
-        ]
-    )
-
-    events = store.events(execution)
-    assert [(e.kind, e.path, e.phase) for e in events] == [
-        ("execution", None, Phase.QUEUED),
-        ("execution", None, Phase.RUNNING),
-        ("node", path, Phase.RUNNING),
-        ("attempt", path, Phase.RUNNING),
-        ("attempt", path, Phase.SUCCEEDED),
-        ("node", path, Phase.SUCCEEDED),
-        ("cache", path, None),
-    ]
-    assert events[-1].detail == {"key": "key-1"}
-    assert events[-2].detail == {"cache": "miss"}
-    assert events[3].detail == {"number": 1, "kind": "user"}
-
-
-def test_an_empty_batch_writes_nothing(store: SqlStore, execution: str) -> None:
-    store.apply([])
-
-    assert len(store.events(execution)) == 1
-
-
 # -- terminal phases are absorbing -----------------------------------------------------------
 
 
@@ -368,7 +293,6 @@ def test_an_illegal_change_rolls_back_the_whole_batch(store: SqlStore, execution
     done, other = PATHS[0], PATHS[1]
     store.apply([NodeChange(execution, done, Phase.SUCCEEDED, outputs={"o0": 1})])
     before = store.get_execution(execution)
-    events_before = store.events(execution)
 
     with pytest.raises(IllegalTransition, match=rf"Node '{done}'.*Nothing in this batch was written"):
         store.apply(
@@ -382,7 +306,6 @@ def test_an_illegal_change_rolls_back_the_whole_batch(store: SqlStore, execution
         )
 
     assert store.get_execution(execution) == before
-    assert store.events(execution) == events_before
     assert store.cache_get("key-1") is None
 
 

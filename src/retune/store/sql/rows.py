@@ -21,7 +21,7 @@ from retune.model.execution import (
     NodeExecution,
     Phase,
 )
-from retune.store.base import AttemptChange, CachePut, Change, Event, ExecutionChange, NewNode, NodeChange
+from retune.store.base import AttemptChange, CachePut, Change, ExecutionChange, NewNode, NodeChange
 from retune.store.sql import tables as t
 from retune.store.sql.statements import dumps, loads
 
@@ -34,7 +34,6 @@ class Batch:
     nodes: list[Row] = field(default_factory=list)
     attempts: list[Row] = field(default_factory=list)
     cache: list[Row] = field(default_factory=list)
-    events: list[Row] = field(default_factory=list)
 
     @classmethod
     def of(cls, changes: Sequence[Change], now: float) -> Batch:
@@ -43,7 +42,7 @@ class Batch:
             if isinstance(change, NodeChange):
                 batch._node(change, change.at or now)
             elif isinstance(change, AttemptChange):
-                batch._attempt(change, now)
+                batch._attempt(change)
             elif isinstance(change, ExecutionChange):
                 batch._execution(change, change.at or now)
             else:
@@ -56,11 +55,6 @@ class Batch:
                         "path": change.path,
                         "created_at": now,
                     }
-                )
-                batch.events.append(
-                    event_row(
-                        now, "cache", change.execution_id or None, change.path or None, None, key=change.key
-                    )
                 )
         return batch
 
@@ -81,32 +75,14 @@ class Batch:
                 "b_at": at,
             }
         )
-        self.events.append(
-            event_row(
-                at, "node", change.execution_id, change.path, change.phase, cache=cache, error=change.error
-            )
-        )
 
-    def _attempt(self, change: AttemptChange, now: float) -> None:
+    def _attempt(self, change: AttemptChange) -> None:
         attempt = change.attempt
         row = attempt.to_dict()
         row["logs"] = dumps(row["logs"], f"the logs of attempt {attempt.number} of {_place(change)}")
         row["execution_id"] = change.execution_id
         row["path"] = change.path
         self.attempts.append(row)
-        at = attempt.finished_at or attempt.started_at or now
-        self.events.append(
-            event_row(
-                at,
-                "attempt",
-                change.execution_id,
-                change.path,
-                attempt.phase,
-                number=attempt.number,
-                kind=attempt.kind.value,
-                error=attempt.error,
-            )
-        )
 
     def _execution(self, change: ExecutionChange, at: float) -> None:
         self.executions.append(
@@ -121,28 +97,10 @@ class Batch:
                 "b_at": at,
             }
         )
-        self.events.append(
-            event_row(at, "execution", change.execution_id, None, change.phase, error=change.error)
-        )
 
 
 def _place(change: NodeChange | AttemptChange | CachePut) -> str:
     return f"node {change.path!r} of execution {change.execution_id!r}"
-
-
-def event_row(
-    at: float, kind: str, execution_id: str | None, path: str | None, phase: Phase | None, /, **detail: Any
-) -> Row:
-    """An events row; ``detail`` is what the change said beyond its phase (None values left out)."""
-    kept = {k: v for k, v in detail.items() if v is not None}
-    return {
-        "at": at,
-        "kind": kind,
-        "execution_id": execution_id,
-        "path": path,
-        "phase": None if phase is None else phase.value,
-        "detail": dumps(kept, f"the detail of a {kind} event") if kept else None,
-    }
 
 
 def node_row(
@@ -292,15 +250,3 @@ class Decoder:
         if source is None:
             source = self._sources[key] = Source.from_dict(data)
         return source
-
-
-def event_record(row: Any) -> Event:
-    detail: Mapping[str, Any] = loads(row.detail) if row.detail is not None else {}
-    return Event(
-        at=row.at,
-        kind=row.kind,
-        execution_id=row.execution_id,
-        path=row.path,
-        phase=None if row.phase is None else Phase(row.phase),
-        detail=MappingProxyType(dict(detail)),
-    )

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from retune.store.base import StoreError
 from retune.store.sql.engine import WRITE
 
-HEAD: Final = "0002"
+HEAD: Final = "0003"
 """The newest revision in ``retune/store/migrations/versions`` (a test keeps them equal)."""
 
 MIGRATIONS: Final = Path(__file__).resolve().parent.parent / "migrations"

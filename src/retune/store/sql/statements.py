@@ -130,7 +130,6 @@ class Statements:
         self.select_cache_sql = sql(
             sa.select(sa.cast(c.c.outputs, sa.Text)).where(c.c.key == sa.bindparam("key"))
         )
-        self.insert_events_sql = sql(sa.insert(t.events).values(_params(t.events)).inline())
 
         self.select_execution_sql = sql(_select(x).where(x.c.id == sa.bindparam("id")))
         self.list_executions_sql = sql(

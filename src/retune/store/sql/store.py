@@ -5,9 +5,8 @@ One connection for the store's life, calls serialised on it. Two paths:
 - the hot path (executions and the cache; ``apply`` runs twice or so per task attempt) runs
   statements compiled once (``statements.py``) straight on the DBAPI cursor. A batch is one
   transaction of a few statements whatever its size: one UPDATE per table (``executemany``),
-  one upsert for attempts, one for cache entries, one insert for events;
-- everything else (registering specs, the event log, explaining a rejected batch) is plain
-  SQLAlchemy Core.
+  one upsert for attempts, one for cache entries;
+- everything else (registering specs, explaining a rejected batch) is plain SQLAlchemy Core.
 
 Terminal phases are guarded in the UPDATE itself (``WHERE phase NOT IN (terminal)``) and the
 row count checked, so the rule holds across processes without reading first.
@@ -19,8 +18,7 @@ unless the COMMIT itself was lost: then it may have been written, and
 
 - ``apply`` may meet its own terminal transitions (``IllegalTransition``): if the stored phases
   are exactly those the batch wrote, the batch was written and the call succeeds; its other
-  statements (non-terminal phases, attempt and cache upserts) are idempotent, and the events
-  of the batch may appear twice;
+  statements (non-terminal phases, attempt and cache upserts) are idempotent;
 - ``create_execution`` may meet its own row: ids are never reused, so it is this one;
 - the control plane's calls are idempotent (a registration again is a no-op, a lease renewed
   twice is renewed), except ``claim_execution``, which may claim a second execution: the
@@ -44,13 +42,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from retune.model.execution import Attempt, Execution, Phase
-from retune.model.spec import LaunchPlanSpec, TaskSpec, WorkflowSpec
+from retune.model.spec import WorkflowSpec
 from retune.store.base import (
     AttemptChange,
     CachePut,
     Change,
     Conflict,
-    Event,
     ExecutionChange,
     IllegalTransition,
     Lease,
@@ -67,7 +64,7 @@ from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
 from retune.store.sql.outage import CommitLost, Lost, connection_lost, quietly, reason_of, transient
-from retune.store.sql.rows import Batch, Decoder, event_record, event_row, node_row
+from retune.store.sql.rows import Batch, Decoder, node_row
 from retune.store.sql.schema import ensure_schema
 from retune.store.sql.statements import Statements, dumps, loads
 
@@ -121,22 +118,6 @@ class SqlStore:
     @_reconnecting
     def get_workflow(self, name: str, version: str) -> WorkflowSpec:
         return WorkflowSpec.model_validate(self._get_spec(t.workflows, "workflow", name, version))
-
-    @_reconnecting
-    def put_task(self, spec: TaskSpec, version: str) -> None:
-        self._put_spec(t.tasks, "Task", spec, version)
-
-    @_reconnecting
-    def get_task(self, name: str, version: str) -> TaskSpec:
-        return TaskSpec.model_validate(self._get_spec(t.tasks, "task", name, version))
-
-    @_reconnecting
-    def put_launch_plan(self, spec: LaunchPlanSpec, version: str) -> None:
-        self._put_spec(t.launch_plans, "Launch plan", spec, version)
-
-    @_reconnecting
-    def get_launch_plan(self, name: str, version: str) -> LaunchPlanSpec:
-        return LaunchPlanSpec.model_validate(self._get_spec(t.launch_plans, "launch plan", name, version))
 
     def _put_spec(self, table: sa.Table, label: str, spec: BaseModel, version: str) -> None:
         document = spec.model_dump(mode="json")
@@ -216,7 +197,7 @@ class SqlStore:
         def once() -> None:
             nonlocal commit_lost
             try:
-                self._create(new.id, execution, nodes, created)
+                self._create(new.id, execution, nodes)
             except CommitLost:
                 commit_lost = True
                 raise
@@ -226,9 +207,7 @@ class SqlStore:
 
         self._retrying(once)
 
-    def _create(
-        self, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]], at: float
-    ) -> None:
+    def _create(self, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
         with self._raw() as cursor:
             try:
                 cursor.execute(self._sql.insert_execution_sql, execution)
@@ -238,9 +217,6 @@ class SqlStore:
                 ) from None
             if nodes:
                 _write(cursor, self._sql.insert_nodes_sql, nodes)
-            cursor.execute(
-                self._sql.insert_events_sql, event_row(at, "execution", execution_id, None, Phase.QUEUED)
-            )
 
     def apply(self, changes: Sequence[Change]) -> None:
         if not changes:
@@ -276,7 +252,6 @@ class SqlStore:
                         raise _Rejected from exc
                 if batch.cache:
                     _write(cursor, sql.upsert_cache_sql, batch.cache)
-                _write(cursor, sql.insert_events_sql, batch.events)
         except _Rejected:
             raise IllegalTransition(self._explain_rejection(changes)) from None
 
@@ -371,15 +346,6 @@ class SqlStore:
             cursor.execute(self._sql.list_executions_sql, {"limit": limit, "offset": offset})
             rows = cursor.fetchall()
         return [decode.execution(row, ()) for row in rows]
-
-    @_reconnecting
-    def events(self, execution_id: str) -> list[Event]:
-        """The event log of one execution, oldest first: one entry per change written."""
-        with self._transaction() as conn:
-            rows = conn.execute(
-                sa.select(t.events).where(t.events.c.execution_id == execution_id).order_by(t.events.c.id)
-            ).all()
-        return [event_record(row) for row in rows]
 
     # -- the control plane: registry, claims, aborts (statements in control.py) ---------------
 

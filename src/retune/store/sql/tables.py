@@ -14,25 +14,18 @@ import sqlalchemy as sa
 metadata: Final = sa.MetaData()
 
 JSON: Final = sa.JSON(none_as_null=True)
-EVENT_ID: Final = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: a rowid alias
 
 
-def _registered(name: str) -> sa.Table:
-    """Versioned, immutable content: a task, workflow or launch plan spec."""
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("name", sa.String(255), primary_key=True),
-        sa.Column("version", sa.String(255), primary_key=True),
-        sa.Column("spec", JSON, nullable=False),
-        sa.Column("content_hash", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.Float, nullable=False),
-    )
-
-
-workflows: Final = _registered("workflows")
-tasks: Final = _registered("tasks")
-launch_plans: Final = _registered("launch_plans")
+workflows: Final = sa.Table(
+    # The specs ``rt.run`` registers under a content-addressed version (versioned, immutable).
+    "workflows",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.String(255), primary_key=True),
+    sa.Column("spec", JSON, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
 
 executions: Final = sa.Table(
     "executions",
@@ -127,19 +120,6 @@ cache_reservations: Final = sa.Table(
     sa.Column("key", sa.String(512), primary_key=True),
     sa.Column("owner", sa.String(255), nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
-)
-
-events: Final = sa.Table(
-    "events",
-    metadata,
-    sa.Column("id", EVENT_ID, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.Float, nullable=False),
-    sa.Column("execution_id", sa.String(64), nullable=True),
-    sa.Column("path", sa.String(512), nullable=True),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("phase", sa.String(16), nullable=True),
-    sa.Column("detail", JSON, nullable=True),
-    sa.Index("ix_events_execution_id", "execution_id"),
 )
 
 registry: Final = sa.Table(
