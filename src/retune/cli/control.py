@@ -311,8 +311,15 @@ def wait_for(plane: Any, execution_id: str, *, quiet: bool) -> Any:
 @click.command("serve")
 @click.option("--host", help="Interface to bind (default: [server] host of retune.toml, else 127.0.0.1).")
 @click.option("--port", type=int, help="Port to bind (default: [server] port of retune.toml, else 8265).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port; one per core serves more launches per second.",
+)
 @reported
-def serve_command(host: str | None, port: int | None) -> None:
+def serve_command(host: str | None, port: int | None, workers: int) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /openapi.json) and the web UI over the configured
     store (RETUNE_DATABASE_URL, else SQLite under RETUNE_HOME). Executions it launches are run
     by `retune worker`.
@@ -325,7 +332,7 @@ def serve_command(host: str | None, port: int | None) -> None:
     """
     from retune.server import serve
 
-    serve(host, port)
+    serve(host, port, workers=workers)
 
 
 @click.command("worker")

@@ -20,8 +20,9 @@ __all__ = ["is_loopback", "serve"]
 LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 
-def serve(host: str | None = None, port: int | None = None) -> None:
-    """Serve the API until interrupted, on ``host:port`` (default ``[server]``: 127.0.0.1:8265).
+def serve(host: str | None = None, port: int | None = None, *, workers: int = 1) -> None:
+    """Serve the API until interrupted, on ``host:port`` (default ``[server]``: 127.0.0.1:8265),
+    in ``workers`` processes sharing the socket (uvicorn's workers; each builds its own app).
 
     Raises ``SettingsError`` before binding anything when the settings cannot work, or when
     ``host`` is not a loopback address and no ``[[server.tokens]]`` are configured: the API
@@ -43,7 +44,22 @@ def serve(host: str | None = None, port: int | None = None) -> None:
             "code. Configure [[server.tokens]] in retune.toml (name, token or token_sha256, projects, "
             "rights), or bind 127.0.0.1."
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers < 1:
+        raise SettingsError(f"--workers {workers} is not a number of processes; give 1 or more, e.g. 2.")
+    app = create_app(settings)  # refuses bad tokens or [capacity] here, before any process starts
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    # One process runs the routes under one GIL: launches are CPU-bound (parse, resolve, JSON),
+    # so a second core needs a second process. Migrate once here, so that N workers starting
+    # together never race to create the schema; each worker then opens its own connections.
+    from retune.server.app import database_url
+    from retune.store import open_store
+
+    open_store(database_url(settings)).close()
+    uvicorn.run(
+        "retune.server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
 
 
 def is_loopback(host: str) -> bool:
