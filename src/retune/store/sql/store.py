@@ -389,6 +389,7 @@ class SqlStore:
         with self._transaction(write=True) as conn:
             return control.claim(conn, worker, lease, time.time(), skip_locked=not self._sqlite)
 
+    @_reconnecting
     def take_execution(self, execution_id: str, worker: str, lease: float) -> str | None:
         with self._transaction(write=True) as conn:
             return control.take(conn, execution_id, worker, lease, time.time())
