@@ -18,13 +18,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import comparison
 from bench.timing import Stats, summarise
 
 FLOWS = Path(__file__).resolve().parent / "onetask"
+HELPS = {"help": ["--help"], "run help": ["run", "retune_one.py:one", "--help"]}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Tool:
     name: str
     run: Stats
     imported: Stats
+    helps: dict[str, Stats] = field(default_factory=dict)  # retune's help commands, same rounds
 
     @property
     def net(self) -> Stats:
@@ -70,7 +72,12 @@ def measure_tools(*, reps: int, warmups: int, timeout: float) -> tuple[Tool, dic
                     failed[command.label.split(":")[0]] = error
                 elif round_ >= warmups:
                     seconds[command.label].append(took)
-        retune = Tool("retune", summarise(seconds["retune:run"]), summarise(seconds["retune:import"]))
+        retune = Tool(
+            "retune",
+            summarise(seconds["retune:run"]),
+            summarise(seconds["retune:import"]),
+            {label: summarise(seconds[f"retune:{label}"]) for label in HELPS},
+        )
         if reason is None:
             for name in ("flytekit", "dagster"):
                 others[name] = failed.get(name) or Tool(
@@ -88,6 +95,7 @@ def _retune_commands(home: Path) -> list[Command]:
     return [
         Command("retune:run", lambda n: [cli, "run", "retune_one.py:one", "--x", str(n)], env),
         Command("retune:import", lambda _: [sys.executable, "-c", "import retune"], env),
+        *(Command(f"retune:{label}", lambda _, a=args: [cli, *a], env) for label, args in HELPS.items()),
     ]
 
 

@@ -31,6 +31,8 @@ REPS, WARMUPS = 5, 1
 COMPARE_REPS, COMPARE_BUDGET, COMPARE_TIMEOUT = 5, 30.0, 300.0
 CLI_REPS, CLI_WARMUPS, CLI_TIMEOUT = 7, 1, 120.0
 CLI_FALLBACK_TARGET = 0.060
+CLI_FLYTE_SHARE = 0.15  # issue 12: a one-task `retune run` at most 0.15x `pyflyte run`'s wall
+HELP_TARGET = 3.0  # issue 12: the help commands within 3x `python -c "import retune"`
 MEMORY_REPS, MEMORY_TARGET = 3, 100e6
 
 _SETUPS = {
@@ -228,7 +230,7 @@ def bench_cli() -> list[Row]:
     retune, others = clicost.measure_tools(reps=CLI_REPS, warmups=CLI_WARMUPS, timeout=CLI_TIMEOUT)
     flyte = others.get("flytekit")
     if isinstance(flyte, clicost.Tool):
-        target, source = flyte.run.p50, "`pyflyte run`'s wall, same run"
+        target, source = CLI_FLYTE_SHARE * flyte.run.p50, f"{CLI_FLYTE_SHARE}× `pyflyte run`'s wall, same run"
     else:
         target, source = CLI_FALLBACK_TARGET, "flytekit's in the issue (not available here)"
     how = (
@@ -258,6 +260,7 @@ def bench_cli() -> list[Row]:
             ratio=f"{retune.run.p50 / retune.imported.p50:.1f}× ({format_seconds(retune.imported.p50)})",
         ),
         Row('`python -c "import retune"`', retune.imported, "–", "info"),
+        *(_help_row(label, stats, retune.imported, how) for label, stats in retune.helps.items()),
     ]
     cli = {
         "flytekit": ("`pyflyte run` one-task workflow", "import flytekit"),
@@ -289,6 +292,22 @@ def bench_cli() -> list[Row]:
             Row(f'`python -c "{module}"`', tool.imported, "–", "info"),
         ]
     return rows
+
+
+def _help_row(label: str, stats: Stats, imported: Stats, how: str) -> Row:
+    ratio = stats.p50 / imported.p50
+    command = " ".join(["retune", *clicost.HELPS[label]])
+    return Row(
+        f"`{command}`",
+        stats,
+        f"≤ {HELP_TARGET:.0f}× import retune",
+        "PASS" if ratio <= HELP_TARGET else "FAIL",
+        ratio=f"{ratio:.1f}× ({format_seconds(imported.p50)})",
+        note=(
+            f"`{command}` from bench/onetask/ in the same rounds as the run and import rows ({how}); "
+            'compared by p50 to `python -c "import retune"` of those rounds.'
+        ),
+    )
 
 
 def bench_memory() -> list[Row]:
