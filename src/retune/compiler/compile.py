@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retune.compiler.graph import OverrideCall, TracedBinding, TracedNode, TracedWorkflow
-from retune.model.types import element_type, is_assignable
 from retune.errors import CompileError, OverrideError
 from retune.model import TaskNodeOverrides
 from retune.model.spec import (
@@ -33,6 +32,7 @@ from retune.model.spec import (
     TaskSpec,
     WorkflowSpec,
 )
+from retune.model.types import element_type, is_assignable
 from retune.overrides import HOOK_NAME, parse_overrides
 from retune.overrides.validate import HOOK_NAME_RULE
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from retune.model.types import is_assignable
 from retune.errors import CompileError
 from retune.model import TaskNodeOverrides
 from retune.model.spec import LaunchPlanSpec
+from retune.model.types import is_assignable
 from retune.overrides import check_known_hooks, parse_overrides, resolve_workflow
 from retune.sdk.location import caller
 from retune.sdk.types import type_of_value
