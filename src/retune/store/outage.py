@@ -111,8 +111,8 @@ def redact(url: str) -> str:
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query) if not any(s in k.lower() for s in _SECRET_PARAMETERS)],
-        safe="/=",
-    )
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if not any(s in k.lower() for s in _SECRET_PARAMETERS)]
+    if netloc == parts.netloc and len(kept) == len(parse_qsl(parts.query)):
+        return url  # nothing to hide: as given (urlunsplit would drop sqlite:////abs's empty host)
+    query = urlencode(kept, safe="/=")
     return urlunsplit(parts._replace(netloc=netloc, query=query))
