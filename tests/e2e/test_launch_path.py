@@ -143,3 +143,32 @@ def test_retune_launch_dry_run_stores_nothing_and_shows_what_the_launch_then_rec
 
     assert configs(planned) == configs(ok_json("executions", "show", launched["id"]))
     assert node(planned, "shout")["config"]["retries"] == 4
+
+
+@pytest.mark.parametrize("weights", ["[1, 2.5]", "[1,2.5]", "{0: 1}"], ids=["flow", "json", "map"])
+def test_retune_run_and_retune_launch_read_an_input_the_same_way(weights: str) -> None:
+    registered = retune(
+        "register", str(E2E / "flows_registry"), "--project", "demo", "--domain", "dev", "--version", "v1"
+    )
+    assert registered.returncode == 0, registered.stderr
+    flows = E2E / "flows_registry" / "registry_plans.py"
+
+    ran = retune("run", f"{flows}:announced", "--text", "2024-01-01", "--weights", weights, "--json")
+    launched = retune(
+        "launch",
+        "demo/dev/registry_plans.announced",
+        "-i",
+        "text=2024-01-01",
+        "-i",
+        f"weights={weights}",
+        "--json",
+    )
+
+    if weights.startswith("{"):  # not a list: both refuse it, one line, exit 2
+        assert (ran.returncode, launched.returncode) == (2, 2), ran.stderr + launched.stderr
+        assert "weights" in ran.stderr and "weights" in launched.stderr
+        return
+    assert ran.returncode == 0, ran.stderr
+    assert launched.returncode == 0, launched.stderr
+    assert json.loads(ran.stdout)["inputs"] == json.loads(launched.stdout)["inputs"]
+    assert json.loads(launched.stdout)["inputs"] == {"text": "2024-01-01", "weights": [1.0, 2.5]}

@@ -7,17 +7,16 @@ either way, and ``--json`` prints the records the API answers with.
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 
 from retune.cli import render
 from retune.cli.errors import UsageError
-from retune.cli.inputs import refuse_long_int
+from retune.cli.inputs import read_value
 from retune.cli.reporting import fail, reported
 from retune.errors import ExecutionFailed
 
@@ -197,30 +196,15 @@ def read_overrides(items: Sequence[str], overrides_file: str | None) -> dict[str
 
 
 def parse_input_items(items: Sequence[str], types: dict[str, str]) -> dict[str, Any]:
-    """``["x=3", "tags=[a, b]"]`` -> ``{"x": 3, "tags": ["a", "b"]}``; a ``str`` input keeps its text."""
-    import yaml
-
+    """``["x=3", "tags=[a, b]"]`` -> ``{"x": 3, "tags": ["a", "b"]}``, each value read by the
+    same grammar as ``retune run``'s flags (``cli.inputs.read_value``); the server checks types."""
     values: dict[str, Any] = {}
     for item in items:
         name, eq, raw = item.partition("=")
         name = name.strip()
         if not eq or not name:
             raise UsageError(f"-i {item!r} is not NAME=VALUE", "Write e.g. -i x=3.")
-        kind = types.get(name, "any")
-        if kind == "str":
-            values[name] = raw
-            continue
-        refuse_long_int(raw, f"-i {name}")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
-        except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit
-            value = raw
-        if isinstance(value, datetime.date):  # YAML reads 2024-01-01 as a date: keep the text
-            value = raw
-        if kind == "float" and isinstance(value, str):
-            with suppress(ValueError):
-                value = float(raw)
-        values[name] = value
+        values[name] = read_value(raw, types.get(name, "any"), f"-i {name}")
     return values
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import datetime
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,25 +37,43 @@ def parse_input_flags(args: Sequence[str], params: Sequence[Param]) -> dict[str,
 
 
 def convert(raw: str, param: Param) -> Any:
+    """``--NAME VALUE`` of ``retune run``: ``read_value``, then a scalar input's type checked here
+    (anything else is checked against the workflow's annotation by ``rt.run``)."""
     kind = param.type
-    try:
-        if kind == "str":
-            return raw
-        if kind == "int":
-            return parse_int(raw, f"--{param.name}")
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            lowered = raw.lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return lowered in ("true", "1", "yes")
-        return json.loads(raw) if raw[:1] in '[{"' or raw in ("null", "true", "false") else _scalar(raw)
-    except ValueError:
+    value = read_value(raw, kind, f"--{param.name}")
+    expected = {"int": int, "float": float, "bool": bool}.get(kind)
+    if expected is not None and (
+        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    ):
         raise UsageError(
             f"--{param.name} expects {kind}, got {raw!r}",
             f"Pass a value of type {kind}, e.g. --{param.name} {_example(kind)}.",
-        ) from None
+        )
+    return value
+
+
+def read_value(raw: str, kind: str, label: str) -> Any:
+    """The one grammar of an input given as text on the command line (``--x VALUE`` on
+    ``retune run``, ``-i x=VALUE`` on ``retune launch``): a ``str`` input is the text itself;
+    any other is read as YAML (so JSON too: ``[1, 2]``, ``{a: 1}``, ``true``), keeping the text
+    where YAML would turn it into a date, and a ``float`` input reads ``1e3`` as a number."""
+    if kind == "str":
+        return raw
+    refuse_long_int(raw, label)
+    import yaml
+
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit
+        value = raw
+    if isinstance(value, datetime.date):  # YAML reads 2024-01-01 as a date: keep the text
+        value = raw
+    if kind == "float" and isinstance(value, str | int) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            value = float(raw)
+    if kind == "bool" and value in (0, 1) and not isinstance(value, bool):
+        value = bool(value)
+    return value
 
 
 def parse_int(raw: str, label: str) -> int:
@@ -72,13 +91,6 @@ def refuse_long_int(raw: str, label: str) -> None:
             f"{sys.get_int_max_str_digits()} digits a value may have",
             "Pass it as text (a str input) or in a file (rt.File).",
         )
-
-
-def _scalar(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
 
 
 def _example(kind: str) -> str:
