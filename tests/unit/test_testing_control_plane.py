@@ -4,9 +4,6 @@ MemoryBlobStore())`` serves every verb, and ``Worker`` runs what it launched on 
 
 from __future__ import annotations
 
-import importlib
-import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +12,9 @@ import pytest
 
 import retune as rt
 from retune.control import LocalControlPlane
-from retune.control.bundles import build_bundle
 from retune.model.control import ExecutionRequest, Registration, RelaunchRequest
 from retune.model.execution import Phase
-from retune.testing import InlineExecutor, MemoryBlobStore, MemoryStore
+from retune.testing import InlineExecutor, MemoryBlobStore, MemoryStore, register_source
 from retune.worker import Worker
 
 FLOWS = """
@@ -62,28 +58,9 @@ class Doubles:
 
 @pytest.fixture
 def doubles(tmp_path: Path) -> Iterator[Doubles]:
-    module = f"flows_{uuid.uuid4().hex[:8]}"
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / f"{module}.py").write_text(FLOWS)
-    sys.path.insert(0, str(flows))
-    try:
-        spec = rt.compile(importlib.import_module(module).wf).spec
-    finally:
-        sys.path.remove(str(flows))
     store, blobs = MemoryStore(), MemoryBlobStore()
     plane = LocalControlPlane(store, blobs)
-    bundle = plane.put_bundle(build_bundle(flows))
-    plane.register(
-        Registration(
-            project="p",
-            domain="d",
-            version="v1",
-            bundle=bundle,
-            workflows=(spec,),
-            tasks=tuple(spec.tasks.values()),
-        )
-    )
+    (spec,) = register_source(plane, FLOWS, tmp_path)[1]
     executor = InlineExecutor()
     worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", name="w1", poll=0.01)
     try:

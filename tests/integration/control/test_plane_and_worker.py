@@ -5,11 +5,8 @@ queued or a running execution, and claims hand each execution to one worker."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +15,12 @@ import pytest
 
 import retune as rt
 from retune.control import LocalControlPlane
-from retune.control.bundles import build_bundle
 from retune.errors import InputError, OverrideError, RequestRefused
 from retune.executors.local import LocalExecutor
 from retune.model.control import ExecutionRequest, LaunchPlanRequest, Registration, RelaunchRequest
 from retune.model.execution import Phase
 from retune.store import Conflict, NotFound, open_blobs, open_store
+from retune.testing import register_source
 from retune.worker import Worker
 
 FLOWS = """
@@ -67,23 +64,13 @@ class Setup:
 
 @pytest.fixture
 def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
-    module = f"flows_{uuid.uuid4().hex[:8]}"
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / f"{module}.py").write_text(FLOWS)
-    sys.path.insert(0, str(flows))
-    try:
-        spec = rt.compile(importlib.import_module(module).wf).spec
-    finally:
-        sys.path.remove(str(flows))
     store, blobs = open_store(database_url), open_blobs(tmp_path / "blobs")
     plane = LocalControlPlane(store, blobs)
-    digest = plane.put_bundle(build_bundle(flows))
-    plane.register(_registration(spec, digest))
+    (spec,) = register_source(plane, FLOWS, tmp_path)[1]
     executor = LocalExecutor(blobs)
     worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=1.5, poll=0.05)
     try:
-        yield Setup(plane, worker, spec.name, flows)
+        yield Setup(plane, worker, spec.name, tmp_path / "flows")
     finally:
         executor.close()
         store.close()

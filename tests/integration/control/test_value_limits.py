@@ -4,9 +4,6 @@ back exactly, or refused naming the input or output and the limit."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +14,12 @@ import pytest
 
 import retune as rt
 from retune.control import LocalControlPlane
-from retune.control.bundles import build_bundle
 from retune.errors import InputError
 from retune.executors.local import LocalExecutor
-from retune.model.control import ExecutionRequest, LaunchPlanRequest, Registration
+from retune.model.control import ExecutionRequest, LaunchPlanRequest
 from retune.model.execution import AttemptKind, Phase
 from retune.store import NotFound, open_blobs, open_store
+from retune.testing import register_source
 from retune.worker import Worker
 
 FLOWS = """
@@ -88,30 +85,9 @@ class Setup:
 
 @pytest.fixture
 def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
-    module = f"flows_{uuid.uuid4().hex[:8]}"
-    root = tmp_path / "flows"
-    root.mkdir()
-    (root / f"{module}.py").write_text(FLOWS)
-    sys.path.insert(0, str(root))
-    try:
-        flows = importlib.import_module(module)
-    finally:
-        sys.path.remove(str(root))
-    specs = [rt.compile(getattr(flows, name)).spec for name in ("echo_wf", "half_wf", "poison_wf")]
     store, blobs = open_store(database_url), open_blobs(tmp_path / "blobs")
     plane = LocalControlPlane(store, blobs)
-    digest = plane.put_bundle(build_bundle(root))
-    tasks = {name: task for spec in specs for name, task in spec.tasks.items()}
-    plane.register(
-        Registration(
-            project="p",
-            domain="d",
-            version="v1",
-            bundle=digest,
-            workflows=tuple(specs),
-            tasks=tuple(tasks.values()),
-        )
-    )
+    flows, specs = register_source(plane, FLOWS, tmp_path, ("echo_wf", "half_wf", "poison_wf"))
     executor = LocalExecutor(blobs)
     worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=5, poll=0.05)
     names = {spec.name.rsplit(".", 1)[-1]: spec.name for spec in specs}

@@ -4,23 +4,19 @@ being seen, not left to run its 60 s."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
-import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import retune as rt
 from retune.control import LocalControlPlane
-from retune.control.bundles import build_bundle
 from retune.executors.factory import build_executor
-from retune.model.control import ExecutionRequest, Registration
+from retune.model.control import ExecutionRequest
 from retune.model.execution import Phase
 from retune.settings import Settings
 from retune.store import open_blobs, open_store
+from retune.testing import register_source
 from retune.worker import Worker
 
 FLOWS = """
@@ -65,28 +61,9 @@ def _wait(condition: object, timeout: float = 30.0) -> None:
 def test_aborting_a_running_execution_kills_its_task_process_within_two_seconds(
     database_url: str, tmp_path: Path
 ) -> None:
-    module = f"flows_{uuid.uuid4().hex[:8]}"
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / f"{module}.py").write_text(FLOWS)
-    sys.path.insert(0, str(flows))
-    try:
-        spec = rt.compile(importlib.import_module(module).wf).spec
-    finally:
-        sys.path.remove(str(flows))
     store, blobs = open_store(database_url), open_blobs(tmp_path / "blobs")
     plane = LocalControlPlane(store, blobs)
-    bundle = plane.put_bundle(build_bundle(flows))
-    plane.register(
-        Registration(
-            project="p",
-            domain="d",
-            version="v1",
-            bundle=bundle,
-            workflows=(spec,),
-            tasks=tuple(spec.tasks.values()),
-        )
-    )
+    (spec,) = register_source(plane, FLOWS, tmp_path)[1]
     executor = build_executor(Settings(home=tmp_path), blobs)  # what `retune worker` runs
     worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=1.5, poll=0.05)
     pid_file = tmp_path / "task.pid"
