@@ -150,11 +150,14 @@ def test_a_claim_takes_the_oldest_launched_execution_and_never_a_local_run(store
 def test_a_live_execution_whose_lease_ran_out_is_claimed_again_but_a_finished_one_never(
     store: ControlStore,
 ) -> None:
-    launched(store, "adopted")
+    # "done" is claimed and finished before "adopted" is launched: a second claim made while
+    # "adopted" held its SHORT lease could find it lapsed already on a loaded machine.
     launched(store, "done")
-    assert store.claim_execution("dead", lease=SHORT) == "adopted"
     assert store.claim_execution("dead", lease=SHORT) == "done"
-    store.apply([ExecutionChange("adopted", Phase.RUNNING), ExecutionChange("done", Phase.SUCCEEDED)])
+    store.apply([ExecutionChange("done", Phase.SUCCEEDED)])
+    launched(store, "adopted")
+    assert store.claim_execution("dead", lease=SHORT) == "adopted"
+    store.apply([ExecutionChange("adopted", Phase.RUNNING)])
     time.sleep(2 * SHORT)
 
     assert store.claim_execution("w2", lease=60) == "adopted"
