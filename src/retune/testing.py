@@ -8,7 +8,7 @@ They implement the same seams as the real parts (``retune.store.base.Store`` and
 can be tested without processes or databases. The control plane needs nothing else:
 ``retune.control.LocalControlPlane(MemoryStore(), MemoryBlobStore())`` serves every verb of
 ``ControlPlane`` (register, launch and its dry run, relaunch, recover, abort), and
-``retune.worker.Worker(store, blobs, InlineExecutor(), bundles=tmp)`` runs what it launched
+``retune.worker.Worker(store, blobs, InlineExecutor())`` runs what it launched
 (``tests/unit/test_testing_control_plane.py``). Use the real parts for anything a user would run.
 """
 
@@ -79,7 +79,6 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.workflows: dict[tuple[str, str], WorkflowSpec] = {}
         self.executions: dict[str, Execution] = {}
         self.holds: dict[str, _Hold] = {}
         self.registry: dict[_REGISTRY_KEY, Registered] = {}  # in registration order: newest last
@@ -87,18 +86,6 @@ class MemoryStore:
         self.reservations: dict[str, tuple[str, float]] = {}
         self.events: list[Change] = []
         self.clock: Callable[[], float] = time.monotonic
-
-    def put_workflow(self, spec: WorkflowSpec, version: str) -> None:
-        with self.lock:
-            known = self.workflows.setdefault((spec.name, version), spec)
-            if known is not spec and known != spec:
-                raise Conflict(f"workflow {spec.name!r} version {version!r} exists with other content")
-
-    def get_workflow(self, name: str, version: str) -> WorkflowSpec:
-        try:
-            return self.workflows[(name, version)]
-        except KeyError:
-            raise NotFound(f"workflow {name}@{version}") from None
 
     def create_execution(self, new: NewExecution) -> None:
         with self.lock:
@@ -411,7 +398,8 @@ class InlineExecutor:
         # The same loading, decoding and output naming as a task process, minus the process.
         ref = request.task
         try:
-            task = load_task(ref.name, ref.module, ref.qualname, ref.pickled, ref.sys_path)
+            # In this process: a bundled module is the one already imported here.
+            task = load_task(ref.name, ref.module, ref.qualname, ref.pickled, ())
             outputs = run_calls(task, request.calls, blobs=None, workdir=Path(tempfile.gettempdir()))
         except CallFailed as exc:
             return AttemptResult(Outcome.USER_ERROR, error=str(exc), capacity=request.capacity)

@@ -188,3 +188,64 @@ def test_resume_completes_a_launched_execution_whose_worker_was_killed(ledger: P
     assert ledger_lines(ledger).count("end first") == 1  # what the worker finished is not run again
     assert ledger_lines(ledger).count("end second") == 1
     assert not alive(task_pid)  # the killed worker's task died with it
+
+
+SCRIPT = """
+import sys
+
+import retune as rt
+from steps import step  # a module next to the script: it travels in the run's code bundle
+
+
+@rt.task
+def shout(text: str) -> str:  # defined in __main__: it travels by value
+    return text.upper()
+
+
+@rt.workflow
+def two_steps(ledger: str, seconds: float = 60.0) -> str:
+    first = step(ledger=ledger, name="first", seconds=0.0, after="")
+    return shout(text=step(ledger=ledger, name="second", seconds=seconds, after=first))
+
+
+if __name__ == "__main__":
+    rt.run(two_steps, inputs={"ledger": sys.argv[1]})
+"""
+
+
+@pytest.mark.parametrize("how", ["retune run", "python script"])
+def test_a_local_run_resumes_from_the_store_alone_when_its_code_is_gone(
+    tmp_path: Path, ledger: Path, how: str
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "steps.py").write_text(FLOWS.read_text())
+    (project / "script.py").write_text(SCRIPT)
+    command = (
+        [RETUNE, "run", f"{project / 'steps.py'}:two_steps", "--ledger", str(ledger)]
+        if how == "retune run"
+        else [sys.executable, str(project / "script.py"), str(ledger)]
+    )
+    proc = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_line(ledger, "start second")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    execution_id = json.loads(retune("executions", "list", "--json").stdout)[0]["id"]
+    for file in project.iterdir():  # the code is gone: only the store has it now
+        file.unlink()
+    project.rmdir()
+    Path(str(ledger) + ".fast").touch()
+
+    resumed = retune("executions", "resume", execution_id)  # from tmp_path, another directory
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = record(execution_id)
+    assert final["phase"] == "SUCCEEDED", final["error"]
+    assert final["outputs"] == ("FIRSTSECOND" if how == "python script" else "firstsecond")
+    assert ledger_lines(ledger).count("end first") == 1
+    assert ledger_lines(ledger).count("end second") == 1

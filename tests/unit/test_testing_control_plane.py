@@ -62,7 +62,7 @@ def doubles(tmp_path: Path) -> Iterator[Doubles]:
     plane = LocalControlPlane(store, blobs)
     (spec,) = register_source(plane, FLOWS, tmp_path)[1]
     executor = InlineExecutor()
-    worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", name="w1", poll=0.01)
+    worker = Worker(store, blobs, executor, name="w1", poll=0.01)
     try:
         yield Doubles(store, plane, worker, spec.name)
     finally:

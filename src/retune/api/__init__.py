@@ -21,7 +21,6 @@ from retune.api.runs import (
     resume,
     run,
     spec_version,
-    task_refs,
 )
 from retune.api.wiring import (
     SERVER_ENV,
@@ -30,6 +29,7 @@ from retune.api.wiring import (
     open_default_blobs,
     open_default_store,
 )
+from retune.control.loading import task_refs
 
 __all__ = [
     "SERVER_ENV",

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import pickle
-import sys
 import time
 import typing
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retune.compiler.compiled import CompiledWorkflow
+from retune.control.loading import task_refs
 from retune.engine import Engine
 from retune.engine.lease import LEASE, LeaseKeeper, owner_name
 from retune.errors import (
@@ -30,18 +28,19 @@ from retune.errors import (
 )
 from retune.executors.base import ConfigCheck, Executor, TaskRef
 from retune.model import NodeConfig, TaskNodeOverrides
+from retune.model.control import LOCAL
 from retune.model.execution import Execution, Phase
 from retune.model.spec import WorkflowSpec
 from retune.overrides import parse_overrides, resolve_workflow
 from retune.sdk.launch_plan import LaunchPlan
-from retune.sdk.task import declared_task
 from retune.sdk.workflow import Workflow
 from retune.store.base import BlobStore, ExecutionChange, Store
 
 if TYPE_CHECKING:
+    from retune.sdk.code import LocalCode
     from retune.store.base import ControlStore
 
-from retune.api.wiring import _SHARED, _close_shared, _executor, open_default_blobs, open_default_store
+from retune.api.wiring import _executor, open_default_blobs, open_default_store
 
 Target = Workflow[Any, Any] | LaunchPlan
 Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
@@ -109,9 +108,10 @@ def run(
     else:
         runner = _executor(executor, blobs)
         check = runner.check
+    code = local_code(spec)
     new = prepare_execution(
         spec,
-        version=spec_version(spec),
+        version=spec_version(spec, code.digest),
         inputs=encoded,
         overrides=parsed,
         launch_plan=launch_plan,
@@ -120,15 +120,15 @@ def run(
     )
     if dry_run or runner is None:
         return new.record()
-    tasks = task_refs(spec)
     owned: list[Store] = []
     if store is None:
         store = open_default_store()
         owned.append(store)
     try:
-        blobs.put(f"executions/{new.id}/tasks.pkl", pickle.dumps(dict(tasks)))
+        register_local(typing.cast("ControlStore", store), blobs, spec, new.workflow_version, code)
         engine = Engine(store, runner, progress=progress)
-        engine.launch(new, spec)
+        engine.launch(new)
+        tasks = task_refs(spec, code.digest, code.pickled)
         record = drive(engine, new.id, spec, tasks, owner=owner_name("run"))
     finally:
         for part in owned:
@@ -154,22 +154,17 @@ def resume(
         record = store.get_execution(execution_id)
         if record.phase.terminal:
             return record
-        if record.project is not None:  # launched: its registered spec and code bundle
-            from retune.control.loading import load_registered
-            from retune.settings import load
+        from retune.control.loading import load_registered
 
-            spec, tasks = load_registered(
-                typing.cast("ControlStore", store),
-                blobs,
-                load().home / "bundles",
-                record.project,
-                record.domain or "",
-                record.workflow,
-                record.workflow_version,
-            )
-        else:
-            spec = store.get_workflow(record.workflow, record.workflow_version)
-            tasks = pickle.loads(blobs.get(f"executions/{execution_id}/tasks.pkl"))
+        # launched: registered in its project; run here: under LOCAL (its spec and its code)
+        spec, tasks = load_registered(
+            typing.cast("ControlStore", store),
+            blobs,
+            record.project or LOCAL,
+            record.domain or LOCAL,
+            record.workflow,
+            record.workflow_version,
+        )
         return drive(Engine(store, executor), execution_id, spec, tasks, owner=owner_name("resume"))
     finally:
         for part in owned:
@@ -199,8 +194,7 @@ def drive(
         keeper = LeaseKeeper(typing.cast("ControlStore", engine.store), execution_id, owner).start()
     try:
         return engine.run(execution_id, spec, tasks, stop=keeper.signal if keeper else None)
-    except KeyboardInterrupt:
-        _stop_attempts(engine.executor)
+    except KeyboardInterrupt:  # the engine cancelled the running attempts on its way out
         note = f"interrupted at {time.strftime('%H:%M:%S')}; resume with: retune executions resume {execution_id}"
         with contextlib.suppress(Exception):  # the run is resumable whether or not the note lands
             engine.store.apply([ExecutionChange(execution_id, Phase.RUNNING, error=note, at=time.time())])
@@ -209,13 +203,6 @@ def drive(
         if keeper is not None:
             with contextlib.suppress(Exception):  # an unreleased lease lapses by itself
                 keeper.stop()
-
-
-def _stop_attempts(executor: Executor) -> None:
-    """End the attempts of an interrupted run: the shared local executor is closed (its task
-    processes killed); an executor the caller passed in is the caller's to stop."""
-    if _SHARED.get("executor") is executor:
-        _close_shared()
 
 
 # -- the steps of run -------------------------------------------------------------------------
@@ -271,49 +258,31 @@ def decode_outputs(workflow: Workflow[Any, Any], record: Execution, blobs: BlobS
     return tuple(decode(stored[p.name], a, blobs=blobs) for p, a in zip(outputs, parts, strict=False))
 
 
-def task_refs(spec: WorkflowSpec) -> dict[str, TaskRef]:
-    """How the task process finds each task: by reference, or by value from ``__main__``."""
-    refs = {}
-    for name, task in spec.tasks.items():
-        if task.bundle is not None:  # a reference's task: imported from its registered bundle
-            refs[name] = TaskRef(
-                name=name,
-                module=task.module,
-                qualname=task.qualname,
-                task_type=task.task_type,
-                sys_path=(str(_bundle_dir(task.bundle)),),
-                bundle=task.bundle,
-            )
-            continue
-        declared = declared_task(name)
-        pickled = None
-        if declared is not None and (task.module == "__main__" or task.module not in sys.modules):
-            import cloudpickle
+def local_code(spec: WorkflowSpec) -> LocalCode:
+    """The bundle of this process's code that a local run of ``spec`` registers (``sdk.code``)."""
+    from retune.sdk.code import local_code as bundle
 
-            pickled = cloudpickle.dumps(declared.fn)
-        refs[name] = TaskRef(
-            name=name,
-            module=task.module,
-            qualname=task.qualname,
-            task_type=task.task_type,
-            pickled=pickled,
-            sys_path=tuple(sys.path),
-        )
-    return refs
+    return bundle(
+        (name, task.module, task.qualname) for name, task in spec.tasks.items() if task.bundle is None
+    )
 
 
-def _bundle_dir(digest: str) -> Path:
-    """A registered code bundle, extracted once under ``RETUNE_HOME/bundles`` (as workers do)."""
-    from retune.control.bundles import extract_bundle
-    from retune.control.local import bundle_key
-    from retune.settings import load
+def register_local(
+    store: ControlStore, blobs: BlobStore, spec: WorkflowSpec, version: str, code: LocalCode
+) -> None:
+    """Register ``spec`` with its code under ``LOCAL`` (a no-op when it is there already), so
+    that the execution resumes from the store alone."""
+    from retune.executors.bundles import bundle_key
 
-    return extract_bundle(open_default_blobs().get(bundle_key(digest)), digest, load().home / "bundles")
+    key = bundle_key(code.digest)
+    if not blobs.exists(key):
+        blobs.put(key, code.data)
+    store.register(LOCAL, LOCAL, version, [("workflow", spec.model_dump(mode="json"))], code.digest)
 
 
-def spec_version(spec: WorkflowSpec) -> str:
-    """Content address of a spec: the version a local run registers it under."""
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+def spec_version(spec: WorkflowSpec, bundle: str | None = None) -> str:
+    """Content address of a spec and its code: the version a local run registers it under."""
+    return hashlib.sha256((spec.model_dump_json() + (bundle or "")).encode()).hexdigest()[:16]
 
 
 def _workflow(target: object) -> Workflow[Any, Any]:

@@ -10,24 +10,26 @@ so ``flows/training.py`` in a plain directory is the module ``training``, and in
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-MAX_BUNDLE_BYTES: Final = 64 * 2**20
+from retune.executors.bundles import MAX_BUNDLE_BYTES, BundleError, digest_of, extract_bundle, zip_files
+
+__all__ = [  # extracting belongs to executors (they install bundles); re-exported for callers here
+    "MAX_BUNDLE_BYTES",
+    "BundleError",
+    "build_bundle",
+    "bundle_files",
+    "bundle_root",
+    "digest_of",
+    "extract_bundle",
+    "module_name",
+]
+
 _SKIP_DIRS: Final = frozenset({"__pycache__", "node_modules", "venv", ".venv", "build", "dist"})
 _SKIP_SUFFIXES: Final = frozenset({".pyc", ".pyo", ".so.tmp"})
-_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
-
-
-class BundleError(ValueError):
-    """A path that cannot be bundled (missing, too large), or a bundle that is not one."""
 
 
 def bundle_root(path: Path) -> Path:
@@ -62,54 +64,18 @@ def bundle_files(path: Path) -> list[Path]:
 def build_bundle(path: Path) -> bytes:
     """The deterministic zip of ``bundle_files(path)``."""
     root = bundle_root(path)
-    buffer = io.BytesIO()
+    files: dict[str, bytes] = {}
     total = 0
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative in bundle_files(path):
-            data = (root / relative).read_bytes()
-            total += len(data)
-            if total > MAX_BUNDLE_BYTES:
-                raise BundleError(
-                    f"The code under {path} is over {MAX_BUNDLE_BYTES // 2**20} MiB. Register the "
-                    "directory of your workflows only, and keep data out of it (pass it as inputs)."
-                )
-            info = zipfile.ZipInfo(relative.as_posix(), date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-def digest_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def extract_bundle(data: bytes, digest: str, cache: Path) -> Path:
-    """The directory ``cache/<digest>`` holding the bundle's files, extracted once (atomically:
-    a half-extracted bundle is never seen, even with several workers on one machine)."""
-    target = cache / digest
-    if target.is_dir():
-        return target
-    if digest_of(data) != digest:
-        raise BundleError(f"Bundle {digest} does not match its digest; the blob store is damaged.")
-    cache.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=cache))
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for member in archive.infolist():
-                relative = Path(member.filename)
-                if relative.is_absolute() or ".." in relative.parts:
-                    raise BundleError(f"Bundle {digest} holds an unsafe path {member.filename!r}.")
-            archive.extractall(scratch)
-        try:
-            os.rename(scratch, target)
-        except OSError:
-            if not target.is_dir():  # not another process that won the race
-                raise
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    for relative in bundle_files(path):
+        data = (root / relative).read_bytes()
+        total += len(data)
+        if total > MAX_BUNDLE_BYTES:
+            raise BundleError(
+                f"The code under {path} is over {MAX_BUNDLE_BYTES // 2**20} MiB. Register the "
+                "directory of your workflows only, and keep data out of it (pass it as inputs)."
+            )
+        files[relative.as_posix()] = data
+    return zip_files(files)
 
 
 def module_name(path: Path) -> str:

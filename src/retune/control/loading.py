@@ -1,47 +1,55 @@
-"""A registered workflow and its tasks, as whoever drives a launched execution needs them.
+"""A registered workflow and its tasks, as whoever drives an execution needs them.
 
-The spec comes from the registry; each task's code from its registered bundle (a reference's
-tasks keep their own), extracted once per machine under ``cache``. Used by workers and by
-``retune executions resume`` of a launched execution, so both import the same code.
+The spec comes from the registry; each task names its code bundle (a reference's tasks keep
+their own), which the executor installs from the blob store; tasks the bundle sends by value
+come with their pickle. Used by workers, by ``retune executions resume`` and by ``rt.run``
+itself (local runs are registered under ``model.control.LOCAL``), so all of them run the same
+code from the store alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
-from retune.control.bundles import extract_bundle
-from retune.control.local import bundle_key
 from retune.executors.base import TaskRef
+from retune.executors.bundles import BundleError, bundle_key, digest_of, pickled_tasks
 from retune.model.spec import WorkflowSpec
 from retune.store.base import BlobStore, ControlStore
 
 
 def load_registered(
-    store: ControlStore,
-    blobs: BlobStore,
-    cache: Path,
-    project: str,
-    domain: str,
-    workflow: str,
-    version: str,
+    store: ControlStore, blobs: BlobStore, project: str, domain: str, workflow: str, version: str
 ) -> tuple[WorkflowSpec, Mapping[str, TaskRef]]:
     """Raises the store's ``NotFound``, or ``BundleError`` for a bundle that cannot be read."""
     found = store.registered("workflow", project, domain, workflow, version)
     spec = WorkflowSpec.model_validate(found.spec)
-    paths: dict[str | None, tuple[str, ...]] = {None: ()}
-    tasks = {}
-    for name, task in spec.tasks.items():
-        bundle = task.bundle or found.bundle  # a reference's tasks keep their own bundle
-        if bundle not in paths:
-            data = blobs.get(bundle_key(bundle or ""))
-            paths[bundle] = (str(extract_bundle(data, bundle or "", cache)),)
-        tasks[name] = TaskRef(
+    return spec, task_refs(spec, found.bundle, bundle_pickles(blobs, found.bundle))
+
+
+def task_refs(
+    spec: WorkflowSpec, bundle: str | None = None, pickled: Mapping[str, bytes] | None = None
+) -> dict[str, TaskRef]:
+    """How a task process finds each task: in ``bundle`` (a reference's tasks in their own), by
+    value when ``pickled`` holds it."""
+    pickled = pickled or {}
+    return {
+        name: TaskRef(
             name=name,
             module=task.module,
             qualname=task.qualname,
             task_type=task.task_type,
-            sys_path=paths[bundle],
-            bundle=bundle,
+            pickled=pickled.get(name),
+            bundle=task.bundle or bundle,
         )
-    return spec, tasks
+        for name, task in spec.tasks.items()
+    }
+
+
+def bundle_pickles(blobs: BlobStore, bundle: str | None) -> dict[str, bytes]:
+    """The tasks ``bundle`` sends by value; reading it also shows that the bundle is whole."""
+    if bundle is None:
+        return {}
+    data = blobs.get(bundle_key(bundle))
+    if digest_of(data) != bundle:
+        raise BundleError(f"Bundle {bundle} does not match its digest; the blob store is damaged.")
+    return pickled_tasks(data)

@@ -14,6 +14,7 @@ when the engine died is recorded as lost (a system failure) and retried.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections import deque
@@ -97,9 +98,8 @@ class Engine:
         self.progress = progress
         self.owner = "engine-" + uuid.uuid4().hex[:8]
 
-    def launch(self, new: NewExecution, spec: WorkflowSpec) -> str:
-        """Register the workflow and create the execution ``QUEUED`` (one transaction each)."""
-        self.store.put_workflow(spec, new.workflow_version)
+    def launch(self, new: NewExecution) -> str:
+        """Create the execution ``QUEUED`` (one transaction); its workflow is registered already."""
         self.store.create_execution(new)
         return new.id
 
@@ -164,6 +164,15 @@ class _Run:
     # -- the loop ---------------------------------------------------------------------------
 
     def drive(self) -> None:
+        """Drive to the end; whatever stops it early (Ctrl-C, a worker giving up, another owner
+        taking over) cancels the attempts still running: none outlives its driver."""
+        try:
+            self._drive()
+        except BaseException:
+            self.cancel_running()
+            raise
+
+    def _drive(self) -> None:
         if self.record.phase.terminal:
             return
         if self.record.phase is Phase.QUEUED or self.record.error:
@@ -176,6 +185,7 @@ class _Run:
         while True:
             signal = self.stop() if self.stop is not None else None
             if signal == "lost":
+                self.cancel_running()
                 return
             if signal == "abort":
                 self.abort()
@@ -409,10 +419,7 @@ class _Run:
         """Every node not finished becomes ``ABORTED``, then the execution. Attempts still
         running are cancelled (``Executor.cancel``: the local executor kills their processes)
         and waited for a while; their results are not recorded."""
-        for request in self.requests.values():
-            self.engine.executor.cancel(request)
-        wait(list(self.requests), timeout=CANCEL_WAIT)
-        self.requests.clear()
+        self.cancel_running()
         for node in self.nodes.values():
             if node.phase.terminal:
                 continue
@@ -423,6 +430,15 @@ class _Run:
             self.record_phase(node, Phase.ABORTED, error=ABORTED_BY_REQUEST)
         self.running.clear()
         self.changes.append(ExecutionChange(self.id, Phase.ABORTED, error=ABORTED_BY_REQUEST, at=self.now()))
+
+    def cancel_running(self) -> None:
+        """Cancel the attempts still running (the local executor kills their processes) and
+        wait for them a while; their results are not recorded."""
+        requests, self.requests = list(self.requests.items()), {}
+        for _, request in requests:
+            with contextlib.suppress(Exception):  # a closed executor has nothing left to stop
+                self.engine.executor.cancel(request)
+        wait([future for future, _ in requests], timeout=CANCEL_WAIT)
 
     def complete(self) -> None:
         failed = [n for n in self.nodes.values() if n.phase is Phase.FAILED]

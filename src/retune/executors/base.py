@@ -31,9 +31,10 @@ from retune.model.execution import Capacity
 class TaskRef:
     """How a task process finds the function: by reference, or by value when it cannot be imported.
 
-    ``module``/``qualname`` name the ``@rt.task`` object (its ``.fn`` is called). ``pickled`` holds a
+    ``module``/``qualname`` name the ``@rt.task`` object (its ``.fn`` is called), imported from
+    the code ``bundle`` (a digest: ``executors.bundles``; the executor installs it from the blob
+    store) or, with no bundle, from the task process's own environment. ``pickled`` holds a
     cloudpickled function for tasks defined in ``__main__``, notebooks or anything not importable.
-    ``sys_path`` is the launching process's ``sys.path``, so scripts and test modules import.
     ``task_type`` picks the runner: ``submit`` refuses a type the executor has none for, so an
     execution resumed from the store is refused like a fresh launch.
     """
@@ -43,10 +44,9 @@ class TaskRef:
     qualname: str
     task_type: str = "python"
     pickled: bytes | None = None
-    sys_path: tuple[str, ...] = ()
     bundle: str | None = None
-    """The registered code bundle the task comes from (workers): attempts of different bundles
-    never share a task process, whose module cache would mix two versions of one module."""
+    """The code bundle the task comes from: attempts of different bundles never share a task
+    process, whose module cache would mix two versions of one module."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,9 @@ def build_executor(
     executor_kind(settings, kind, origin=origin)
     from retune.executors.local import LocalExecutor  # starts a warm worker process: only when asked
 
-    return LocalExecutor(blobs, capacity=_capacity(settings), images=settings.images or None)
+    return LocalExecutor(
+        blobs, capacity=_capacity(settings), images=settings.images or None, bundles=settings.home / "bundles"
+    )
 
 
 def config_check(settings: Settings, *, kind: str | None = None) -> ConfigCheck:

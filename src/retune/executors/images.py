@@ -3,8 +3,8 @@
 No image (``None``) means the interpreter running retune. Another interpreter (a bare venv,
 say) still needs retune's task runtime, and cloudpickle to load tasks sent by value, but none
 of the launching environment's other packages: it gets a directory holding links to exactly
-those two on its ``PYTHONPATH``, and the launcher's ``sys.path`` minus that environment's
-own directories (stdlib, site-packages).
+those two on its ``PYTHONPATH``; the task's code comes from its bundle, like under any
+interpreter (``executors.bundles``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
 
 from retune.executors.base import Refused
@@ -75,12 +74,6 @@ class Interpreters:
         )
         return [interpreter, "-u", "-c", boot]
 
-    def sys_path(self, interpreter: str, sys_path: Sequence[str]) -> tuple[str, ...]:
-        """``TaskRef.sys_path`` as a worker under ``interpreter`` should see it."""
-        if not self.is_foreign(interpreter):
-            return tuple(sys_path)
-        return _without_launcher_environment(tuple(sys_path))
-
     def shim(self) -> Path:
         """A directory with links to retune and cloudpickle, and nothing else."""
         if self._shim is None:
@@ -108,19 +101,3 @@ def _package_dir(name: str) -> str | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return str(Path(next(iter(spec.submodule_search_locations))).resolve())
-
-
-@lru_cache(maxsize=64)
-def _without_launcher_environment(sys_path: tuple[str, ...]) -> tuple[str, ...]:
-    prefixes = {
-        os.path.abspath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
-    }
-    retune_home = _retune_parent()
-
-    def launcher_owned(entry: str) -> bool:
-        path = os.path.abspath(entry or os.curdir)
-        if path == retune_home or "site-packages" in path or "dist-packages" in path:
-            return True
-        return any(path == prefix or path.startswith(prefix + os.sep) for prefix in prefixes)
-
-    return tuple(entry for entry in sys_path if not launcher_owned(entry))

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Blobs, Outcome, Refused
+from retune.executors.bundles import InstalledBundles
 from retune.executors.capacity import ADMITTED, Grant, Ledger, machine_capacity
 from retune.executors.images import Interpreters
 from retune.executors.process import Reply, StartFailed, TaskProcess
@@ -130,6 +131,7 @@ class LocalExecutor:
     ``capacity``: ``{"cpu": "2", "mem": "8Gi", "gpu": 1}`` (default: this machine's cores and
     RAM, no GPU). ``images``: image name -> Python interpreter. ``workers``: at most this many
     attempts at once, whatever the capacity says (default: only the capacity limits them).
+    ``bundles``: where code bundles are extracted (default: a directory of this executor's).
     """
 
     name = "local"
@@ -142,6 +144,7 @@ class LocalExecutor:
         capacity: Mapping[str, str | int | float] | None = None,
         images: Mapping[str, str] | None = None,
         workers: int | None = None,
+        bundles: Path | None = None,
     ) -> None:
         self.blobs = blobs
         self._check = LocalConfigCheck(capacity, images)
@@ -160,6 +163,7 @@ class LocalExecutor:
         self._running = 0
         self._closed = False
         self._scratch = Path(tempfile.mkdtemp(prefix="retune-local-"))
+        self.bundles = InstalledBundles(blobs, bundles or self._scratch / "bundles")
         with self._lock:  # a warm worker for the first attempt
             self._new_slot(self.interpreters.default)
 
@@ -348,7 +352,7 @@ class LocalExecutor:
                 task.module,
                 task.qualname,
                 task.pickled,
-                self.interpreters.sys_path(process.interpreter, task.sys_path),
+                () if task.bundle is None else (str(self.bundles.path(task.bundle)),),
             ),
             "calls": [call if type(call) is dict else dict(call) for call in request.calls],
             "env": {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu)},

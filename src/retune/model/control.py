@@ -20,6 +20,10 @@ VERSION_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$"
 ENTITY_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_.<>-]{0,254}$"
 """Task, workflow and launch plan names: ``flows.training.wf`` (module and qualified name)."""
 DIGEST_PATTERN: Final = r"^[0-9a-f]{64}$"
+LOCAL: Final = "_local"
+"""The project and domain under which ``rt.run`` registers what it runs, at a version derived
+from the spec and its code: no registered name can take it (names start with a letter or a
+digit), and its executions have no project, so no worker claims them."""
 
 Project = Annotated[str, Field(pattern=NAME_PATTERN, examples=["flytesnacks"])]
 Domain = Annotated[str, Field(pattern=NAME_PATTERN, examples=["development"])]

@@ -25,7 +25,6 @@ from retune.errors import (
 )
 from retune.model import NodeConfig
 from retune.model.execution import Attempt, CacheStatus, Execution, NodeExecution, Phase
-from retune.model.spec import WorkflowSpec
 
 __all__ = [  # the store's errors live in the one tree of retune.errors; re-exported here
     "Conflict",
@@ -166,11 +165,8 @@ class Lease:
 
 
 class Store(Protocol):
-    def put_workflow(self, spec: WorkflowSpec, version: str) -> None:
-        """Register ``spec`` under ``version``; the same content again is a no-op, other
-        content under a taken version raises ``Conflict``."""
-
-    def get_workflow(self, name: str, version: str) -> WorkflowSpec: ...
+    """What the engine needs: executions, their changes, the cache. Specs and code live in the
+    registry of ``ControlStore``, which every store implements."""
 
     def create_execution(self, new: NewExecution) -> None: ...
 

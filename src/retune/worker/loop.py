@@ -2,8 +2,8 @@
 
     1. claim   the oldest queued execution, or a live one whose worker's lease expired
                (``ControlStore.claim_execution``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL)
-    2. load    its workflow spec from the registry and its code bundle from the blob store
-               (extracted once per machine under ``RETUNE_HOME/bundles``)
+    2. load    its workflow spec from the registry; its code bundle is installed from the blob
+               store by the executor (extracted once per machine under ``RETUNE_HOME/bundles``)
     3. run     ``Engine.run`` (which resumes an adopted execution from the store: nodes that
                succeeded never run again, attempts that were in flight become ``system`` lost
                attempts and are retried), while a heartbeat thread renews the lease every third
@@ -32,15 +32,14 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from retune.control.bundles import BundleError
 from retune.control.loading import load_registered
 from retune.engine import Engine
 from retune.engine.lease import LEASE, LeaseKeeper
 from retune.executors.base import Executor, TaskRef
+from retune.executors.bundles import BundleError
 from retune.model.execution import AttemptKind, Execution, Phase
 from retune.model.spec import WorkflowSpec
 from retune.store.base import (
@@ -72,7 +71,6 @@ class Worker:
         blobs: BlobStore,
         executor: Executor,
         *,
-        bundles: Path,
         name: str | None = None,
         lease: float = LEASE,
         poll: float = POLL,
@@ -80,7 +78,6 @@ class Worker:
         self.store = store
         self.blobs = blobs
         self.executor = executor
-        self.bundles = bundles
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease = lease
         self.poll = poll
@@ -172,7 +169,7 @@ class Worker:
     def load(
         self, project: str, domain: str, workflow: str, version: str
     ) -> tuple[WorkflowSpec, Mapping[str, TaskRef]]:
-        return load_registered(self.store, self.blobs, self.bundles, project, domain, workflow, version)
+        return load_registered(self.store, self.blobs, project, domain, workflow, version)
 
 
 def _ended_nodes(record: Execution | None, error: str, now: float) -> list[Change]:
@@ -221,9 +218,7 @@ def run_worker(
         # Like the database: calls wait out an outage of the blob store for the lease.
         blobs = open_default_blobs(settings, grace=lease)
         executor = build_executor(settings, blobs)
-        worker = Worker(
-            store, blobs, executor, bundles=settings.home / "bundles", name=name, lease=lease, poll=poll
-        )
+        worker = Worker(store, blobs, executor, name=name, lease=lease, poll=poll)
         worker.stopping = stopping
         log.info("%s: serving %s", worker.name, _redacted(settings.database_url))
         try:

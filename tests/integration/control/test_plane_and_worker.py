@@ -68,7 +68,7 @@ def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
     plane = LocalControlPlane(store, blobs)
     (spec,) = register_source(plane, FLOWS, tmp_path)[1]
     executor = LocalExecutor(blobs)
-    worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=1.5, poll=0.05)
+    worker = Worker(store, blobs, executor, lease=1.5, poll=0.05)
     try:
         yield Setup(plane, worker, spec.name, tmp_path / "flows")
     finally:

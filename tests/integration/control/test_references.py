@@ -131,7 +131,7 @@ def test_a_reference_workflows_hooks_take_the_parents_defaults_and_launch_overri
 
     executor = LocalExecutor(plane.blobs)
     try:
-        Worker(plane.store, plane.blobs, executor, bundles=tmp_path / "bundles").serve(once=True)
+        Worker(plane.store, plane.blobs, executor).serve(once=True)
     finally:
         executor.close()
     done = plane.get_execution(launched.id)

@@ -89,7 +89,7 @@ def setup(database_url: str, tmp_path: Path) -> Iterator[Setup]:
     plane = LocalControlPlane(store, blobs)
     flows, specs = register_source(plane, FLOWS, tmp_path, ("echo_wf", "half_wf", "poison_wf"))
     executor = LocalExecutor(blobs)
-    worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=5, poll=0.05)
+    worker = Worker(store, blobs, executor, lease=5, poll=0.05)
     names = {spec.name.rsplit(".", 1)[-1]: spec.name for spec in specs}
     try:
         yield Setup(plane, worker, flows, names)

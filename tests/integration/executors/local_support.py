@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from retune.control.bundles import build_bundle
 from retune.executors.base import AttemptRequest, TaskRef
+from retune.executors.bundles import bundle_key, digest_of
 from retune.model import EffectiveConfig, ResolvedResources
 
 MI = 2**20
 
 
 class DirBlobs:
-    """A blob store in a directory whose files the worker may write directly."""
+    """A blob store in a directory whose files the worker may write directly, holding the code
+    bundle of this directory (``support_bundle``), as ``rt.run`` registers its code."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        digest, data = support_bundle()
+        self.put(bundle_key(digest), data)
 
     def put(self, key: str, data: bytes) -> None:
         path = self.root / key
@@ -68,14 +73,22 @@ def effective(**changes: Any) -> EffectiveConfig:
     return dataclasses.replace(base, **changes)
 
 
+@functools.cache
+def support_bundle() -> tuple[str, bytes]:
+    """(digest, zip) of this directory's modules: the code task processes import tasks from."""
+    data = build_bundle(Path(__file__).parent)
+    return digest_of(data), data
+
+
 def ref(task: Any) -> TaskRef:
-    """A task found by reference, as ``rt.run`` refers to tasks defined in importable modules."""
+    """A task found by reference in its code bundle, as ``rt.run`` refers to tasks defined in
+    importable modules."""
     fn = getattr(task, "fn", task)
     return TaskRef(
         name=f"{fn.__module__}.{fn.__qualname__}",
         module=fn.__module__,
         qualname=fn.__qualname__,
-        sys_path=tuple(sys.path),
+        bundle=support_bundle()[0],
     )
 
 

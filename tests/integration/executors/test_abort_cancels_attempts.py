@@ -65,7 +65,7 @@ def test_aborting_a_running_execution_kills_its_task_process_within_two_seconds(
     plane = LocalControlPlane(store, blobs)
     (spec,) = register_source(plane, FLOWS, tmp_path)[1]
     executor = build_executor(Settings(home=tmp_path), blobs)  # what `retune worker` runs
-    worker = Worker(store, blobs, executor, bundles=tmp_path / "bundles", lease=1.5, poll=0.05)
+    worker = Worker(store, blobs, executor, lease=1.5, poll=0.05)
     pid_file = tmp_path / "task.pid"
     pid = None
     try:

@@ -33,7 +33,7 @@ def launch(
     execution_id = new_execution_id()
     resolved = rt.resolve(wf, overrides=overrides, name=execution_id)
     engine.launch(
-        NewExecution(execution_id, spec.name, spec_version(spec), dict(inputs), new_nodes(resolved)), spec
+        NewExecution(execution_id, spec.name, spec_version(spec), dict(inputs), new_nodes(resolved))
     )
     return execution_id
 

@@ -49,14 +49,3 @@ def test_a_foreign_interpreter_sees_retune_and_cloudpickle_but_not_this_environm
         assert (shim / "retune" / "task_runtime" / "worker.py").is_file()
     finally:
         images.close()
-
-
-def test_a_foreign_interpreter_gets_the_users_paths_without_the_launchers_packages(tmp_path: Path) -> None:
-    images = Interpreters({"bare": "/opt/other/bin/python"})
-    site = next(p for p in sys.path if p.endswith("site-packages"))
-    user = str(tmp_path / "project")
-
-    seen = images.sys_path("/opt/other/bin/python", (user, site, os.path.join(sys.base_prefix, "lib")))
-
-    assert seen == (user,)
-    assert images.sys_path(sys.executable, (user, site)) == (user, site)

@@ -58,50 +58,6 @@ def attempt(number: int = 1, phase: Phase = Phase.RUNNING, **fields: Any) -> Att
     return Attempt(number=number, phase=phase, kind=AttemptKind.USER, **fields)
 
 
-# -- registered specs ------------------------------------------------------------------------
-
-
-def test_a_registered_workflow_reads_back_equal(store: SqlStore) -> None:
-    store.put_workflow(SPEC, "v1")
-
-    assert store.get_workflow(SPEC.name, "v1") == SPEC
-
-
-def test_registering_the_same_workflow_content_again_is_a_no_op(store: SqlStore) -> None:
-    store.put_workflow(SPEC, "v1")
-    store.put_workflow(SPEC.model_copy(), "v1")
-
-    assert store.get_workflow(SPEC.name, "v1") == SPEC
-
-
-def test_other_content_under_a_taken_version_is_a_conflict_naming_what_differs(store: SqlStore) -> None:
-    store.put_workflow(SPEC, "v1")
-    changed = SPEC.model_copy(update={"location": "elsewhere.py:1"})
-
-    with pytest.raises(Conflict, match=r"version 'v1' .*spec differs in: location\)") as raised:
-        store.put_workflow(changed, "v1")
-
-    assert "new version" in str(raised.value)
-    assert store.get_workflow(SPEC.name, "v1") == SPEC
-
-
-def test_the_same_content_may_be_registered_under_a_new_version(store: SqlStore) -> None:
-    changed = SPEC.model_copy(update={"location": "elsewhere.py:1"})
-    store.put_workflow(SPEC, "v1")
-    store.put_workflow(changed, "v2")
-
-    assert store.get_workflow(SPEC.name, "v2") == changed
-
-
-def test_an_unregistered_version_is_not_found_and_the_error_lists_known_versions(store: SqlStore) -> None:
-    store.put_workflow(SPEC, "v1")
-
-    with pytest.raises(NotFound, match=r"version 'v9'.*its versions are 'v1'"):
-        store.get_workflow(SPEC.name, "v9")
-    with pytest.raises(NotFound, match=r"no workflow of that name is registered"):
-        store.get_workflow("nope", "v1")
-
-
 # -- executions ------------------------------------------------------------------------------
 
 

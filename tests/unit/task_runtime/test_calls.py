@@ -119,7 +119,7 @@ def test_a_task_sent_by_value_is_unpickled(tmp_path: Path) -> None:
     assert run_calls(loaded, [{"x": 1}], blobs=None, workdir=tmp_path) == [{"o0": 101}]
 
 
-def test_the_launchers_sys_path_is_prepended(tmp_path: Path) -> None:
+def test_the_directory_of_the_tasks_bundle_is_prepended(tmp_path: Path) -> None:
     (tmp_path / "elsewhere_module.py").write_text("def f(x: int) -> int:\n    return -x\n")
 
     loaded = load_task("f", "elsewhere_module", "f", None, (str(tmp_path),))

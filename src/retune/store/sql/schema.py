@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from retune.store.base import StoreError
 from retune.store.sql.engine import WRITE
 
-HEAD: Final = "0003"
+HEAD: Final = "0004"
 """The newest revision in ``retune/store/migrations/versions`` (a test keeps them equal)."""
 
 MIGRATIONS: Final = Path(__file__).resolve().parent.parent / "migrations"

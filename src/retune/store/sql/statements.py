@@ -74,7 +74,6 @@ class Statements:
     def __init__(self, dialect: sa.Dialect) -> None:
         name = dialect.name
         insert = sqlite.insert if name == "sqlite" else postgresql.insert
-        self._insert = insert
         # Named parameters on both sides: SQLite's ``:name``, psycopg's ``%(name)s``.
         compiler = sqlite.pysqlite.dialect(paramstyle="named") if name == "sqlite" else dialect
 
@@ -161,14 +160,6 @@ class Statements:
         )
         self.release_sql = sql(
             sa.delete(r).where(r.c.key == sa.bindparam("key"), r.c.owner == sa.bindparam("owner"))
-        )
-
-    def insert_spec(self, table: sa.Table) -> sa.Insert:
-        """Insert a registered spec unless its (name, version) is taken (a Core statement)."""
-        return (
-            self._insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c.name, table.c.version])
-            .execution_options(preserve_rowcount=True)
         )
 
 

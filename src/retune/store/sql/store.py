@@ -28,8 +28,6 @@ unless the COMMIT itself was lost: then it may have been written, and
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,10 +37,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 
 from retune.model.execution import Attempt, Execution, Phase
-from retune.model.spec import WorkflowSpec
 from retune.store.base import (
     AttemptChange,
     CachePut,
@@ -108,59 +104,6 @@ class SqlStore:
         except BaseException:
             self.engine.dispose()
             raise
-
-    # -- registered specs: versioned and immutable -----------------------------------------
-
-    @_reconnecting
-    def put_workflow(self, spec: WorkflowSpec, version: str) -> None:
-        self._put_spec(t.workflows, "Workflow", spec, version)
-
-    @_reconnecting
-    def get_workflow(self, name: str, version: str) -> WorkflowSpec:
-        return WorkflowSpec.model_validate(self._get_spec(t.workflows, "workflow", name, version))
-
-    def _put_spec(self, table: sa.Table, label: str, spec: BaseModel, version: str) -> None:
-        document = spec.model_dump(mode="json")
-        name = str(document["name"])
-        digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
-        row = {
-            "name": name,
-            "version": version,
-            "spec": document,
-            "content_hash": digest,
-            "created_at": time.time(),
-        }
-        with self._transaction(write=True) as conn:
-            if conn.execute(self._sql.insert_spec(table), row).rowcount == 1:
-                return
-            stored = conn.execute(
-                sa.select(table.c.content_hash, table.c.spec).where(
-                    table.c.name == name, table.c.version == version
-                )
-            ).one()
-        if stored.content_hash != digest:
-            differs = sorted(
-                k for k in document.keys() | stored.spec.keys() if document.get(k) != stored.spec.get(k)
-            )
-            raise Conflict(
-                f"{label} {name!r} version {version!r} is already registered with other content "
-                f"(spec differs in: {', '.join(differs)}). A registered version never changes: "
-                "register the new content under a new version."
-            )
-
-    def _get_spec(self, table: sa.Table, label: str, name: str, version: str) -> dict[str, Any]:
-        with self._transaction() as conn:
-            document = conn.execute(
-                sa.select(table.c.spec).where(table.c.name == name, table.c.version == version)
-            ).scalar()
-            if document is not None:
-                return dict(document)
-            versions = conn.execute(
-                sa.select(table.c.version).where(table.c.name == name).order_by(table.c.version)
-            ).scalars()
-            known = ", ".join(repr(v) for v in versions)
-        has = f"its versions are {known}" if known else f"no {label} of that name is registered"
-        raise NotFound(f"No {label} {name!r} version {version!r} in the store; {has}.")
 
     # -- executions ------------------------------------------------------------------------
 

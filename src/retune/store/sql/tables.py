@@ -16,17 +16,6 @@ metadata: Final = sa.MetaData()
 JSON: Final = sa.JSON(none_as_null=True)
 
 
-workflows: Final = sa.Table(
-    # The specs ``rt.run`` registers under a content-addressed version (versioned, immutable).
-    "workflows",
-    metadata,
-    sa.Column("name", sa.String(255), primary_key=True),
-    sa.Column("version", sa.String(255), primary_key=True),
-    sa.Column("spec", JSON, nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-
 executions: Final = sa.Table(
     "executions",
     metadata,
