@@ -73,3 +73,29 @@ def test_a_database_from_a_newer_retune_is_refused_with_advice(database_url: str
     assert opened.returncode != 0
     assert "StoreError" in opened.stderr
     assert "may be newer than this one: upgrade retune" in opened.stderr
+
+
+def test_workflows_that_rt_run_stored_before_the_one_registry_move_into_it(database_url: str) -> None:
+    from alembic import command
+
+    from retune.model.control import LOCAL
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            conn.exec_driver_sql(
+                "INSERT INTO workflows (name, version, spec, content_hash, created_at) "
+                "VALUES ('flows.wf', 'abc123', '{\"name\": \"flows.wf\"}', 'h', 1.0)"
+            )
+    finally:
+        engine.dispose()
+
+    with open_store(database_url) as store:  # migrates to the newest revision
+        found = store.registered("workflow", LOCAL, LOCAL, "flows.wf", "abc123")
+        assert "workflows" not in sa.inspect(store.engine).get_table_names()
+
+    assert (found.spec, found.bundle) == ({"name": "flows.wf"}, None)
