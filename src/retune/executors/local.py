@@ -66,6 +66,10 @@ RECYCLE_FRACTION: Final = 0.5
 first, so what earlier attempts left behind does not count against the next one."""
 
 
+MAX_SLOTS: Final = 8
+"""Task processes kept (at least; or one per core): past it, starting one ends an idle one of
+another pool."""
+
 _POOL: Final = "\x00"
 """Separates the interpreter from the code bundle in a pool key: slots are pooled per
 interpreter and, for registered code, per bundle (``TaskRef.bundle``)."""
@@ -255,9 +259,11 @@ class LocalExecutor:
                 refused_shapes.add(shape)
                 index += 1
                 continue
-            idle = self._idle.get(job.interpreter)
+            idle = self._idle.get(job.interpreter) or self._fresh_for(job.interpreter)
             if not idle:
-                if not self._spawning.get(job.interpreter):
+                # a plain process starting (the warm one) will take the bundle: wait for it
+                plain = job.interpreter.partition(_POOL)[0]
+                if not self._spawning.get(job.interpreter) and not self._spawning.get(plain):
                     if self._worth_a_worker(job):
                         self._new_slot(job.interpreter)
                     else:
@@ -272,6 +278,33 @@ class LocalExecutor:
             self._running += 1
             starts.append((job.slot, job))
         return starts
+
+    def _fresh_for(self, key: str) -> list[_Slot] | None:
+        """For a bundle's pool key with no idle slot: an idle slot of its interpreter that has
+        run no bundle (its module cache holds no user code), moved to the bundle's pool. Holds
+        ``_lock``."""
+        interpreter, _, bundle = key.partition(_POOL)
+        plain = self._idle.get(interpreter)
+        if not bundle or not plain:
+            return None
+        slot = plain.pop()
+        slot.interpreter = key
+        moved = self._idle.setdefault(key, [])
+        moved.append(slot)
+        return moved
+
+    def _retire_idle(self, key: str) -> None:
+        """Past ``MAX_SLOTS`` processes, end an idle one of another pool (the oldest first): code
+        edited between runs in one process must not leave a process per old bundle. Holds ``_lock``."""
+        if len(self._slots) < max(MAX_SLOTS, os.cpu_count() or 1):
+            return
+        for slot in self._slots:
+            idle = self._idle.get(slot.interpreter, [])
+            if slot.interpreter != key and slot in idle:
+                idle.remove(slot)
+                self._slots.remove(slot)
+                slot.shut()
+                return
 
     def _worth_a_worker(self, job: _Job) -> bool:
         """Whether ``job`` (fitting, but with no idle slot) should get a new worker: it has
@@ -302,6 +335,7 @@ class LocalExecutor:
 
     def _new_slot(self, interpreter: str) -> None:
         """Start a slot; it reports to ``_slot_started`` once its process is up (or is not)."""
+        self._retire_idle(interpreter)
         slot = _Slot(self, interpreter)
         self._slots.append(slot)
         self._spawning[interpreter] = self._spawning.get(interpreter, 0) + 1

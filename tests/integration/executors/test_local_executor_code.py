@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import time
 import venv
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import local_tasks as tasks
 import pytest
 from local_support import DirBlobs, by_value, effective, ref, request
 
-from retune.executors.base import Outcome
-from retune.executors.local import LocalExecutor
+from retune.executors.base import Outcome, TaskRef
+from retune.executors.bundles import bundle_key, digest_of, zip_files
+from retune.executors.local import MAX_SLOTS, LocalExecutor
 
 SUPPORT = Path(__file__).parent
 
@@ -133,3 +136,44 @@ def test_a_task_in_main_sent_by_reference_is_refused_with_the_fix(executor: Loca
 
     assert result.outcome is Outcome.USER_ERROR
     assert "defined in __main__, so a task process cannot import it; send it by value" in (result.error or "")
+
+
+def _bundle_of(blobs: DirBlobs, source: str) -> TaskRef:
+    """A one-module bundle ``edited`` holding ``source``, put in ``blobs``: code as one run had it."""
+    data = zip_files({"edited.py": source.encode()})
+    blobs.put(bundle_key(digest_of(data)), data)
+    return TaskRef(name="edited.version", module="edited", qualname="version", bundle=digest_of(data))
+
+
+def _task_processes() -> set[int]:
+    """Pids of this process's children that run retune's task runtime."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"retune.task_runtime" in cmdline:
+            found.add(int(status.parent.name))
+    return found
+
+
+def test_each_version_of_the_code_runs_from_its_own_bundle_and_old_versions_do_not_pile_up(
+    blobs: DirBlobs,
+) -> None:
+    source = "import os\n\ndef version() -> tuple[int, int]:\n    return {n}, os.getpid()\n"
+    with LocalExecutor(blobs, capacity={"cpu": "2", "mem": "4Gi"}) as executor:
+        deadline = time.monotonic() + 30
+        while not (warm := _task_processes()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = []
+        for n in range(MAX_SLOTS + 4):  # code edited between runs, one process: a bundle each
+            result = executor.submit(request(_bundle_of(blobs, source.format(n=n)))).result(timeout=60)
+            assert result.outcome is Outcome.SUCCEEDED, result.error
+            seen.append((result.outputs[0]["o0"], result.outputs[0]["o1"]))
+        alive = _task_processes()
+
+    assert [n for n, _ in seen] == list(range(MAX_SLOTS + 4))  # never an older version's module
+    assert seen[0][1] in warm  # the warm process took the first bundle: no start-up paid for it
+    assert len(alive) <= MAX_SLOTS  # idle processes of old bundles were ended

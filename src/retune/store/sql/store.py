@@ -301,6 +301,24 @@ class SqlStore:
         items: Sequence[tuple[str, Mapping[str, Any]]],
         bundle: str | None,
     ) -> list[Registered]:
+        for tried in range(2):
+            try:
+                return self._register(project, domain, version, items, bundle)
+            except sa.exc.IntegrityError:
+                # Another process registered the same entity meanwhile (ten `retune run`s of one
+                # workflow at once on PostgreSQL): read again, a no-op if its content is equal.
+                if tried:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _register(
+        self,
+        project: str,
+        domain: str,
+        version: str,
+        items: Sequence[tuple[str, Mapping[str, Any]]],
+        bundle: str | None,
+    ) -> list[Registered]:
         now = time.time()
         found, conflicts = [], []
         with self._transaction(write=True) as conn:
