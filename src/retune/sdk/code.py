@@ -78,18 +78,31 @@ def local_code(tasks: Iterable[tuple[str, str, str]]) -> LocalCode:
         return found
 
 
+_CLASSIFIED: dict[tuple[str, object], tuple[str, str] | None] = {}
+"""(module name, its ``__file__``) -> (archive name, real path) if it is the user's code: a
+process holds a thousand modules, and resolving each path again on every run would cost more
+than the run's bookkeeping."""
+
+
 def _user_modules() -> list[tuple[str, str]]:
     """(archive name, real path) of every imported module that is the user's code."""
-    installed = _installation()
     found = []
     for name, module in list(sys.modules.items()):
-        path = _source(module)
-        if path is None or name == "__main__" or path.startswith(installed):
-            continue
-        arcname = _arcname(name, path)
-        if arcname is not None:
-            found.append((arcname, path))
+        key = (name, getattr(module, "__file__", None))
+        if key not in _CLASSIFIED:
+            _CLASSIFIED[key] = _classify(name, module)
+        entry = _CLASSIFIED[key]
+        if entry is not None:
+            found.append(entry)
     return found
+
+
+def _classify(name: str, module: ModuleType | None) -> tuple[str, str] | None:
+    path = _source(module)
+    if path is None or name == "__main__" or path.startswith(_installation()):
+        return None
+    arcname = _arcname(name, path)
+    return None if arcname is None else (arcname, path)
 
 
 def _source(module: ModuleType | None) -> str | None:

@@ -96,3 +96,45 @@ def test_aborting_a_running_execution_kills_its_task_process_within_two_seconds(
             os.kill(pid, signal.SIGKILL)
         executor.close()
         store.close()
+
+
+def test_a_worker_that_loses_its_lease_cancels_its_running_attempt(database_url: str, tmp_path: Path) -> None:
+    store, blobs = open_store(database_url), open_blobs(tmp_path / "blobs")
+    plane = LocalControlPlane(store, blobs)
+    (spec,) = register_source(plane, FLOWS, tmp_path)[1]
+    executor = build_executor(Settings(home=tmp_path), blobs)
+    worker = Worker(store, blobs, executor, lease=1.5, poll=0.05)
+    pid_file = tmp_path / "task.pid"
+    pid = None
+    try:
+        request = {
+            "project": "p",
+            "domain": "d",
+            "workflow": spec.name,
+            "inputs": {"pid_file": str(pid_file)},
+        }
+        execution_id = plane.launch(ExecutionRequest.model_validate(request))[0].id
+        thread = threading.Thread(target=worker.serve, kwargs={"once": True})
+        thread.start()
+        _wait(pid_file.exists)
+        pid = int(pid_file.read_text())
+
+        with store.engine.begin() as conn:  # another worker holds it now (as after an adoption)
+            conn.exec_driver_sql(
+                "UPDATE executions SET worker = 'thief', lease_expires_at = 1e12 WHERE id = ?"
+                if database_url.startswith("sqlite")
+                else "UPDATE executions SET worker = 'thief', lease_expires_at = 1e12 WHERE id = %s",
+                (execution_id,),
+            )
+        thread.join(timeout=30)  # the worker saw its lease gone and stopped driving
+        seen = time.monotonic()
+        while _running(pid) and time.monotonic() - seen < WITHIN:
+            time.sleep(0.01)
+
+        assert not thread.is_alive()
+        assert not _running(pid), f"the task process {pid} outlived the worker's hold on its execution"
+    finally:
+        if pid is not None and _running(pid):
+            os.kill(pid, signal.SIGKILL)
+        executor.close()
+        store.close()
