@@ -186,15 +186,12 @@ def test_recover_reruns_only_the_failed_nodes_with_the_parents_config(setup: Set
     assert done.node("n1").attempts == ()
 
 
-def test_abort_stops_a_queued_execution_at_once_and_a_running_one_at_its_next_heartbeat(
-    setup: Setup, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_abort_stops_a_queued_execution_at_once_and_a_running_one_at_its_next_heartbeat(setup: Setup) -> None:
     queued = setup.launch(workflow=setup.workflow)
     assert setup.plane.abort(queued).phase is Phase.ABORTED
     assert setup.worker.serve(once=True) == 0
 
-    monkeypatch.setenv("SLOW", "3")  # the worker's task processes inherit it
-    running = setup.launch(workflow=setup.workflow)
+    running = setup.launch(workflow=setup.workflow, overrides={"first": {"environment": {"SLOW": "3"}}})
     thread = threading.Thread(target=setup.worker.serve, kwargs={"once": True})
     thread.start()
     _wait(lambda: setup.plane.get_execution(running).phase is Phase.RUNNING)
