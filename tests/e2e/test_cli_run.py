@@ -147,10 +147,32 @@ def test_missing_and_mistyped_inputs_are_refused(tmp_path: Path) -> None:
     assert stored_executions() == []
 
 
-def test_help_lists_the_inputs_and_the_hooks() -> None:
+def test_help_lists_the_inputs_and_names_the_command_that_lists_the_hooks() -> None:
     done = retune("run", f"{FLOWS}:retry_flow", "--help")
 
     assert done.returncode == 0
     assert "--counter STR (required)" in done.stdout
     assert "--failures INT (required)" in done.stdout
-    assert "flaky" in done.stdout
+    assert f"retune hooks {FLOWS}:retry_flow" in done.stdout
+    hooks = retune("hooks", f"{FLOWS}:retry_flow")
+    assert hooks.returncode == 0
+    assert "flaky" in hooks.stdout
+
+
+def test_help_lists_the_hooks_too_when_the_file_has_loaded_the_specs(tmp_path: Path) -> None:
+    flows = tmp_path / "planned.py"
+    flows.write_text(
+        "import retune as rt\n\n"
+        "@rt.task\ndef inc(x: int) -> int:\n    return x + 1\n\n"
+        "@rt.workflow\ndef flow(x: int = 2, label: str | None = None) -> int:\n"
+        "    return inc(x=x).with_runtime_override('bump', rt.runtime_override_config(retries=3))\n\n"
+        "nightly = rt.LaunchPlan.get_or_create(workflow=flow, name='nightly')\n"
+    )
+
+    done = retune("run", f"{flows}:flow", "--help")
+
+    assert done.returncode == 0, done.stderr
+    assert "--x INT (default 2)" in done.stdout
+    assert "--label OPTIONAL[STR] (default None)" in done.stdout
+    assert "Hooks (override with -o HOOK.FIELD=VALUE): bump" in done.stdout
+    assert "default: retries=3" in done.stdout

@@ -4,14 +4,43 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
 import sys
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retune.cli.errors import UsageError
 
 if TYPE_CHECKING:  # pydantic: only a workflow that is run needs it
     from retune.model.spec import Param
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    """One input as ``retune run FILE:WORKFLOW --help`` shows it: what ``Workflow.interface``
+    says of it (``sdk.specs.input_params``), read from the signature without pydantic."""
+
+    name: str
+    type: str
+    has_default: bool
+    default: Any
+
+
+def signature_inputs(fn: Callable[..., Any], signature: inspect.Signature) -> list[SignatureInput]:
+    """The inputs of the workflow function ``fn`` (whose ``signature`` the SDK keeps), in order."""
+    from retune.sdk.types import type_of
+
+    hints = typing.get_type_hints(fn)
+    found = []
+    for name, parameter in signature.parameters.items():
+        has_default = parameter.default is not inspect.Parameter.empty
+        default = parameter.default if has_default else None
+        found.append(
+            SignatureInput(name, type_of(hints.get(name, parameter.annotation)), has_default, default)
+        )
+    return found
 
 
 def parse_input_flags(args: Sequence[str], params: Sequence[Param]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from retune.cli.control import (
 )
 from retune.cli.errors import UsageError
 from retune.cli.executions import executions_group, node_of, open_store
-from retune.cli.inputs import parse_input_flags
+from retune.cli.inputs import parse_input_flags, signature_inputs
 from retune.cli.loading import load_target
 from retune.cli.reporting import reported
 from retune.errors import ExecutionFailed
@@ -54,8 +54,8 @@ def cli(debug: bool) -> None:
 
 RUN_HELP = """Run FILE:WORKFLOW locally, with launch-time overrides.
 
-Inputs are flags named after the workflow's parameters (--x 3); see them, and the hooks you
-can override, with: retune run FILE:WORKFLOW --help
+Inputs are flags named after the workflow's parameters (--x 3); see them with:
+retune run FILE:WORKFLOW --help, and the hooks you can override with: retune hooks FILE:WORKFLOW
 
 \b
 Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
@@ -82,7 +82,7 @@ Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
 @dry_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print the execution record as JSON.")
 @click.option(
-    "-h", "--help", "show_help", is_flag=True, help="Show this message (with a target: its inputs and hooks)."
+    "-h", "--help", "show_help", is_flag=True, help="Show this message (with a target: its inputs)."
 )
 @click.pass_context
 @reported
@@ -189,12 +189,23 @@ def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> N
 
 
 def _print_target_help(target: str) -> None:
+    """The inputs of the target, read from its signature; its hooks when they come cheap.
+
+    Listing hooks means compiling, which needs the pydantic specs: ~100 ms before any of the
+    compiler runs, the bulk of this command (issue 12 gives it 3x ``import retune``). So they
+    are listed here only when the file has loaded the specs already (a launch plan, a
+    reference); otherwise the help names ``retune hooks``, which lists them with their defaults.
+    """
     loaded = load_target(target)
     workflow = getattr(loaded, "workflow", loaded)
     click.echo(f"\nInputs of {workflow.name}:")
-    for param in workflow.interface.inputs:
+    for param in signature_inputs(workflow.fn, workflow.signature):
         default = f" (default {param.default!r})" if param.has_default else " (required)"
         click.echo(f"  --{param.name} {param.type.upper()}{default}")
+    if "retune.model.spec" not in sys.modules:
+        click.echo("\nHooks (override with -o HOOK.FIELD=VALUE), with their defaults:")
+        click.echo(f"  retune hooks {target}")
+        return
     # what api.compile does, without importing the api (its store and engine): help stays light
     compiled = workflow.compile()
     click.echo(f"\nHooks (override with -o HOOK.FIELD=VALUE): {', '.join(compiled.hooks) or 'none'}")

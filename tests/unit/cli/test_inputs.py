@@ -1,0 +1,42 @@
+"""The inputs `retune run FILE:WORKFLOW --help` reads from a signature are the workflow's interface."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, NamedTuple
+
+import pytest
+
+import retune as rt
+from retune.cli.inputs import signature_inputs
+
+
+class Pair(NamedTuple):
+    a: int
+    b: str
+
+
+@rt.workflow
+def plain(x: int, name: str = "n", rate: float = 0.5, on: bool = True) -> int:
+    return x
+
+
+@rt.workflow
+def shaped(
+    items: list[int],
+    table: dict[str, float] | None = None,
+    when: datetime.date | None = None,
+    pair: Pair | None = None,
+    anything: Any = None,
+    unannotated=3,
+) -> None:
+    return None
+
+
+@pytest.mark.parametrize("workflow", [plain, shaped], ids=["plain", "shaped"])
+def test_signature_inputs_are_the_interface_inputs(workflow: rt.Workflow[Any, Any]) -> None:
+    read = signature_inputs(workflow.fn, workflow.signature)
+
+    assert [(i.name, i.type, i.has_default, i.default) for i in read] == [
+        (p.name, p.type, p.has_default, p.default) for p in workflow.interface.inputs
+    ]
