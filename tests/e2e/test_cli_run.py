@@ -204,7 +204,8 @@ sys.argv = ["retune", *sys.argv[1:]]
 try:
     main.main()
 finally:
-    print(json.dumps({"seen": sorted(set(seen)), "at_exit": gc.isenabled()}), file=sys.stderr)
+    frozen = gc.get_freeze_count() > 0
+    print(json.dumps({"seen": sorted(set(seen)), "at_exit": gc.isenabled(), "frozen": frozen}), file=sys.stderr)
 """
 
 
@@ -219,5 +220,5 @@ def test_the_collector_is_paused_only_while_a_command_starts_up(tmp_path: Path) 
     ran = probe("run", f"{FLOWS}:env_flow", "--json")
     listed = probe("executions", "list", "--json")
 
-    assert ran == {"seen": [["json", True], ["load", False], ["run", True]], "at_exit": True}
-    assert listed == {"seen": [["json", True]], "at_exit": True}
+    assert ran == {"seen": [["json", True], ["load", False], ["run", True]], "at_exit": True, "frozen": True}
+    assert listed == {"seen": [["json", True]], "at_exit": True, "frozen": False}
