@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 # pydantic too: importing it alone costs ~130 ms here, most of the 150 ms budget.
 HEAVY = ("sqlalchemy", "fastapi", "ray", "click", "yaml", "pydantic")
@@ -71,4 +72,36 @@ def test_retune_help_loads_no_heavy_dependency_nor_the_store_server_or_engine() 
 
     assert done.returncode == 0, done.stderr
     assert "Usage: retune" in done.stdout
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+# `retune run FILE:WORKFLOW --help` reads the inputs from the signature: no pydantic either.
+RUN_HELP = f"""
+import json, sys
+sys.argv = ["retune", "run", sys.argv[1] + ":flow", "--help"]
+from retune.cli.main import main
+try:
+    main()
+except SystemExit as exit:
+    assert exit.code in (0, None), exit.code
+heavy, ours = {CLI_HEAVY!r}, {CLI_RETUNE_HEAVY!r}
+loaded = [m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(ours)]
+print(json.dumps(sorted(loaded)))
+"""
+
+
+def test_run_help_of_a_workflow_loads_no_heavy_dependency(tmp_path: Path) -> None:
+    flows = tmp_path / "flows.py"
+    flows.write_text(
+        "import retune as rt\n\n"
+        "@rt.task\ndef double(x: int) -> int:\n    return 2 * x\n\n"
+        "@rt.workflow\ndef flow(x: int) -> int:\n    return double(x=x).with_runtime_override('double')\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_HELP, str(flows)], capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "--x INT (required)" in done.stdout
     assert json.loads(done.stdout.splitlines()[-1]) == []

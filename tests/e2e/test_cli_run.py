@@ -147,10 +147,78 @@ def test_missing_and_mistyped_inputs_are_refused(tmp_path: Path) -> None:
     assert stored_executions() == []
 
 
-def test_help_lists_the_inputs_and_the_hooks() -> None:
+def test_help_lists_the_inputs_and_names_the_command_that_lists_the_hooks() -> None:
     done = retune("run", f"{FLOWS}:retry_flow", "--help")
 
     assert done.returncode == 0
     assert "--counter STR (required)" in done.stdout
     assert "--failures INT (required)" in done.stdout
-    assert "flaky" in done.stdout
+    assert f"retune hooks {FLOWS}:retry_flow" in done.stdout
+    hooks = retune("hooks", f"{FLOWS}:retry_flow")
+    assert hooks.returncode == 0
+    assert "flaky" in hooks.stdout
+
+
+def test_help_lists_the_hooks_too_when_the_file_has_loaded_the_specs(tmp_path: Path) -> None:
+    flows = tmp_path / "planned.py"
+    flows.write_text(
+        "import retune as rt\n\n"
+        "@rt.task\ndef inc(x: int) -> int:\n    return x + 1\n\n"
+        "@rt.workflow\ndef flow(x: int = 2, label: str | None = None) -> int:\n"
+        "    return inc(x=x).with_runtime_override('bump', rt.runtime_override_config(retries=3))\n\n"
+        "nightly = rt.LaunchPlan.get_or_create(workflow=flow, name='nightly')\n"
+    )
+
+    done = retune("run", f"{flows}:flow", "--help")
+
+    assert done.returncode == 0, done.stderr
+    assert "--x INT (default 2)" in done.stdout
+    assert "--label OPTIONAL[STR] (default None)" in done.stdout
+    assert "Hooks (override with -o HOOK.FIELD=VALUE): bump" in done.stdout
+    assert "default: retries=3" in done.stdout
+
+
+# Which state of the cyclic garbage collector the command's work meets: paused while starting
+# up, on once a run's execution has started, and on at once for every other command.
+COLLECTOR_PROBE = """
+import gc, json, sys
+import retune.cli.main as main
+from retune.cli import render
+seen = []
+shown = main._Progress.__call__
+def progress(self, changes):
+    shown(self, changes)
+    seen.append(("run", gc.isenabled()))
+main._Progress.__call__ = progress
+emit = render.emit_json
+def emit_json(data):
+    seen.append(("json", gc.isenabled()))
+    emit(data)
+render.emit_json = emit_json
+load = main.load_target
+def load_target(target):
+    seen.append(("load", gc.isenabled()))
+    return load(target)
+main.load_target = load_target
+sys.argv = ["retune", *sys.argv[1:]]
+try:
+    main.main()
+finally:
+    frozen = gc.get_freeze_count() > 0
+    print(json.dumps({"seen": sorted(set(seen)), "at_exit": gc.isenabled(), "frozen": frozen}), file=sys.stderr)
+"""
+
+
+def test_the_collector_is_paused_only_while_a_command_starts_up(tmp_path: Path) -> None:
+    def probe(*args: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-c", COLLECTOR_PROBE, *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stderr.strip().splitlines()[-1])
+
+    ran = probe("run", f"{FLOWS}:env_flow", "--json")
+    listed = probe("executions", "list", "--json")
+
+    assert ran == {"seen": [["json", True], ["load", False], ["run", True]], "at_exit": True, "frozen": True}
+    assert listed == {"seen": [["json", True]], "at_exit": True, "frozen": False}

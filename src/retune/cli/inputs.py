@@ -4,14 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
+import re
 import sys
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from retune.cli.errors import UsageError
 
 if TYPE_CHECKING:  # pydantic: only a workflow that is run needs it
     from retune.model.spec import Param
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    """One input as ``retune run FILE:WORKFLOW --help`` shows it: what ``Workflow.interface``
+    says of it (``sdk.specs.input_params``), read from the signature without pydantic."""
+
+    name: str
+    type: str
+    has_default: bool
+    default: Any
+
+
+def signature_inputs(fn: Callable[..., Any], signature: inspect.Signature) -> list[SignatureInput]:
+    """The inputs of the workflow function ``fn`` (whose ``signature`` the SDK keeps), in order."""
+    from retune.sdk.types import type_of
+
+    hints = typing.get_type_hints(fn)
+    found = []
+    for name, parameter in signature.parameters.items():
+        has_default = parameter.default is not inspect.Parameter.empty
+        default = parameter.default if has_default else None
+        found.append(
+            SignatureInput(name, type_of(hints.get(name, parameter.annotation)), has_default, default)
+        )
+    return found
 
 
 def parse_input_flags(args: Sequence[str], params: Sequence[Param]) -> dict[str, Any]:
@@ -60,12 +90,10 @@ def read_value(raw: str, kind: str, label: str) -> Any:
     if kind == "str":
         return raw
     refuse_long_int(raw, label)
-    import yaml
-
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit
-        value = raw
+    if _DECIMAL.fullmatch(raw):  # what YAML reads it as, without importing yaml (~10 ms)
+        value: Any = int(raw)
+    else:
+        value = _yaml(raw)
     if isinstance(value, datetime.date):  # YAML reads 2024-01-01 as a date: keep the text
         value = raw
     if kind == "float" and isinstance(value, str | int) and not isinstance(value, bool):
@@ -74,6 +102,20 @@ def read_value(raw: str, kind: str, label: str) -> Any:
     if kind == "bool" and value in (0, 1) and not isinstance(value, bool):
         value = bool(value)
     return value
+
+
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+"""A decimal integer YAML reads as ``int(text)`` (no ``_``, no leading zero: those YAML reads
+its own way, as it does ``0o17`` and ``0x1f``)."""
+
+
+def _yaml(raw: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(raw) if raw.strip() else raw
+    except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit
+        return raw
 
 
 def parse_int(raw: str, label: str) -> int:

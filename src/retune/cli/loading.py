@@ -20,10 +20,9 @@ def load_target(reference: str) -> Any:
         raise UsageError(f"file {file!r} does not exist", "Check the path to the Python file.")
     module = _import(path)
     target = getattr(module, name, None)
-    from retune.sdk.launch_plan import LaunchPlan
     from retune.sdk.workflow import Workflow
 
-    if not isinstance(target, Workflow | LaunchPlan):
+    if not isinstance(target, Workflow) and not _is_launch_plan(target):
         found = sorted(k for k, v in vars(module).items() if isinstance(v, Workflow))
         what = "nothing" if target is None else f"a {type(target).__name__}"
         raise UsageError(
@@ -31,6 +30,13 @@ def load_target(reference: str) -> Any:
             f"Workflows in {file}: {', '.join(found) or 'none'}.",
         )
     return target
+
+
+def _is_launch_plan(target: object) -> bool:
+    """Whether ``target`` is a ``LaunchPlan``, without importing its module (and pydantic with
+    it, ~100 ms of ``retune run FILE:WORKFLOW --help``): a file that made one has imported it."""
+    module = sys.modules.get("retune.sdk.launch_plan")
+    return module is not None and isinstance(target, module.LaunchPlan)
 
 
 def _import(path: Path) -> Any:

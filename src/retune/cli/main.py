@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import shutil
 import signal
 import sys
@@ -22,7 +23,7 @@ from retune.cli.control import (
 )
 from retune.cli.errors import UsageError
 from retune.cli.executions import executions_group, node_of, open_store
-from retune.cli.inputs import parse_input_flags
+from retune.cli.inputs import parse_input_flags, signature_inputs
 from retune.cli.loading import load_target
 from retune.cli.reporting import reported
 from retune.errors import ExecutionFailed
@@ -33,7 +34,8 @@ from retune.errors import ExecutionFailed
 @click.option(
     "--debug", is_flag=True, help="Show the traceback of an unexpected error (also RETUNE_DEBUG=1)."
 )
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """retune runs workflows whose task nodes can be re-tuned at launch time.
 
     Mark a node with .with_runtime_override("NAME") in your workflow, then change its
@@ -50,12 +52,14 @@ def cli(debug: bool) -> None:
     """
     if debug:
         reporting.debug["on"] = True
+    if ctx.invoked_subcommand != "run":  # see main(): only `run` keeps the collector paused
+        gc.enable()
 
 
 RUN_HELP = """Run FILE:WORKFLOW locally, with launch-time overrides.
 
-Inputs are flags named after the workflow's parameters (--x 3); see them, and the hooks you
-can override, with: retune run FILE:WORKFLOW --help
+Inputs are flags named after the workflow's parameters (--x 3); see them with:
+retune run FILE:WORKFLOW --help, and the hooks you can override with: retune hooks FILE:WORKFLOW
 
 \b
 Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
@@ -82,7 +86,7 @@ Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
 @dry_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print the execution record as JSON.")
 @click.option(
-    "-h", "--help", "show_help", is_flag=True, help="Show this message (with a target: its inputs and hooks)."
+    "-h", "--help", "show_help", is_flag=True, help="Show this message (with a target: its inputs)."
 )
 @click.pass_context
 @reported
@@ -118,7 +122,7 @@ def run_command(
         return
     progress = _Progress(live=not as_json)
     with _sigterm_interrupts():
-        try:
+        try:  # the collector resumes when the execution starts (_Progress), at the latest here
             record = api.run(
                 workflow_or_plan,
                 inputs,
@@ -128,6 +132,7 @@ def run_command(
                 progress=progress,
             )
         finally:
+            gc.enable()
             progress.close()
     if as_json:
         render.emit_json(record.to_dict())
@@ -189,12 +194,23 @@ def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> N
 
 
 def _print_target_help(target: str) -> None:
+    """The inputs of the target, read from its signature; its hooks when they come cheap.
+
+    Listing hooks means compiling, which needs the pydantic specs: ~100 ms before any of the
+    compiler runs, the bulk of this command (issue 12 gives it 3x ``import retune``). So they
+    are listed here only when the file has loaded the specs already (a launch plan, a
+    reference); otherwise the help names ``retune hooks``, which lists them with their defaults.
+    """
     loaded = load_target(target)
     workflow = getattr(loaded, "workflow", loaded)
     click.echo(f"\nInputs of {workflow.name}:")
-    for param in workflow.interface.inputs:
+    for param in signature_inputs(workflow.fn, workflow.signature):
         default = f" (default {param.default!r})" if param.has_default else " (required)"
         click.echo(f"  --{param.name} {param.type.upper()}{default}")
+    if "retune.model.spec" not in sys.modules:
+        click.echo("\nHooks (override with -o HOOK.FIELD=VALUE), with their defaults:")
+        click.echo(f"  retune hooks {target}")
+        return
     # what api.compile does, without importing the api (its store and engine): help stays light
     compiled = workflow.compile()
     click.echo(f"\nHooks (override with -o HOOK.FIELD=VALUE): {', '.join(compiled.hooks) or 'none'}")
@@ -240,6 +256,8 @@ class _Progress:
                     self.running.add(change.path)
             elif isinstance(change, ExecutionChange) and not self.started:
                 self.started = True
+                gc.freeze()  # what start-up made lives as long as the process (see main)
+                gc.enable()  # everything is loaded; the engine's loop may run for hours (see main)
                 self.clear()
                 render.err.print(
                     f"execution {change.execution_id} started "
@@ -283,4 +301,15 @@ for command in (register_command, launch_command, executions_group, serve_comman
 
 
 def main() -> None:
-    cli(prog_name="retune")
+    # Starting up creates some 100,000 objects the cyclic collector tracks (click, pydantic,
+    # SQLAlchemy, the user's module) and frees almost none, so it walks them again and again
+    # for nothing: ~10% of the CPU time of a one-task `retune run`. It stays paused until the
+    # command has loaded what it needs: `run` resumes it once its execution has started (all
+    # imports done; a long run needs it), having frozen what start-up made (gc.freeze: never
+    # walked again; the ~800 objects of it that were garbage cycles stay, once), any other
+    # command at once (`serve`, `worker`).
+    gc.disable()
+    try:
+        cli(prog_name="retune")
+    finally:
+        gc.enable()

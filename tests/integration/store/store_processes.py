@@ -8,7 +8,7 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 from retune.store import open_store
-from retune.store.sql.schema import revision
+from retune.store.sql import schema
 
 
 def race_for_keys(
@@ -22,7 +22,17 @@ def race_for_keys(
 
 
 def open_fresh(url: str, start: Barrier, results: Queue[Any]) -> None:
-    """Open a database every racer opens at once; report whether this process ran Alembic."""
+    """Open a database every racer opens at once; report how this process built the schema
+    (``create``: a new database; ``migrate``: Alembic), if it did, and whether it loaded Alembic."""
+    built: list[str] = []
+    for name in ("create", "migrate"):
+        real = getattr(schema, name)
+
+        def spy(conn: Any, real: Any = real, name: str = name) -> None:
+            built.append(name)
+            real(conn)
+
+        setattr(schema, name, spy)
     start.wait(timeout=120)
     with open_store(url) as store, store.engine.connect() as conn:
-        results.put(("alembic" in sys.modules, revision(conn)))
+        results.put((built, "alembic" in sys.modules, schema.revision(conn)))

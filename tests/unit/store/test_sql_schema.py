@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -13,6 +15,7 @@ from alembic.script import ScriptDirectory
 
 from retune.store import open_store
 from retune.store.sql import SqlStore
+from retune.store.sql.engine import normalize_url
 from retune.store.sql.schema import HEAD, MIGRATIONS, revision
 from retune.store.sql.tables import metadata
 
@@ -56,12 +59,74 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
 
 
-def test_a_database_at_the_newest_revision_opens_without_loading_alembic(database_url: str) -> None:
+def test_a_new_database_and_one_at_the_newest_revision_open_without_loading_alembic(
+    database_url: str,
+) -> None:
     first = run_python(OPEN_AND_REPORT, database_url)
     again = run_python(OPEN_AND_REPORT, database_url)
 
-    assert (first.returncode, first.stdout.strip()) == (0, "True"), first.stderr
+    assert (first.returncode, first.stdout.strip()) == (0, "False"), first.stderr
     assert (again.returncode, again.stdout.strip()) == (0, "False"), again.stderr
+
+
+def test_a_database_at_an_older_revision_is_upgraded_by_alembic(database_url: str) -> None:
+    engine = sa.create_engine(normalize_url(database_url))
+    with engine.begin() as conn:
+        upgrade(conn, "0002")
+        assert "events" in sa.inspect(conn).get_table_names()
+    engine.dispose()
+
+    opened = run_python(OPEN_AND_REPORT, database_url)
+
+    assert (opened.returncode, opened.stdout.strip()) == (0, "True"), opened.stderr
+    with open_store(database_url) as store, store.engine.connect() as conn:
+        assert revision(conn) == HEAD
+        assert "events" not in sa.inspect(conn).get_table_names()  # 0003 dropped it
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(database_url: str) -> None:
+    with open_store(database_url) as store, store.engine.connect() as conn:
+        created = schema_of(conn)
+    with open_store(database_url) as store, store.engine.begin() as conn:
+        found = sa.MetaData()  # the same database emptied, then built by replaying every migration
+        found.reflect(conn)
+        found.drop_all(conn)
+        upgrade(conn, "head")
+    with open_store(database_url) as store, store.engine.connect() as conn:
+        migrated = schema_of(conn)
+        assert revision(conn) == HEAD
+
+    assert created == migrated
+
+
+def upgrade(connection: sa.Connection, to: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, to)
+
+
+def schema_of(connection: sa.Connection) -> dict[str, Any]:
+    """Every table as the database describes it: columns, keys, indexes, constraints."""
+    inspector = sa.inspect(connection)
+    described = {}
+    for table in sorted(inspector.get_table_names()):
+        described[table] = {
+            "columns": sorted(
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                for c in inspector.get_columns(table)
+            ),
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": sorted(
+                (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+        }
+    return described
 
 
 def test_a_database_from_a_newer_retune_is_refused_with_advice(database_url: str) -> None:

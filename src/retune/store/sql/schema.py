@@ -2,6 +2,11 @@
 
 Opening is the hot path of every ``retune`` command, so the check costs one small query
 (Alembic is not even imported when the database is at head), and once per URL per process.
+A new database (no ``alembic_version`` yet) gets the schema of ``tables.metadata`` in one
+``create_all`` and is stamped ``HEAD``, as Alembic would stamp it, so later migrations apply
+to it: the first ``retune run`` in a new RETUNE_HOME skips Alembic's import and its replay of
+every migration (~80 ms). ``tests/unit/store/test_sql_schema.py`` checks that both roads lead
+to the same schema. A database at an older revision is upgraded by Alembic.
 Several processes opening a fresh database at once are serialised by the database itself:
 the upgrade runs inside one write transaction (SQLite's write lock, ``BEGIN IMMEDIATE``;
 a transaction-scoped advisory lock on PostgreSQL, whose DDL is transactional too), and
@@ -18,6 +23,7 @@ import sqlalchemy as sa
 
 from retune.store.base import StoreError
 from retune.store.sql.engine import WRITE
+from retune.store.sql.tables import metadata
 
 HEAD: Final = "0004"
 """The newest revision in ``retune/store/migrations/versions`` (a test keeps them equal)."""
@@ -69,19 +75,47 @@ def _upgrade(connection: sa.Connection) -> None:
                 sa.text("SELECT pg_advisory_xact_lock(:cls, hashtext(current_schema()))"),
                 {"cls": _LOCK_CLASS},
             )
-        if revision(connection) == HEAD:
+        current = revision(connection)
+        if current == HEAD:
             return  # another process migrated while this one waited for the lock
-        from alembic import command
-        from alembic.config import Config
-        from alembic.util import CommandError
+        if current is None:
+            create(connection)
+        else:
+            migrate(connection)
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        try:
-            command.upgrade(config, "head")
-        except CommandError as exc:
-            raise StoreError(
-                f"Cannot upgrade the database {connection.engine.url!r} to revision {HEAD}: {exc}. "
-                "If another retune created it, it may be newer than this one: upgrade retune."
-            ) from exc
+
+def migrate(connection: sa.Connection) -> None:
+    """Alembic's ``upgrade head``, inside the caller's transaction."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        raise StoreError(
+            f"Cannot upgrade the database {connection.engine.url!r} to revision {HEAD}: {exc}. "
+            "If another retune created it, it may be newer than this one: upgrade retune."
+        ) from exc
+
+
+def create(connection: sa.Connection) -> None:
+    """Create the newest schema in an empty database and stamp it ``HEAD``, inside the caller's
+    transaction. A table of the same name already there is an error, as in the first migration."""
+    metadata.create_all(connection, checkfirst=False)
+    version = _alembic_version()
+    version.create(connection, checkfirst=False)
+    connection.execute(version.insert().values(version_num=HEAD))
+
+
+def _alembic_version() -> sa.Table:
+    """Alembic's own table, as ``alembic.runtime.migration`` defines it (so Alembic reads it back)."""
+    return sa.Table(
+        "alembic_version",
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
