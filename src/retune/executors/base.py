@@ -141,4 +141,4 @@ class Executor(Protocol):
         An attempt that already finished, or that this executor never saw, is left as it is."""
 
     def close(self) -> None:
-        """Stop accepting work and release workers; running attempts are ended."""
+        """Stop accepting work and release task processes; running attempts are ended."""

@@ -2,7 +2,7 @@
 (``bundles/<sha256>.zip``) that a task process imports from once it is extracted.
 
 A ``TaskRef`` names its bundle by digest, never a path on the launcher's machine, so whoever
-runs an attempt (a task process here, a worker elsewhere, a resumed run next week) installs the
+runs an attempt (a task process here, a `retune worker` elsewhere, a resumed run next week) installs the
 same code from the blob store. ``retune register`` builds bundles from a directory
 (``control.bundles``), ``rt.run`` from the modules it loaded (``sdk.code``); both write them
 with ``zip_files``, so equal files give equal digests.

@@ -40,7 +40,7 @@ def build_executor(
 ) -> Executor:
     """The executor of ``kind`` (default: the settings' kind), over the blob store ``blobs``."""
     executor_kind(settings, kind, origin=origin)
-    from retune.executors.local import LocalExecutor  # starts a warm worker process: only when asked
+    from retune.executors.local import LocalExecutor  # starts a warm task process: only when asked
 
     return LocalExecutor(
         blobs, capacity=_capacity(settings), images=settings.images or None, bundles=settings.home / "bundles"

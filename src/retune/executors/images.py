@@ -52,7 +52,7 @@ class Interpreters:
         return os.path.abspath(interpreter) != os.path.abspath(self.default)
 
     def environment(self, interpreter: str) -> dict[str, str]:
-        """The environment a worker process under ``interpreter`` starts with."""
+        """The environment a task process under ``interpreter`` starts with."""
         env = dict(os.environ)
         if self.is_foreign(interpreter):
             # Only retune and cloudpickle in there, so nothing of the stdlib can be shadowed.
@@ -60,16 +60,16 @@ class Interpreters:
         return env
 
     def command(self, interpreter: str) -> list[str]:
-        """How to start a worker: ``-m retune.task_runtime.worker``, except that retune may be
+        """How to start a task process: ``-m retune.task_runtime.main``, except that retune may be
         importable here only through a ``sys.path`` edit, so then its directory is appended
         (never prepended: that could shadow the stdlib with whatever sits next to retune)."""
         boot = (
             "import sys\n"
             "try:\n"
-            "    from retune.task_runtime.worker import main\n"
+            "    from retune.task_runtime.main import main\n"
             "except ImportError:\n"
             f"    sys.path.append({_retune_parent()!r})\n"
-            "    from retune.task_runtime.worker import main\n"
+            "    from retune.task_runtime.main import main\n"
             "main(sys.argv)\n"
         )
         return [interpreter, "-u", "-c", boot]

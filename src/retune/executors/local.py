@@ -1,7 +1,7 @@
-"""The local executor: attempts run in long-lived worker processes on this machine.
+"""The local executor: attempts run in long-lived task processes on this machine.
 
     submit -> queue -> admission (cpu, mem, gpu requests against capacity) -> a slot
-    slot: one thread + one worker process per interpreter, reused attempt after attempt
+    slot: one thread + one task process per interpreter, reused attempt after attempt
 
 1. ``check`` refuses what can never run here: a task type it has no runner for (``RUNNERS``),
    a request above the capacity, an unknown image (``container_image`` names an interpreter
@@ -11,7 +11,7 @@
    running attempts (later, smaller attempts may start first: backfilling), on an idle slot
    of its interpreter or a new one.
 3. The slot pins its process to ``ceil(cpu)`` cores, sets ``RETUNE_CPU`` to the cpu request,
-   and runs the attempt there (``retune.task_runtime.worker``): environment, log capture and
+   and runs the attempt there (``retune.task_runtime.main``): environment, log capture and
    memory limit apply to that attempt only.
 4. A timeout (``config.timeout`` per call, so a map attempt of n calls gets n times it) or a
    memory limit exceeded kills the process (``TIMEOUT``, ``OOM``); a process that exits or
@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from retune.executors.admission import ADMITTED, Allotment, Ledger, machine_capacity
 from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Blobs, Outcome, Refused
 from retune.executors.bundles import InstalledBundles
-from retune.executors.capacity import ADMITTED, Grant, Ledger, machine_capacity
 from retune.executors.images import Interpreters
 from retune.executors.process import Reply, StartFailed, TaskProcess
 from retune.model import EffectiveConfig
@@ -59,10 +59,10 @@ process. A ``spark`` task is such a function, given its merged ``spark_conf`` as
 and no runner yet, so it is refused at launch rather than failing once it runs."""
 
 SPAWN_WORTH: Final = 0.1
-"""Seconds of expected queueing that justify starting one more worker process (~60 ms)."""
+"""Seconds of expected queueing that justify starting one more task process (~60 ms)."""
 
 RECYCLE_FRACTION: Final = 0.5
-"""A reused worker already holding this share of the next attempt's memory limit is replaced
+"""A reused task process already holding this share of the next attempt's memory limit is replaced
 first, so what earlier attempts left behind does not count against the next one."""
 
 
@@ -76,7 +76,7 @@ interpreter and, for registered code, per bundle (``TaskRef.bundle``)."""
 
 
 class LocalConfigCheck:
-    """What the local executor refuses, for a capacity and images, with no worker process: the
+    """What the local executor refuses, for a capacity and images, with no task process: the
     one code path behind ``LocalExecutor.check`` and the check the server and ``retune launch``
     make before storing a launch (``executors.factory.config_check``)."""
 
@@ -113,7 +113,7 @@ class _Job:
     request: AttemptRequest
     future: Future[AttemptResult]
     interpreter: str  # the pool key: the interpreter, and the bundle if any
-    grant: Grant | None = None
+    allotment: Allotment | None = None
     sent: _Sent | None = None
     slot: _Slot | None = None  # once admitted
     cancelled: bool = False
@@ -130,7 +130,7 @@ class _Sent:
 
 
 class LocalExecutor:
-    """``Executor`` running each attempt in an isolated worker process on this machine.
+    """``Executor`` running each attempt in an isolated task process on this machine.
 
     ``capacity``: ``{"cpu": "2", "mem": "8Gi", "gpu": 1}`` (default: this machine's cores and
     RAM, no GPU). ``images``: image name -> Python interpreter. ``workers``: at most this many
@@ -168,7 +168,7 @@ class LocalExecutor:
         self._closed = False
         self._scratch = Path(tempfile.mkdtemp(prefix="retune-local-"))
         self.bundles = InstalledBundles(blobs, bundles or self._scratch / "bundles")
-        with self._lock:  # a warm worker for the first attempt
+        with self._lock:  # a warm task process for the first attempt
             self._new_slot(self.interpreters.default)
 
     # --- the Executor protocol ---------------------------------------------------------------
@@ -242,9 +242,9 @@ class LocalExecutor:
         interpreter. Holds ``_lock``; the caller starts what it returns once it is released.
 
         With no idle slot the attempt waits for the first slot free, and one more slot (a new
-        process) is started for its interpreter when the wait looks long (``_worth_a_worker``):
-        a worker takes ~60 ms to start and a trivial attempt ~0.15 ms, so a burst of small
-        attempts is drained by the workers there are, while long attempts grow the pool."""
+        process) is started for its interpreter when the wait looks long (``_worth_a_process``):
+        a task process takes ~60 ms to start and a trivial attempt ~0.15 ms, so a burst of small
+        attempts is drained by the processes there are, while long attempts grow the pool."""
         starts: list[tuple[_Slot, _Job]] = []
         refused_shapes = set()
         no_slot: set[str] = set()
@@ -264,7 +264,7 @@ class LocalExecutor:
                 # a plain process starting (the warm one) will take the bundle: wait for it
                 plain = job.interpreter.partition(_POOL)[0]
                 if not self._spawning.get(job.interpreter) and not self._spawning.get(plain):
-                    if self._worth_a_worker(job):
+                    if self._worth_a_process(job):
                         self._new_slot(job.interpreter)
                     else:
                         self._wake_later()
@@ -273,7 +273,7 @@ class LocalExecutor:
                 continue
             del self._pending[index]
             job.admitted_at = time.monotonic()
-            job.grant = self._ledger.take(requests)
+            job.allotment = self._ledger.take(requests)
             job.slot = idle.pop()
             self._running += 1
             starts.append((job.slot, job))
@@ -306,8 +306,8 @@ class LocalExecutor:
                 slot.shut()
                 return
 
-    def _worth_a_worker(self, job: _Job) -> bool:
-        """Whether ``job`` (fitting, but with no idle slot) should get a new worker: it has
+    def _worth_a_process(self, job: _Job) -> bool:
+        """Whether ``job`` (fitting, but with no idle slot) should get a new task process: it has
         waited long already (every slot busy with long attempts), or the queue ahead of it
         looks long, judging by how long attempts took lately."""
         slots = sum(1 for slot in self._slots if slot.interpreter == job.interpreter)
@@ -362,8 +362,8 @@ class LocalExecutor:
 
     def _finished(self, slot: _Slot, job: _Job) -> None:
         with self._lock:
-            assert job.grant is not None
-            self._ledger.give_back(job.grant)
+            assert job.allotment is not None
+            self._ledger.give_back(job.allotment)
             self._jobs.pop(_identity(job.request), None)
             self._running -= 1
             took = time.monotonic() - job.admitted_at
@@ -487,7 +487,7 @@ def _result(
 
 
 class _Slot:
-    """A thread that waits for its jobs one at a time, run in its own worker process.
+    """A thread that waits for its jobs one at a time, run in its own task process.
 
     An attempt handed to a slot whose process is up is sent by the thread that admitted it
     (one thread switch less on the way in); the slot's thread waits for the reply.
@@ -500,7 +500,7 @@ class _Slot:
         images = executor.interpreters
         python = interpreter.partition(_POOL)[0]
         self.process = TaskProcess(images.command(python), images.environment(python))
-        # Where the worker captures the streams of each attempt (truncated at its start).
+        # Where the task process captures the streams of each attempt (truncated at its start).
         self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
         self.thread = threading.Thread(target=self._loop, name=f"retune-local-{id(self):x}", daemon=True)
 
@@ -559,8 +559,8 @@ class _Slot:
         return result
 
     def _send(self, job: _Job) -> None:
-        assert job.grant is not None
-        self.process.pin(job.grant.cores)
+        assert job.allotment is not None
+        self.process.pin(job.allotment.cores)
         job.sent = self.executor._send(self, job)
         if job.cancelled:  # cancelled while it was on its way: cancel may have missed the process
             self.process.interrupt()

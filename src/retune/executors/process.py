@@ -1,7 +1,7 @@
-"""One worker process of the local executor, seen from the executor's side.
+"""One task process of the local executor, seen from the executor's side.
 
-``TaskProcess.start`` spawns ``retune.task_runtime.worker`` (``Interpreters.command``) and waits for
-its ``ready``; ``run`` sends one attempt and waits for the reply, answering the worker's blob
+``TaskProcess.start`` spawns ``retune.task_runtime.main`` (``Interpreters.command``) and waits for
+its ``ready``; ``run`` sends one attempt and waits for the reply, answering the task process's blob
 requests meanwhile, and ends the process itself when the attempt runs past its timeout or its
 memory limit. A process that was killed or died is not reused: the caller starts another.
 
@@ -46,7 +46,7 @@ other signal (SIGKILL, SIGTERM, ...) was sent from outside: the place it ran wen
 
 
 class StartFailed(Exception):
-    """The worker process did not come up (a missing interpreter, retune not importable)."""
+    """The task process did not come up (a missing interpreter, retune not importable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +81,15 @@ class TaskProcess:
         return -1 if self.proc is None else self.proc.pid
 
     def start(self) -> None:
-        """Spawn the worker and wait until it is ready to run attempts."""
+        """Spawn the task process and wait until it is ready to run attempts."""
         self.kill()
-        to_worker_r, to_worker_w = os.pipe()
-        from_worker_r, from_worker_w = os.pipe()
-        argv = [*self.command, str(to_worker_r), str(from_worker_w)]
+        to_task_r, to_task_w = os.pipe()
+        from_task_r, from_task_w = os.pipe()
+        argv = [*self.command, str(to_task_r), str(from_task_w)]
         try:
             proc = subprocess.Popen(
                 argv,
-                pass_fds=(to_worker_r, from_worker_w),
+                pass_fds=(to_task_r, from_task_w),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -97,17 +97,17 @@ class TaskProcess:
                 start_new_session=True,  # its own process group, and no signals from a terminal
             )
         except OSError as exc:
-            for fd in (to_worker_w, from_worker_r):
+            for fd in (to_task_w, from_task_r):
                 os.close(fd)
             raise StartFailed(f"cannot start {self.interpreter!r}: {exc.strerror}") from None
         finally:
-            os.close(to_worker_r)
-            os.close(from_worker_w)
+            os.close(to_task_r)
+            os.close(from_task_w)
         self.proc = proc
-        self.write_fd = to_worker_w
-        self.reader = wire.Reader(from_worker_r)
+        self.write_fd = to_task_w
+        self.reader = wire.Reader(from_task_r)
         self.poller = select.poll()
-        self.poller.register(from_worker_r, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.poller.register(from_task_r, select.POLLIN | select.POLLHUP | select.POLLERR)
         self.cores = ()
         self._await_ready(proc)
 
@@ -126,7 +126,7 @@ class TaskProcess:
             raise StartFailed(
                 f"the task process under {self.interpreter!r} did not start ({exc}): {detail[-2000:]}"
             ) from None
-        proc.stderr.close()  # once ready, the worker sends its own stderr to /dev/null
+        proc.stderr.close()  # once ready, the task process sends its own stderr to /dev/null
         self.ready = True
 
     def pin(self, cores: tuple[int, ...]) -> None:
@@ -159,12 +159,12 @@ class TaskProcess:
         try:
             self.unsent = False
             wire.send(self.write_fd, ("run", attempt))
-        except OSError:  # the worker is gone: wait() reads EOF and says so
+        except OSError:  # the task process is gone: wait() reads EOF and says so
             self.unsent = True
         return deadline
 
     def wait(self, *, blobs: Blobs, deadline: float | None, mem_limit: int) -> Reply:
-        """The end of the attempt sent last, answering the worker's blob requests meanwhile;
+        """The end of the attempt sent last, answering the task process's blob requests meanwhile;
         past ``deadline`` or ``mem_limit`` (RSS) the process is killed."""
         if self.reader.fd < 0:
             return self._lost()
@@ -253,7 +253,7 @@ class TaskProcess:
         proc.wait()
 
     def stop(self) -> None:
-        """Ask an idle worker to exit (closing its pipe is the signal), then make sure it has."""
+        """Ask an idle task process to exit (closing its pipe is the signal), then make sure it has."""
         self._close_pipes()
         if self.proc is not None:
             try:

@@ -1,18 +1,18 @@
-"""The pipe between the local executor and a worker process: length-prefixed pickle frames.
+"""The pipe between the local executor and a task process: length-prefixed pickle frames.
 
-Stdlib only, because the worker imports it too (``retune.task_runtime`` keeps a tiny import
+Stdlib only, because the task process imports it too (``retune.task_runtime`` keeps a tiny import
 budget). One frame is an 8-byte big-endian length and a pickle (protocol 5) of a tuple whose
 first item names the message:
 
-    executor -> worker   ("run", attempt)            attempt: a dict of plain values
+    executor -> task     ("run", attempt)            attempt: a dict of plain values
                          ("blob", data | None)       answer to a "blob_get"
-    worker -> executor   ("ready", pid, executable)  once, after start-up
+    task   -> executor   ("ready", pid, executable)  once, after start-up
                          ("blob_get", key)           a blob the codec needs while decoding
                          ("blob_put", key, data)     a blob the codec wrote while encoding
                          ("done", outputs)           encoded outputs, one mapping per call
                          ("failed", kind, error)     kind: "user" or "oom"
 
-Closing the executor's end of the pipe tells the worker to exit.
+Closing the executor's end of the pipe tells the task process to exit.
 """
 
 from __future__ import annotations

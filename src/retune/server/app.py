@@ -110,7 +110,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _check_capacity(settings: Settings) -> None:
-    from retune.executors.capacity import machine_capacity
+    from retune.executors.admission import machine_capacity
 
     try:
         machine_capacity(settings.capacity or None)

@@ -169,7 +169,7 @@ def _run_one(
             ) from None
     try:
         result = task.fn(**kwargs)
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the worker lives on
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the task process lives on
         raise CallFailed(describe(exc), exc) from None
     return _encode_outputs(task, result, blobs)
 

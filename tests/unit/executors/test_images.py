@@ -46,6 +46,6 @@ def test_a_foreign_interpreter_sees_retune_and_cloudpickle_but_not_this_environm
         shim = Path(pythonpath[0])
 
         assert sorted(p.name for p in shim.iterdir()) == ["cloudpickle", "retune"]
-        assert (shim / "retune" / "task_runtime" / "worker.py").is_file()
+        assert (shim / "retune" / "task_runtime" / "main.py").is_file()
     finally:
         images.close()

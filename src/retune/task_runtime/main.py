@@ -1,6 +1,6 @@
-"""The task process: ``python -u -m retune.task_runtime.worker READ_FD WRITE_FD``.
+"""The task process: ``python -u -m retune.task_runtime.main READ_FD WRITE_FD``.
 
-A long-lived worker owned by ``retune.executors.local``. It reads one attempt at a time from
+A long-lived process owned by ``retune.executors.local``. It reads one attempt at a time from
 the pipe (``retune.executors.wire``), runs its calls and replies. Each attempt gets, and then
 gives back:
 
@@ -13,11 +13,11 @@ gives back:
    an allocation past it raises ``MemoryError``, reported as ``oom``; the executor also
    watches the process's RSS and kills it past the limit;
 5. ``rt.current_context()``;
-6. the processes it started: the worker is a child subreaper, and after each attempt every
+6. the processes it started: the task process is a child subreaper, and after each attempt every
    process below it is killed and reaped (``retune.executors.process_tree``), so none outlives
-   the attempt, and the pooled worker itself lives on for the next one.
+   the attempt, and the pooled process itself lives on for the next one.
 
-A crash of the worker (a segfault in a C extension, ``os._exit``) is reported by the executor,
+A crash of the task process (a segfault in a C extension, ``os._exit``) is reported by the executor,
 which sees the process die; ``faulthandler`` first writes the Python stack of the crash to the
 attempt's stderr, where the executor finds it.
 
@@ -65,12 +65,12 @@ class ParentBlobs:
         wire.send(self.write_fd, ("blob_put", key, data))
 
 
-class Worker:
+class TaskServer:
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self.reader = wire.Reader(read_fd)
         self.write_fd = write_fd
         self.blobs = ParentBlobs(self.reader, write_fd)
-        self.scratch = Path(tempfile.mkdtemp(prefix="retune-worker-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix="retune-task-"))
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.attempts = 0
 
@@ -241,12 +241,12 @@ def main(argv: list[str]) -> None:
     process_tree.become_subreaper()
     faulthandler.enable(all_threads=False)  # the crashing thread, to fd 2: the capture file during an attempt
     _die_with_parent()
-    Worker(read_fd, write_fd).serve()
+    TaskServer(read_fd, write_fd).serve()
 
 
 def _die_with_parent() -> None:
     """Linux: end this process and every process below it when the executor's process dies,
-    rather than finish an attempt nobody waits for (an idle worker would exit anyway: its pipe
+    rather than finish an attempt nobody waits for (an idle task process would exit anyway: its pipe
     closes).
 
     A thread waits on a pidfd of the parent. ``PR_SET_PDEATHSIG`` alone would kill this process

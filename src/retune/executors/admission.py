@@ -69,7 +69,7 @@ def total_memory() -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Grant:
+class Allotment:
     """What one running attempt holds: its requests and the cores it was pinned to."""
 
     cpu: float
@@ -96,7 +96,7 @@ class Ledger:
             and self.gpu + requests.gpu <= capacity.gpu
         )
 
-    def take(self, requests: ResolvedResources) -> Grant:
+    def take(self, requests: ResolvedResources) -> Allotment:
         self.cpu += requests.cpu
         self.mem += requests.mem
         self.gpu += requests.gpu
@@ -104,11 +104,11 @@ class Ledger:
         cores = tuple(sorted(sorted(self.core_load, key=lambda core: (self.core_load[core], core))[:count]))
         for core in cores:
             self.core_load[core] += requests.cpu / count
-        return Grant(requests.cpu, requests.mem, requests.gpu, cores)
+        return Allotment(requests.cpu, requests.mem, requests.gpu, cores)
 
-    def give_back(self, grant: Grant) -> None:
-        self.cpu = max(0.0, self.cpu - grant.cpu)
-        self.mem -= grant.mem
-        self.gpu -= grant.gpu
-        for core in grant.cores:
-            self.core_load[core] = max(0.0, self.core_load[core] - grant.cpu / len(grant.cores))
+    def give_back(self, allotment: Allotment) -> None:
+        self.cpu = max(0.0, self.cpu - allotment.cpu)
+        self.mem -= allotment.mem
+        self.gpu -= allotment.gpu
+        for core in allotment.cores:
+            self.core_load[core] = max(0.0, self.core_load[core] - allotment.cpu / len(allotment.cores))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retune.executors.capacity import Ledger, MachineCapacity, machine_capacity, total_memory, usable_cores
+from retune.executors.admission import Ledger, MachineCapacity, machine_capacity, total_memory, usable_cores
 from retune.model import ResolvedResources
 
 GI = 2**30

@@ -17,14 +17,14 @@ from retune.executors import wire
 from . import tasks_runtime
 
 
-class Worker:
+class TaskProcessUnderTest:
     """A worker process driven by hand over its two pipes."""
 
     def __init__(self) -> None:
         to_r, self.to_w = os.pipe()
         self.from_r, from_w = os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "retune.task_runtime.worker", str(to_r), str(from_w)],
+            [sys.executable, "-u", "-m", "retune.task_runtime.main", str(to_r), str(from_w)],
             pass_fds=(to_r, from_w),
             stdin=subprocess.DEVNULL,
         )
@@ -60,13 +60,15 @@ class Worker:
 
 
 @pytest.fixture
-def worker() -> Iterator[Worker]:
-    process = Worker()
+def worker() -> Iterator[TaskProcessUnderTest]:
+    process = TaskProcessUnderTest()
     yield process
     process.close()
 
 
-def test_a_worker_runs_attempt_after_attempt_over_its_pipe(worker: Worker, tmp_path: Path) -> None:
+def test_a_task_process_runs_attempt_after_attempt_over_its_pipe(
+    worker: TaskProcessUnderTest, tmp_path: Path
+) -> None:
     assert worker.run(tmp_path, "plain", [{"x": 1}]) == ("done", [{"o0": 2}])
     assert worker.run(tmp_path, "divide", [{"a": 7, "b": 2}, {"a": 9, "b": 4}]) == (
         "done",
@@ -74,7 +76,9 @@ def test_a_worker_runs_attempt_after_attempt_over_its_pipe(worker: Worker, tmp_p
     )
 
 
-def test_a_failing_task_is_reported_and_the_worker_lives_on(worker: Worker, tmp_path: Path) -> None:
+def test_a_failing_task_is_reported_and_the_task_process_lives_on(
+    worker: TaskProcessUnderTest, tmp_path: Path
+) -> None:
     kind, category, error = worker.run(tmp_path, "exits", [{"x": 1}])
 
     assert (kind, category) == ("failed", "user")
@@ -82,14 +86,14 @@ def test_a_failing_task_is_reported_and_the_worker_lives_on(worker: Worker, tmp_
     assert worker.run(tmp_path, "plain", [{"x": 1}]) == ("done", [{"o0": 2}])
 
 
-def test_the_worker_exits_cleanly_when_its_pipe_closes(worker: Worker) -> None:
+def test_the_task_process_exits_cleanly_when_its_pipe_closes(worker: TaskProcessUnderTest) -> None:
     assert worker.close() == 0
 
 
 def test_the_worker_imports_no_heavy_dependency() -> None:
     heavy = ("pydantic", "cloudpickle", "yaml", "sqlalchemy", "fsspec", "click", "rich")
     probe = (
-        "import json, sys; import retune.task_runtime.worker; "
+        "import json, sys; import retune.task_runtime.main; "
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r})))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
