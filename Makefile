@@ -41,14 +41,15 @@ test: lint typecheck
 check: test
 
 # flytekit, Prefect and Dagster go into their own environment, bench/.venv-compare, from pinned
-# requirements, installed only when missing or when the requirements changed. If that fails the
+# requirements, installed only when missing or when the requirements changed; compiled to
+# bytecode like .venv, so their start-up is not inflated by compiling from source on every run. If that fails the
 # suite still runs and their rows say "not available" (the log: bench/.venv-compare.log).
 bench: setup
 	@cmp -s bench/compare/requirements.txt bench/.venv-compare/requirements.txt || { \
 	  echo "installing the comparison environment bench/.venv-compare (log: bench/.venv-compare.log)"; \
 	  { rm -rf bench/.venv-compare && \
 	    $(UV) venv --quiet --python $(PYTHON) bench/.venv-compare && \
-	    $(UV) pip install --quiet --python bench/.venv-compare/bin/python -r bench/compare/requirements.txt && \
+	    $(UV) pip install --quiet --compile-bytecode --python bench/.venv-compare/bin/python -r bench/compare/requirements.txt && \
 	    cp bench/compare/requirements.txt bench/.venv-compare/requirements.txt; \
 	  } > bench/.venv-compare.log 2>&1 || echo "comparison environment not installed: see bench/.venv-compare.log"; \
 	}
