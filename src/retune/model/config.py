@@ -1,12 +1,14 @@
-"""The resolved side: ``EffectiveConfig``, ``Source`` and provenance, ``NodeConfig``."""
+"""The resolved side: ``EffectiveConfig``, ``Source`` and provenance, ``NodeConfig``; and
+``JsonFragments``, their JSON text as the store writes it and the API sends it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from retune.model.resources import ResolvedResources
 
@@ -131,6 +133,59 @@ class NodeConfig:
             hook=data.get("hook"),
             task=str(data["task"]),
         )
+
+
+encode_json: Final[Callable[[Any], str]] = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+).encode
+"""JSON as the store writes it and the API answers it (Starlette's ``JSONResponse`` too):
+compact, non-ASCII kept as is, strict (no ``NaN``: raises ``ValueError``). One encoder built
+once: ``json.dumps`` with these arguments builds a new one per call."""
+
+
+class JsonFragments:
+    """The JSON text of configs and provenances, each distinct object encoded once.
+
+    Nodes share these objects: the nodes without a hook of one task share one config and one
+    provenance, and within a provenance one ``Source`` names many fields. Encoding 100 nodes'
+    dicts anew each time was most of a launch's answer. Keyed by identity, so each entry keeps
+    its object alive: use one instance for one record (or one launch), then drop it.
+    """
+
+    __slots__ = ("_configs", "_keys", "_provenances", "_sources")
+
+    def __init__(self) -> None:
+        self._configs: dict[int, tuple[EffectiveConfig, str]] = {}
+        self._provenances: dict[int, tuple[Provenance, str]] = {}
+        self._sources: dict[int, tuple[Source, str]] = {}
+        self._keys: dict[str, str] = {}
+
+    def config(self, config: EffectiveConfig) -> str:
+        """``encode_json(config.to_dict())``."""
+        found = self._configs.get(id(config))
+        if found is None:
+            found = self._configs[id(config)] = (config, encode_json(config.to_dict()))
+        return found[1]
+
+    def provenance(self, provenance: Provenance) -> str:
+        """``encode_json({path: source.to_dict() for path, source in provenance.items()})``."""
+        found = self._provenances.get(id(provenance))
+        if found is None:
+            found = self._provenances[id(provenance)] = (provenance, self._encode_provenance(provenance))
+        return found[1]
+
+    def _encode_provenance(self, provenance: Provenance) -> str:
+        keys, sources = self._keys, self._sources
+        parts = []
+        for path, source in provenance.items():
+            key = keys.get(path)
+            if key is None:
+                key = keys[path] = encode_json(path)
+            known = sources.get(id(source))
+            if known is None:
+                known = sources[id(source)] = (source, encode_json(source.to_dict()))
+            parts.append(f"{key}:{known[1]}")
+        return "{" + ",".join(parts) + "}"
 
 
 def _plain(value: Mapping[str, Any]) -> dict[str, Any]:

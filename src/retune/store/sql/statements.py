@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from retune.model.execution import TERMINAL
 from retune.store.base import ValueNotStorable
 from retune.store.sql import tables as t
+
+T = TypeVar("T")
 
 _TERMINAL: Final[list[sa.ColumnElement[str]]] = [
     sa.literal_column(f"'{phase.value}'", sa.String) for phase in sorted(TERMINAL)
@@ -35,6 +38,18 @@ def dumps(value: Any, where: str = "a value") -> str:
     PostgreSQL refuses). A value JSON cannot hold is a ``ValueNotStorable`` naming ``where``."""
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ValueNotStorable(
+            f"Cannot store {where}: {_why(exc)}. Nothing of this change was written; "
+            "make the value smaller or of another type (a string, a file)."
+        ) from None
+
+
+def encoded(encode: Callable[[T], str], value: T, where: str) -> str:
+    """``encode(value)`` (an encoder of ``JsonFragments``: ``dumps``' JSON, memoised), its errors
+    those of ``dumps``."""
+    try:
+        return encode(value)
     except (ValueError, TypeError, RecursionError) as exc:
         raise ValueNotStorable(
             f"Cannot store {where}: {_why(exc)}. Nothing of this change was written; "

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from retune.model.config import JsonFragments
 from retune.model.execution import Attempt, Execution, Phase
 from retune.model.spec import WorkflowSpec
 from retune.store.base import (
@@ -190,8 +191,8 @@ class SqlStore:
             "idempotency_key": new.idempotency_key,
             "request_hash": new.request_hash,
         }
-        memo: dict[int, str] = {}  # nodes of one task without a hook share their config and provenance
-        nodes = [node_row(new.id, i, node, now, memo) for i, node in enumerate(new.nodes)]
+        fragments = JsonFragments()  # nodes of one task without a hook share config and provenance
+        nodes = [node_row(new.id, i, node, now, fragments) for i, node in enumerate(new.nodes)]
         commit_lost = False
 
         def once() -> None:
