@@ -104,6 +104,8 @@ class SqlStore:
         self._sql = Statements(self.engine.dialect)
         self._outage = outage_for("database", redact(url))
         self._connected = False
+        # Registered specs by content hash, shared read-only (``Registered.spec`` is a Mapping).
+        self._specs: control.Specs = {}
         try:
             self._retrying(lambda: ensure_schema(self._conn) if migrate else None)
         except BaseException:
@@ -392,7 +394,7 @@ class SqlStore:
         self, kind: str, project: str, domain: str, name: str, version: str | None = None
     ) -> Registered:
         with self._transaction() as conn:
-            return control.registered(conn, kind, project, domain, name, version)
+            return control.registered(conn, kind, project, domain, name, version, self._specs)
 
     @_reconnecting
     def list_registered(
