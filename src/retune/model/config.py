@@ -148,13 +148,18 @@ class JsonFragments:
 
     Nodes share these objects: the nodes without a hook of one task share one config and one
     provenance, and within a provenance one ``Source`` names many fields. Encoding 100 nodes'
-    dicts anew each time was most of a launch's answer. Keyed by identity, so each entry keeps
-    its object alive: use one instance for one record (or one launch), then drop it.
+    dicts anew, for the stored rows and again for the answer, was a third of a launch's CPU.
+
+    Keyed by identity (the objects are immutable), so each entry keeps its object alive, up to
+    ``limit`` entries per table: then the table starts again empty. ``SHARED_FRAGMENTS`` serves the
+    whole process, so that the store's rows and the API's answer of one launch encode each object once
+    between them; the work per launch stays real, as each launch resolves new objects.
     """
 
-    __slots__ = ("_configs", "_keys", "_provenances", "_sources")
+    __slots__ = ("_configs", "_keys", "_limit", "_provenances", "_sources")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
         self._configs: dict[int, tuple[EffectiveConfig, str]] = {}
         self._provenances: dict[int, tuple[Provenance, str]] = {}
         self._sources: dict[int, tuple[Source, str]] = {}
@@ -164,14 +169,15 @@ class JsonFragments:
         """``encode_json(config.to_dict())``."""
         found = self._configs.get(id(config))
         if found is None:
-            found = self._configs[id(config)] = (config, encode_json(config.to_dict()))
+            found = self._kept(self._configs)[id(config)] = (config, encode_json(config.to_dict()))
         return found[1]
 
     def provenance(self, provenance: Provenance) -> str:
         """``encode_json({path: source.to_dict() for path, source in provenance.items()})``."""
         found = self._provenances.get(id(provenance))
         if found is None:
-            found = self._provenances[id(provenance)] = (provenance, self._encode_provenance(provenance))
+            text = self._encode_provenance(provenance)
+            found = self._kept(self._provenances)[id(provenance)] = (provenance, text)
         return found[1]
 
     def _encode_provenance(self, provenance: Provenance) -> str:
@@ -180,12 +186,22 @@ class JsonFragments:
         for path, source in provenance.items():
             key = keys.get(path)
             if key is None:
-                key = keys[path] = encode_json(path)
+                key = self._kept(keys)[path] = encode_json(path)
             known = sources.get(id(source))
             if known is None:
-                known = sources[id(source)] = (source, encode_json(source.to_dict()))
+                known = self._kept(sources)[id(source)] = (source, encode_json(source.to_dict()))
             parts.append(f"{key}:{known[1]}")
         return "{" + ",".join(parts) + "}"
+
+    def _kept(self, table: dict[Any, Any]) -> dict[Any, Any]:
+        """``table``, emptied first when full (a thread racing this merely encodes again)."""
+        if len(table) >= self._limit:
+            table.clear()
+        return table
+
+
+SHARED_FRAGMENTS: Final = JsonFragments()
+"""The process's ``JsonFragments``: the store's rows and the API's answer use it."""
 
 
 def _plain(value: Mapping[str, Any]) -> dict[str, Any]:

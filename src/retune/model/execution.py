@@ -13,7 +13,14 @@ from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, Final
 
-from retune.model.config import EffectiveConfig, JsonFragments, Provenance, Source, encode_json
+from retune.model.config import (
+    SHARED_FRAGMENTS,
+    EffectiveConfig,
+    JsonFragments,
+    Provenance,
+    Source,
+    encode_json,
+)
 
 
 class Phase(StrEnum):
@@ -189,8 +196,9 @@ class Execution:
 
     def to_json(self, fragments: JsonFragments | None = None) -> bytes:
         """``encode_json(self.to_dict())`` as UTF-8, what the API answers: each distinct config
-        and provenance is encoded once (``JsonFragments``), the nodes put together as text."""
-        fragments = JsonFragments() if fragments is None else fragments
+        and provenance is encoded once (``JsonFragments``; by default the process's, where the
+        store put those of a new execution's rows), the nodes put together as text."""
+        fragments = SHARED_FRAGMENTS if fragments is None else fragments
         head = self._without_nodes()
         head["nodes"] = []
         text = encode_json(head)  # ends with "[]}": the nodes go between the brackets

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from retune.model.config import JsonFragments
+from retune.model.config import SHARED_FRAGMENTS
 from retune.model.execution import Attempt, Execution, Phase
 from retune.model.spec import WorkflowSpec
 from retune.store.base import (
@@ -193,8 +193,8 @@ class SqlStore:
             "idempotency_key": new.idempotency_key,
             "request_hash": new.request_hash,
         }
-        fragments = JsonFragments()  # nodes of one task without a hook share config and provenance
-        nodes = [node_row(new.id, i, node, now, fragments) for i, node in enumerate(new.nodes)]
+        # Shared with the API's answer, which encodes the same configs and provenances next.
+        nodes = [node_row(new.id, i, node, now, SHARED_FRAGMENTS) for i, node in enumerate(new.nodes)]
         commit_lost = False
 
         def once() -> None:
