@@ -143,6 +143,22 @@ compact, non-ASCII kept as is, strict (no ``NaN``: raises ``ValueError``). One e
 once: ``json.dumps`` with these arguments builds a new one per call."""
 
 
+def encode_known(value: Any) -> str:
+    """``encode_json(value)`` for a value of JSON's own types (a config, a source), ~5x faster:
+    pydantic-core's encoder, which writes the same text but for a float's exponent (``1e-7``
+    where ``json`` writes ``1e-07``: the same number). It writes NaN and infinities as constants;
+    those go to ``encode_json``, which refuses them as before."""
+    from pydantic_core import to_json  # here: `import retune` loads no pydantic (import budget)
+
+    try:
+        text = to_json(value, inf_nan_mode="constants").decode()
+    except ValueError:  # a type it does not know: json's own refusal says which
+        return encode_json(value)
+    if "NaN" in text or "Infinity" in text:  # a real one, or the letters in a string
+        return encode_json(value)
+    return text
+
+
 class JsonFragments:
     """The JSON text of configs and provenances, each distinct object encoded once.
 
@@ -166,14 +182,14 @@ class JsonFragments:
         self._keys: dict[str, str] = {}
 
     def config(self, config: EffectiveConfig) -> str:
-        """``encode_json(config.to_dict())``."""
+        """``encode_known(config.to_dict())``."""
         found = self._configs.get(id(config))
         if found is None:
-            found = self._kept(self._configs)[id(config)] = (config, encode_json(config.to_dict()))
+            found = self._kept(self._configs)[id(config)] = (config, encode_known(config.to_dict()))
         return found[1]
 
     def provenance(self, provenance: Provenance) -> str:
-        """``encode_json({path: source.to_dict() for path, source in provenance.items()})``."""
+        """``encode_known({path: source.to_dict() for path, source in provenance.items()})``."""
         found = self._provenances.get(id(provenance))
         if found is None:
             text = self._encode_provenance(provenance)
@@ -186,10 +202,10 @@ class JsonFragments:
         for path, source in provenance.items():
             key = keys.get(path)
             if key is None:
-                key = self._kept(keys)[path] = encode_json(path)
+                key = self._kept(keys)[path] = encode_known(path)
             known = sources.get(id(source))
             if known is None:
-                known = self._kept(sources)[id(source)] = (source, encode_json(source.to_dict()))
+                known = self._kept(sources)[id(source)] = (source, encode_known(source.to_dict()))
             parts.append(f"{key}:{known[1]}")
         return "{" + ",".join(parts) + "}"
 

@@ -122,3 +122,14 @@ def test_shared_configs_and_provenances_are_encoded_once() -> None:
     assert fragments.config(SHARED) is fragments.config(SHARED)
     assert fragments.provenance(PROVENANCE) is fragments.provenance(PROVENANCE)
     assert json.loads(fragments.provenance(PROVENANCE)) == {k: v.to_dict() for k, v in PROVENANCE.items()}
+
+
+def test_a_config_is_encoded_as_json_reads_it_and_a_nan_in_it_is_refused() -> None:
+    small = EffectiveConfig(**{**{f: getattr(SHARED, f) for f in SHARED.__slots__}, "timeout": 1e-07})
+    nan = EffectiveConfig(**{**{f: getattr(SHARED, f) for f in SHARED.__slots__}, "timeout": math.nan})
+    named = EffectiveConfig(**{**{f: getattr(SHARED, f) for f in SHARED.__slots__}, "cache_version": "NaN"})
+
+    assert json.loads(JsonFragments().config(small)) == json.loads(_compact(small.to_dict()))
+    assert JsonFragments().config(named) == _compact(named.to_dict()).decode()
+    with pytest.raises(ValueError, match="JSON compliant"):
+        JsonFragments().config(nan)
