@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -71,7 +72,7 @@ CHANGED: Responses = {200: {"model": ExecutionAnswer, "description": "The execut
     responses=LAUNCHED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Launch a workflow or a launch plan, with inputs and per-hook overrides",
 )
-def launch(
+async def launch(
     body: ExecutionRequest,
     grant: CanLaunch,
     planes: PlanesDep,
@@ -80,9 +81,14 @@ def launch(
 ) -> Response:
     grant.check_project(body.project)
     request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
-    execution, created = planes.current().launch(request, dry_run=dry_run)
-    sent = body.model_dump(mode="json", include=_SENT)
-    return _answer(execution, 201 if created else 200, grant, sent)
+
+    def launched() -> Response:  # on a worker thread, as a plain ``def`` route would be
+        execution, created = planes.current().launch(request, dry_run=dry_run)
+        sent = None if grant.reads else body.model_dump(mode="json", include=_SENT)
+        return _answer(execution, 201 if created else 200, grant, sent)
+
+    # At most ``planes.launches`` at once: see ``Planes``.
+    return await anyio.to_thread.run_sync(launched, limiter=planes.launches)
 
 
 @router.get(
