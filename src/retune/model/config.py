@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -147,7 +148,8 @@ def encode_known(value: Any) -> str:
     """``encode_json(value)`` for a value of JSON's own types (a config, a source), ~5x faster:
     pydantic-core's encoder, which writes the same text but for a float's exponent (``1e-7``
     where ``json`` writes ``1e-07``: the same number). It writes NaN and infinities as constants;
-    those go to ``encode_json``, which refuses them as before."""
+    those go to ``encode_json``, which refuses them as before, and so does any text long enough to
+    hold an int past ``sys.get_int_max_str_digits()``, which it writes and json refuses."""
     from pydantic_core import to_json  # here: `import retune` loads no pydantic (import budget)
 
     try:
@@ -155,6 +157,8 @@ def encode_known(value: Any) -> str:
     except ValueError:  # a type it does not know: json's own refusal says which
         return encode_json(value)
     if "NaN" in text or "Infinity" in text:  # a real one, or the letters in a string
+        return encode_json(value)
+    if len(text) > sys.get_int_max_str_digits() > 0:  # room for an int json refuses to write
         return encode_json(value)
     return text
 

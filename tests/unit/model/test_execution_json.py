@@ -133,3 +133,12 @@ def test_a_config_is_encoded_as_json_reads_it_and_a_nan_in_it_is_refused() -> No
     assert JsonFragments().config(named) == _compact(named.to_dict()).decode()
     with pytest.raises(ValueError, match="JSON compliant"):
         JsonFragments().config(nan)
+
+
+def test_an_int_too_long_for_json_is_refused_in_a_config_as_json_refuses_it() -> None:
+    long = EffectiveConfig(
+        **{**{f: getattr(SHARED, f) for f in SHARED.__slots__}, "task_config": {"n": 10**5000}}
+    )
+
+    with pytest.raises(ValueError, match="Exceeds the limit"):
+        JsonFragments().config(long)
