@@ -186,10 +186,13 @@ class JsonFragments:
         self._keys: dict[str, str] = {}
 
     def config(self, config: EffectiveConfig) -> str:
-        """``encode_known(config.to_dict())``."""
+        """``encode_json(config.to_dict())``, by ``encode_known`` unless it has a task_config."""
         found = self._configs.get(id(config))
         if found is None:
-            found = self._kept(self._configs)[id(config)] = (config, encode_known(config.to_dict()))
+            # task_config holds what the task type accepted, maybe a date that json refuses and
+            # pydantic-core would write: only json encodes one.
+            encode = encode_json if config.task_config else encode_known
+            found = self._kept(self._configs)[id(config)] = (config, encode(config.to_dict()))
         return found[1]
 
     def provenance(self, provenance: Provenance) -> str:

@@ -1,5 +1,6 @@
 """``Execution.to_json``: the bytes ``JSONResponse(execution.to_dict())`` sends, built faster."""
 
+import datetime
 import json
 import math
 from types import MappingProxyType
@@ -135,10 +136,12 @@ def test_a_config_is_encoded_as_json_reads_it_and_a_nan_in_it_is_refused() -> No
         JsonFragments().config(nan)
 
 
-def test_an_int_too_long_for_json_is_refused_in_a_config_as_json_refuses_it() -> None:
-    long = EffectiveConfig(
-        **{**{f: getattr(SHARED, f) for f in SHARED.__slots__}, "task_config": {"n": 10**5000}}
-    )
+def test_what_json_refuses_in_a_config_is_refused() -> None:
+    fields = {f: getattr(SHARED, f) for f in SHARED.__slots__}
+    long = EffectiveConfig(**{**fields, "task_config": {}, "retries": 10**5000})
+    dated = EffectiveConfig(**{**fields, "task_config": {"day": datetime.date(2026, 1, 1)}})
 
     with pytest.raises(ValueError, match="Exceeds the limit"):
         JsonFragments().config(long)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        JsonFragments().config(dated)
