@@ -67,7 +67,7 @@ from retune.store.sql.engine import WRITE, create_engine, normalize_url
 from retune.store.sql.outage import CommitLost, Lost, connection_lost, quietly, reason_of, transient
 from retune.store.sql.rows import Batch, Decoder, node_row
 from retune.store.sql.schema import ensure_schema
-from retune.store.sql.statements import Statements, columns_of, dumps, loads
+from retune.store.sql.statements import Statements, dumps, loads
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -213,8 +213,8 @@ class SqlStore:
     def _create(self, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
         sql = self._sql
         with self._raw() as cursor:
-            if sql.insert_nodes_arrays_sql is not None and nodes:
-                self._create_pipelined(cursor, execution_id, execution, nodes, sql.insert_nodes_arrays_sql)
+            if sql.arrays and nodes:
+                self._create_pipelined(cursor, execution_id, execution, nodes)
                 return
             try:
                 cursor.execute(sql.insert_execution_sql, execution)
@@ -224,14 +224,14 @@ class SqlStore:
                 _write(cursor, sql.insert_nodes_sql, nodes)
 
     def _create_pipelined(
-        self, cursor: Any, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]], sql: str
+        self, cursor: Any, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]]
     ) -> None:
         """PostgreSQL: both INSERTs sent together (psycopg's pipeline), the nodes as one statement;
         a refusal surfaces when the pipeline syncs, so the table it names tells which one failed."""
         try:
             with self._dbapi.pipeline():
                 cursor.execute(self._sql.insert_execution_sql, execution)
-                cursor.execute(sql, columns_of(nodes))
+                cursor.execute(*self._sql.insert_rows(nodes))
         except self._integrity_error as exc:
             if getattr(getattr(exc, "diag", None), "table_name", None) == t.executions.name:
                 raise _exists(execution_id) from None
