@@ -3,14 +3,13 @@
 Registers the 100-node workflow of ``bench.server`` in a fresh PostgreSQL schema, then runs
 ``N`` launches with its 50 overrides in this process, the way ``POST /executions`` does them
 (body validated into an ``ExecutionRequest``, ``LocalControlPlane.launch``, the record turned
-into JSON), under cProfile, and prints the functions by cumulative and by own time. In-process
+into JSON as the route does, ``Execution.to_json``), under cProfile, and prints the functions by cumulative and by own time. In-process
 because the server runs routes on pool threads, which cProfile does not see.
 """
 
 from __future__ import annotations
 
 import cProfile
-import json
 import os
 import pstats
 import subprocess
@@ -66,7 +65,7 @@ def _profile(url: str, count: int) -> None:
     def launch() -> None:
         request = ExecutionRequest.model_validate(body)
         execution, _ = plane.launch(request)
-        json.dumps(execution.to_dict())
+        execution.to_json()
 
     launch()  # warm: parsed spec cached, connection open
     profiler = cProfile.Profile()

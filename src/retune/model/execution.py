@@ -9,10 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, Final
 
-from retune.model.config import EffectiveConfig, Provenance, Source
+from retune.model.config import (
+    SHARED_FRAGMENTS,
+    EffectiveConfig,
+    JsonFragments,
+    Provenance,
+    Source,
+    encode_json,
+)
 
 
 class Phase(StrEnum):
@@ -121,6 +129,19 @@ class NodeExecution:
             "error": self.error,
         }
 
+    def to_json(self, fragments: JsonFragments) -> str:
+        """``encode_json(self.to_dict())``, config and provenance from ``fragments``."""
+        hook = "null" if self.hook is None else encode_basestring(self.hook)
+        attempts = encode_json([a.to_dict() for a in self.attempts]) if self.attempts else "[]"
+        outputs = "null" if self.outputs is None else encode_json(dict(self.outputs))
+        error = "null" if self.error is None else encode_basestring(self.error)
+        return (
+            f'{{"path":{encode_basestring(self.path)},"hook":{hook},"task":{encode_basestring(self.task)},'
+            f'"phase":"{self.phase.value}","cache":"{self.cache.value}",'
+            f'"config":{fragments.config(self.config)},"provenance":{fragments.provenance(self.provenance)},'
+            f'"attempts":{attempts},"outputs":{outputs},"error":{error}}}'
+        )
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NodeExecution:
         return cls(
@@ -169,6 +190,23 @@ class Execution:
         raise KeyError(f"Execution {self.id} has no node or hook {key!r}; it has: {', '.join(known)}.")
 
     def to_dict(self) -> dict[str, Any]:
+        record = self._without_nodes()
+        record["nodes"] = [node.to_dict() for node in self.nodes]
+        return record
+
+    def to_json(self, fragments: JsonFragments | None = None) -> bytes:
+        """``encode_json(self.to_dict())`` as UTF-8, what the API answers: each distinct config
+        and provenance is encoded once (``JsonFragments``; by default the process's, where the
+        store put those of a new execution's rows), the nodes put together as text."""
+        fragments = SHARED_FRAGMENTS if fragments is None else fragments
+        head = self._without_nodes()
+        head["nodes"] = []
+        text = encode_json(head)  # ends with "[]}": the nodes go between the brackets
+        nodes = ",".join([node.to_json(fragments) for node in self.nodes])
+        return f"{text[:-2]}{nodes}]}}".encode()
+
+    def _without_nodes(self) -> dict[str, Any]:
+        """``to_dict()`` but for its last key, ``nodes``."""
         return {
             "id": self.id,
             "workflow": self.workflow,
@@ -185,7 +223,6 @@ class Execution:
             "domain": self.domain,
             "parent_id": self.parent_id,
             "worker": self.worker,
-            "nodes": [node.to_dict() for node in self.nodes],
         }
 
     @classmethod

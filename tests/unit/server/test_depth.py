@@ -103,3 +103,12 @@ def test_brackets_inside_strings_do_not_count() -> None:
 def test_the_depth_is_counted_without_recursion_on_a_megabyte_of_brackets() -> None:
     assert too_deep(b"[" * 2**20) == "[0][0][0][0][0][0][0][0]..."
     assert too_deep(b'{"a": [' + b"[" * (MAX_DEPTH - 2) + b"]" * (MAX_DEPTH - 1) + b"}") is None
+
+
+def test_many_shallow_objects_pass_and_a_stray_closing_bracket_hides_no_depth() -> None:
+    shallow = json.dumps(
+        {"overrides": {f"h{i}": {"resources": {"requests": {"cpu": "1"}}} for i in range(200)}}
+    )
+
+    assert too_deep(shallow.encode()) is None
+    assert too_deep(b"]]]]" + b"[" * (MAX_DEPTH + 1)) == "[0][0][0][0][0][0][0][0]..."

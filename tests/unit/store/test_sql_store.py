@@ -348,3 +348,18 @@ def test_a_released_reservation_is_free_but_only_its_owner_can_release_it(store:
 
     store.cache_release("key", "engine-a")
     assert store.cache_reserve("key", "engine-b", ttl=60)
+
+
+def test_the_newest_registered_spec_is_read_anew_after_another_version_is_registered(store: SqlStore) -> None:
+    # Specs are kept by content hash once read: a new version must still be found as the newest.
+    first, second = {"name": "wf", "location": "a.py:1"}, {"name": "wf", "location": "b.py:2"}
+    store.register("p", "d", "v1", [("workflow", first)], None)
+    assert store.registered("workflow", "p", "d", "wf").spec == first
+
+    store.register("p", "d", "v2", [("workflow", second)], None)
+
+    assert (
+        store.registered("workflow", "p", "d", "wf").version,
+        store.registered("workflow", "p", "d", "wf").spec,
+    ) == ("v2", second)
+    assert store.registered("workflow", "p", "d", "wf", "v1").spec == first

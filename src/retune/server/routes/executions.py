@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from retune.control import LocalControlPlane
 from retune.model.control import NAME_PATTERN, ExecutionRequest, RelaunchRequest
@@ -71,18 +72,23 @@ CHANGED: Responses = {200: {"model": ExecutionAnswer, "description": "The execut
     responses=LAUNCHED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Launch a workflow or a launch plan, with inputs and per-hook overrides",
 )
-def launch(
+async def launch(
     body: ExecutionRequest,
     grant: CanLaunch,
     planes: PlanesDep,
     idempotency_key: IdempotencyKey = None,
     dry_run: DryRun = False,
-) -> JSONResponse:
+) -> Response:
     grant.check_project(body.project)
     request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
-    execution, created = planes.current().launch(request, dry_run=dry_run)
-    sent = body.model_dump(mode="json", include=_SENT)
-    return _answer(execution, 201 if created else 200, grant, sent)
+
+    def launched() -> Response:  # on a worker thread, as a plain ``def`` route would be
+        execution, created = planes.current().launch(request, dry_run=dry_run)
+        sent = None if grant.reads else body.model_dump(mode="json", include=_SENT)
+        return _answer(execution, 201 if created else 200, grant, sent)
+
+    # At most ``planes.launches`` at once: see ``Planes``.
+    return await anyio.to_thread.run_sync(launched, limiter=planes.launches)
 
 
 @router.get(
@@ -105,7 +111,7 @@ def list_executions(
     responses=ONE | errors(401, 403, 404, 422, 503),
     summary="An execution: nodes, effective config, provenance, attempts",
 )
-def get_execution(execution_id: ExecutionId, grant: CanRead, planes: PlanesDep) -> JSONResponse:
+def get_execution(execution_id: ExecutionId, grant: CanRead, planes: PlanesDep) -> Response:
     return _answer(_granted(planes.current(), grant, execution_id), 200, grant)
 
 
@@ -122,7 +128,7 @@ def relaunch(
     grant: CanLaunch,
     planes: PlanesDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     plane = planes.current()
     _granted(plane, grant, execution_id)
     request = body.model_copy(update={"idempotency_key": _key(body.idempotency_key, idempotency_key)})
@@ -137,7 +143,7 @@ def relaunch(
     responses=CREATED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Re-run only the nodes of a failed or aborted execution that did not succeed",
 )
-def recover(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSONResponse:
+def recover(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> Response:
     plane = planes.current()
     _granted(plane, grant, execution_id)
     return _answer(plane.recover(execution_id), 201, grant, {"parent_id": execution_id})
@@ -149,7 +155,7 @@ def recover(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> J
     responses=CHANGED | errors(401, 403, 404, 409, 413, 422, 503),
     summary="Abort: a queued execution at once, a running one at its worker's next heartbeat",
 )
-def abort(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> JSONResponse:
+def abort(execution_id: ExecutionId, grant: CanLaunch, planes: PlanesDep) -> Response:
     plane = planes.current()
     _granted(plane, grant, execution_id)
     return _answer(plane.abort(execution_id), 200, grant)
@@ -217,11 +223,10 @@ def _key(in_body: str | None, in_header: str | None) -> str | None:
 _SENT = {"project", "domain", "workflow", "launch_plan", "version", "inputs", "overrides"}
 
 
-def _answer(
-    execution: Execution, status: int, grant: Grant, sent: dict[str, Any] | None = None
-) -> JSONResponse:
+def _answer(execution: Execution, status: int, grant: Grant, sent: dict[str, Any] | None = None) -> Response:
     headers = {"Location": f"{PREFIX}/executions/{execution.id}"} if status == 201 else None
     if grant.reads:
-        return JSONResponse(execution.to_dict(), status_code=status, headers=headers)
+        # The bytes JSONResponse(execution.to_dict()) would send, each shared config encoded once.
+        return Response(execution.to_json(), status, headers, media_type="application/json")
     receipt = ExecutionReceipt(id=execution.id, phase=execution.phase, **(sent or {}))
     return JSONResponse(receipt.model_dump(mode="json"), status_code=status, headers=headers)

@@ -24,6 +24,7 @@ from retune.store.registry import content_hash, difference, missing
 from retune.store.sql import tables as t
 
 _LIVE = (Phase.QUEUED.value, Phase.RUNNING.value)
+_SPECS_KEPT = 256
 
 
 def register(
@@ -65,18 +66,39 @@ def register(
     return _registered(stored, created=False)
 
 
+Specs = dict[str, Mapping[str, Any]]
+"""Decoded specs by content hash: what a hash names never changes (``SqlStore`` keeps one)."""
+
+
 def registered(
-    conn: sa.Connection, kind: str, project: str, domain: str, name: str, version: str | None
+    conn: sa.Connection,
+    kind: str,
+    project: str,
+    domain: str,
+    name: str,
+    version: str | None,
+    specs: Specs | None = None,
 ) -> Registered:
-    """One version, or the newest registered when ``version`` is None."""
+    """One version, or the newest registered when ``version`` is None.
+
+    The row is read without its spec, which comes from ``specs`` by content hash when it is
+    there: each launch looks its workflow up, and decoding a 100-node spec was a tenth of one.
+    """
     r = t.registry
     key = (r.c.kind == kind, r.c.project == project, r.c.domain == domain, r.c.name == name)
-    query = sa.select(r).where(*key)
+    query = sa.select(*(c for c in r.c if c is not r.c.spec)).where(*key)
     if version is not None:
         query = query.where(r.c.version == version)
     row = conn.execute(query.order_by(r.c.created_at.desc()).limit(1)).first()
     if row is not None:
-        return _registered(row, created=False)
+        spec = None if specs is None else specs.get(row.content_hash)
+        if spec is None:
+            spec = conn.execute(sa.select(r.c.spec).where(*key, r.c.version == row.version)).scalar_one()
+            if specs is not None:
+                if len(specs) >= _SPECS_KEPT:
+                    specs.clear()
+                specs[row.content_hash] = spec
+        return _registered(row, created=False, spec=spec)
     versions = conn.execute(sa.select(r.c.version).where(*key).order_by(r.c.created_at)).scalars().all()
     names = (
         conn.execute(
@@ -199,14 +221,14 @@ def find_by_key(conn: sa.Connection, idempotency_key: str) -> tuple[str, str | N
     return None if row is None else (str(row.id), row.request_hash)
 
 
-def _registered(row: Any, *, created: bool) -> Registered:
+def _registered(row: Any, *, created: bool, spec: Mapping[str, Any] | None = None) -> Registered:
     return Registered(
         kind=row.kind,
         project=row.project,
         domain=row.domain,
         name=row.name,
         version=row.version,
-        spec=dict(row.spec),
+        spec=dict(row.spec) if spec is None else spec,
         bundle=row.bundle,
         created_at=row.created_at,
         created=created,

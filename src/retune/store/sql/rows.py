@@ -6,12 +6,12 @@ came, with JSON already serialised. ``Decoder`` builds model records from rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from retune.model.config import EffectiveConfig, Provenance, Source
+from retune.model.config import EffectiveConfig, JsonFragments, Provenance, Source
 from retune.model.execution import (
     Attempt,
     AttemptKind,
@@ -23,7 +23,7 @@ from retune.model.execution import (
 )
 from retune.store.base import AttemptChange, CachePut, Change, ExecutionChange, NewNode, NodeChange
 from retune.store.sql import tables as t
-from retune.store.sql.statements import dumps, loads
+from retune.store.sql.statements import dumps, encoded, loads
 
 Row = dict[str, Any]
 
@@ -103,13 +103,12 @@ def _place(change: NodeChange | AttemptChange | CachePut) -> str:
     return f"node {change.path!r} of execution {change.execution_id!r}"
 
 
-def node_row(
-    execution_id: str, position: int, node: NewNode, now: float, memo: dict[int, str] | None = None
-) -> Row:
+def node_row(execution_id: str, position: int, node: NewNode, now: float, fragments: JsonFragments) -> Row:
     """A new node: ``QUEUED``, cache ``disabled`` until the engine looks it up (as ``MemoryStore``),
-    unless it is carried over, finished, from the execution it recovers."""
+    unless it is carried over, finished, from the execution it recovers. ``fragments`` encodes
+    each config and provenance the nodes share once."""
     path, resolved = node.path, node.resolved
-    config = resolved.config
+    where = f"node {path!r} of execution {execution_id!r}"
     return {
         "execution_id": execution_id,
         "path": path,
@@ -118,30 +117,14 @@ def node_row(
         "task": resolved.task,
         "phase": node.phase.value,
         "cache": node.cache.value,
-        "config": _dumped(config, memo, lambda: config.to_dict()),
-        "provenance": _dumped(
-            resolved.provenance,
-            memo,
-            lambda: {field: source.to_dict() for field, source in resolved.provenance.items()},
-        ),
-        "outputs": None
-        if node.outputs is None
-        else dumps(dict(node.outputs), f"the outputs of node {path!r} of execution {execution_id!r}"),
+        "config": encoded(fragments.config, resolved.config, f"the config of {where}"),
+        "provenance": encoded(fragments.provenance, resolved.provenance, f"the provenance of {where}"),
+        "outputs": None if node.outputs is None else dumps(dict(node.outputs), f"the outputs of {where}"),
         "error": None,
         "started_at": None,
         "finished_at": None,
         "updated_at": now,
     }
-
-
-def _dumped(value: object, memo: dict[int, str] | None, document: Callable[[], Any]) -> str:
-    """``dumps(document())``, once per object while ``memo`` (and so ``value``) lives."""
-    if memo is None:
-        return dumps(document())
-    key = id(value)
-    if key not in memo:
-        memo[key] = dumps(document())
-    return memo[key]
 
 
 COLUMNS: Final = {

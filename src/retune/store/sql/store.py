@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
+from retune.model.config import SHARED_FRAGMENTS
 from retune.model.execution import Attempt, Execution, Phase
 from retune.store.base import (
     AttemptChange,
@@ -99,6 +100,8 @@ class SqlStore:
         self._sql = Statements(self.engine.dialect)
         self._outage = outage_for("database", redact(url))
         self._connected = False
+        # Registered specs by content hash, shared read-only (``Registered.spec`` is a Mapping).
+        self._specs: control.Specs = {}
         try:
             self._retrying(lambda: ensure_schema(self._conn) if migrate else None)
         except BaseException:
@@ -133,8 +136,8 @@ class SqlStore:
             "idempotency_key": new.idempotency_key,
             "request_hash": new.request_hash,
         }
-        memo: dict[int, str] = {}  # nodes of one task without a hook share their config and provenance
-        nodes = [node_row(new.id, i, node, now, memo) for i, node in enumerate(new.nodes)]
+        # Shared with the API's answer, which encodes the same configs and provenances next.
+        nodes = [node_row(new.id, i, node, now, SHARED_FRAGMENTS) for i, node in enumerate(new.nodes)]
         commit_lost = False
 
         def once() -> None:
@@ -151,15 +154,31 @@ class SqlStore:
         self._retrying(once)
 
     def _create(self, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+        sql = self._sql
         with self._raw() as cursor:
+            if sql.arrays and nodes:
+                self._create_pipelined(cursor, execution_id, execution, nodes)
+                return
             try:
-                cursor.execute(self._sql.insert_execution_sql, execution)
+                cursor.execute(sql.insert_execution_sql, execution)
             except self._integrity_error:
-                raise Conflict(
-                    f"An execution with id {execution_id!r} already exists; ids are never reused."
-                ) from None
+                raise _exists(execution_id) from None
             if nodes:
-                _write(cursor, self._sql.insert_nodes_sql, nodes)
+                _write(cursor, sql.insert_nodes_sql, nodes)
+
+    def _create_pipelined(
+        self, cursor: Any, execution_id: str, execution: dict[str, Any], nodes: list[dict[str, Any]]
+    ) -> None:
+        """PostgreSQL: both INSERTs sent together (psycopg's pipeline), the nodes as one statement;
+        a refusal surfaces when the pipeline syncs, so the table it names tells which one failed."""
+        try:
+            with self._dbapi.pipeline():
+                cursor.execute(self._sql.insert_execution_sql, execution)
+                cursor.execute(*self._sql.insert_rows(nodes))
+        except self._integrity_error as exc:
+            if getattr(getattr(exc, "diag", None), "table_name", None) == t.executions.name:
+                raise _exists(execution_id) from None
+            raise
 
     def apply(self, changes: Sequence[Change]) -> None:
         if not changes:
@@ -336,7 +355,7 @@ class SqlStore:
         self, kind: str, project: str, domain: str, name: str, version: str | None = None
     ) -> Registered:
         with self._transaction() as conn:
-            return control.registered(conn, kind, project, domain, name, version)
+            return control.registered(conn, kind, project, domain, name, version, self._specs)
 
     @_reconnecting
     def list_registered(
@@ -520,6 +539,10 @@ def _write_guarded(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> None:
     """``_write`` an UPDATE guarded by its WHERE clause; every row must have matched."""
     if _write(cursor, sql, rows) != len(rows):
         raise _Rejected
+
+
+def _exists(execution_id: str) -> Conflict:
+    return Conflict(f"An execution with id {execution_id!r} already exists; ids are never reused.")
 
 
 class _Rejected(Exception):
