@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from retune.model.execution import TERMINAL
 from retune.store.base import ValueNotStorable
@@ -89,7 +89,13 @@ class Statements:
 
     def __init__(self, dialect: sa.Dialect) -> None:
         name = dialect.name
-        insert = sqlite.insert if name == "sqlite" else postgresql.insert
+        insert: Callable[[sa.Table], Any]
+        if name == "sqlite":
+            insert = sqlite.insert
+        else:  # imported only here: PostgreSQL's dialect costs ~40 ms of a SQLite process's start
+            from sqlalchemy.dialects import postgresql
+
+            insert = postgresql.insert
         # Named parameters on both sides: SQLite's ``:name``, psycopg's ``%(name)s``.
         compiler = sqlite.pysqlite.dialect(paramstyle="named") if name == "sqlite" else dialect
 
@@ -212,6 +218,8 @@ def _insert_arrays(table: sa.Table, alike: frozenset[str]) -> sa.Insert:
     """``INSERT ... SELECT CAST(:alike AS type), u.column, ... FROM unnest(CAST(:column AS
     type[]), ...) AS u(column, ...)``: one row per index of the arrays, the same value of each
     column named in ``alike`` in every row. PostgreSQL only."""
+    from sqlalchemy.dialects import postgresql
+
     columns = [c for c in table.c if not (c.primary_key and c.autoincrement is True)]
     arrays = [c for c in columns if c.name not in alike]
     unnest = sa.func.unnest(*(sa.cast(sa.bindparam(c.name), postgresql.ARRAY(c.type)) for c in arrays))
