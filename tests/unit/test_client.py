@@ -23,6 +23,7 @@ from retune.errors import (
     RequestRefused,
     ServerUnavailable,
 )
+from retune.executors.factory import config_check
 from retune.model.control import ExecutionRequest, Registration, RelaunchRequest
 from retune.model.execution import Phase
 from retune.server.app import create_app
@@ -66,7 +67,7 @@ def local(home: Path, plane: HttpControlPlane) -> Iterator[LocalControlPlane]:
     opened = LocalControlPlane(
         open_store(f"sqlite:///{home}/retune.db"),
         open_blobs(home / "blobs"),
-        check=api.executor_check(settings(home)),
+        check=config_check(settings(home)),
     )
     yield opened
     opened.close()

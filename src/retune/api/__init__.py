@@ -25,7 +25,6 @@ from retune.api.runs import (
 from retune.api.wiring import (
     SERVER_ENV,
     control_plane,
-    executor_check,
     open_default_blobs,
     open_default_store,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "decode_outputs",
     "drive",
     "encode_inputs",
-    "executor_check",
     "import_bundle",
     "launch_plan_spec",
     "open_default_blobs",

@@ -6,12 +6,11 @@ import atexit
 import os
 from typing import TYPE_CHECKING, Any
 
-from retune.executors.base import ConfigCheck, Executor
+from retune.executors.base import Executor
 from retune.store.base import BlobStore, Store
 
 if TYPE_CHECKING:
     from retune.control.plane import ControlPlane
-    from retune.settings import Settings
 
 
 _SHARED: dict[str, Any] = {}
@@ -73,17 +72,10 @@ def control_plane(server: str | None = None, token: str | None = None) -> Contro
 
         return HttpControlPlane(server, token=token)
     from retune.control.local import LocalControlPlane
+    from retune.executors.factory import config_check
     from retune.settings import load
     from retune.store import open_store
 
     settings = load()
     store = open_store(settings.database_url)
-    return LocalControlPlane(store, open_default_blobs(), check=executor_check(settings))
-
-
-def executor_check(settings: Settings) -> ConfigCheck:
-    """What the workers' executor refuses (task type, capacity, images), checked before a launch
-    is stored, without starting a worker; raises ``retune.executors.base.Refused``."""
-    from retune.executors.factory import config_check
-
-    return config_check(settings)
+    return LocalControlPlane(store, open_default_blobs(), check=config_check(settings))

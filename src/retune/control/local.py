@@ -37,8 +37,6 @@ from retune.model.spec import LaunchPlanSpec, WorkflowSpec
 from retune.overrides import combine_maps, parse_overrides
 from retune.store.base import BlobStore, Conflict, ControlStore, NewExecution, NewNode, NotFound, Registered
 
-Check = ConfigCheck
-
 
 class LocalControlPlane:
     """The verbs of ``ControlPlane`` on ``store`` (and ``blobs`` for code bundles).
@@ -47,7 +45,7 @@ class LocalControlPlane:
     ``retune.executors.base.Refused``); None checks nothing beyond the overrides themselves.
     """
 
-    def __init__(self, store: ControlStore, blobs: BlobStore, *, check: Check | None = None) -> None:
+    def __init__(self, store: ControlStore, blobs: BlobStore, *, check: ConfigCheck | None = None) -> None:
         self.store = store
         self.blobs = blobs
         self.check = check

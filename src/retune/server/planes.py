@@ -23,7 +23,7 @@ from typing import Final
 import anyio
 
 from retune.control import LocalControlPlane
-from retune.control.local import Check
+from retune.executors.base import ConfigCheck
 from retune.store import BlobStore, open_store
 
 LAUNCHES_AT_ONCE: Final = 8
@@ -41,7 +41,7 @@ class Planes:
     """The control planes of the server's worker threads, over the database at ``url``;
     ``launches`` admits ``LAUNCHES_AT_ONCE`` launches at a time."""
 
-    def __init__(self, url: str, blobs: BlobStore, *, check: Check | None = None) -> None:
+    def __init__(self, url: str, blobs: BlobStore, *, check: ConfigCheck | None = None) -> None:
         self.url = url
         self.blobs = blobs
         self.check = check
