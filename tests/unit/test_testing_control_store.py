@@ -280,3 +280,20 @@ def test_launched_executions_are_listed_newest_first_without_nodes_or_local_runs
     assert [e.id for e in store.list_launched(project="p", domain="x")] == []
     assert [e.id for e in store.list_launched(limit=1)] == ["c"]
     assert all(e.nodes == () for e in store.list_launched())
+
+
+def test_a_cache_entry_keeps_its_task_and_parts_and_a_node_why_it_missed(store: ControlStore) -> None:
+    from retune.model.execution import CacheStatus
+    from retune.store import CachePut, NodeChange
+
+    execution = launched(store, "ex-cache", project=None)
+    path = next(iter(RESOLVED))
+    store.apply([CachePut("k1", {"o0": 4}, execution, path, "sq", {"inputs": "sha256:a"})])
+    store.apply([CachePut("k2", {"o0": 9}, execution, path, "sq", {"inputs": "sha256:b"})])
+    store.apply(
+        [NodeChange(execution, path, Phase.SUCCEEDED, CacheStatus.MISS, {"o0": 9}, cache_reason="why")]
+    )
+
+    assert store.cache_latest("sq") == {"inputs": "sha256:b"}
+    assert store.cache_latest("other") is None
+    assert store.get_execution(execution).node(path).cache_reason == "why"

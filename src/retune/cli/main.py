@@ -171,7 +171,8 @@ def hooks_command(target: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @reported
 def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> None:
-    """Show each node's effective config: every field, its value, and where it came from.
+    """Show each node's effective config: every field, its value, and where it came from;
+    for a node that missed the cache, what changed since its task's last cache entry.
 
     \b
     Example:
@@ -183,7 +184,9 @@ def explain_command(execution_id: str, node_key: str | None, as_json: bool) -> N
         render.emit_json(
             {
                 n.path: {
-                    k: v for k, v in n.to_dict().items() if k in ("hook", "task", "config", "provenance")
+                    k: v
+                    for k, v in n.to_dict().items()
+                    if k in ("hook", "task", "config", "provenance", "cache", "cache_reason")
                 }
                 for n in nodes
             }

@@ -176,6 +176,9 @@ def explain_table(node: NodeExecution) -> Table:
         table.add_column(column)
     for row in config_rows(node.config, node.provenance):
         table.add_row(*row)
+    if node.cache_reason:  # "cache miss: container_image changed ('py311' -> 'py312')"
+        table.caption = escape(node.cache_reason)
+        table.caption_justify = "left"
     return table
 
 

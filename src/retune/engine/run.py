@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from retune.engine.bindings import upstream, value_of
 from retune.engine.budget import may_retry, placement
-from retune.engine.cache import cache_key
+from retune.engine.cache import CacheKey, cache_key, explain_miss
 from retune.executors.base import USER_OUTCOMES, AttemptRequest, AttemptResult, Executor, Outcome, TaskRef
 from retune.model import EffectiveConfig, NodeConfig
 from retune.model.execution import Attempt, AttemptKind, CacheStatus, Execution, NodeExecution, Phase
@@ -67,7 +67,8 @@ class _Node:
     deps: frozenset[str]
     attempts: list[Attempt] = field(default_factory=list)
     outputs: Mapping[str, Any] | None = None
-    key: str | None = None  # cache key, when caching
+    key: CacheKey | None = None  # when caching
+    reason: str | None = None  # why it missed the cache, once looked up
     reserved: bool = False
 
     @property
@@ -217,7 +218,7 @@ class _Run:
             if self.engine.progress is not None:
                 self.engine.progress(batch)
         for node in [n for n in self.holding if n.phase.terminal]:
-            self.store.cache_release(node.key or "", self.engine.owner)
+            self.store.cache_release(node.key.key if node.key else "", self.engine.owner)
             node.reserved = False
             self.holding.remove(node)
         submissions, self.to_submit = self.to_submit, []
@@ -274,25 +275,25 @@ class _Run:
         inputs = self.inputs_of(node)
         if node.config.cache:
             task = self.spec.tasks[node.spec.task]
-            node.key = node.key or cache_key(
-                task, node.config.cache_version, inputs, mapped=node.spec.kind == "map"
-            )
-            hit = self.store.cache_get(node.key)
+            key = node.key = node.key or cache_key(task, node.config, inputs, mapped=node.spec.kind == "map")
+            hit = self.store.cache_get(key.key)
             if hit is not None:
                 self.succeed(node, hit, CacheStatus.HIT)
                 return
             if node.config.cache_serialize and not node.reserved:
-                if not self.store.cache_reserve(node.key, self.engine.owner, RESERVATION_TTL):
+                if not self.store.cache_reserve(key.key, self.engine.owner, RESERVATION_TTL):
                     self.waiting.append(node)
                     return
                 node.reserved = True
                 self.holding.append(node)
                 # The previous holder may have written the outputs between our read and our
                 # reservation: read again, or the body would run twice.
-                hit = self.store.cache_get(node.key)
+                hit = self.store.cache_get(key.key)
                 if hit is not None:
                     self.succeed(node, hit, CacheStatus.HIT)
                     return
+            # Before this run writes its own entry: what changed since the task's latest one.
+            node.reason = explain_miss(key.parts, self.store.cache_latest(key.task))
         calls = self.calls_of(node, inputs)
         if calls is None:
             return
@@ -357,7 +358,8 @@ class _Run:
         if succeeded:
             outputs = self.outputs_of(node, result)
             if node.key is not None:
-                self.changes.append(CachePut(node.key, outputs, self.id, node.spec.path))
+                key = node.key
+                self.changes.append(CachePut(key.key, outputs, self.id, node.spec.path, key.task, key.parts))
             self.succeed(node, outputs, CacheStatus.MISS if node.config.cache else CacheStatus.DISABLED)
         else:
             self.retry_or_fail(node, result.error or result.outcome.value)
@@ -380,7 +382,8 @@ class _Run:
 
     def succeed(self, node: _Node, outputs: Mapping[str, Any], cache: CacheStatus) -> None:
         node.outputs = outputs
-        self.set_phase(node, Phase.SUCCEEDED, cache=cache, outputs=outputs)
+        reason = node.reason if cache is CacheStatus.MISS else None
+        self.set_phase(node, Phase.SUCCEEDED, cache=cache, outputs=outputs, cache_reason=reason)
 
     def set_phase(
         self,
@@ -390,8 +393,9 @@ class _Run:
         cache: CacheStatus | None = None,
         outputs: Mapping[str, Any] | None = None,
         error: str | None = None,
+        cache_reason: str | None = None,
     ) -> None:
-        self.record_phase(node, phase, cache=cache, outputs=outputs, error=error)
+        self.record_phase(node, phase, cache=cache, outputs=outputs, error=error, cache_reason=cache_reason)
         if phase.terminal:
             self.settle_dependents(node)
 
@@ -403,9 +407,18 @@ class _Run:
         cache: CacheStatus | None = None,
         outputs: Mapping[str, Any] | None = None,
         error: str | None = None,
+        cache_reason: str | None = None,
     ) -> None:
-        node.record = replace(node.record, phase=phase, cache=cache or node.record.cache, error=error)
-        self.changes.append(NodeChange(self.id, node.spec.path, phase, cache, outputs, error, self.now()))
+        node.record = replace(
+            node.record,
+            phase=phase,
+            cache=cache or node.record.cache,
+            error=error,
+            cache_reason=cache_reason or node.record.cache_reason,
+        )
+        self.changes.append(
+            NodeChange(self.id, node.spec.path, phase, cache, outputs, error, self.now(), cache_reason)
+        )
 
     def heartbeat(self) -> None:
         if self.now() < self.heartbeat_at:
@@ -413,7 +426,7 @@ class _Run:
         self.heartbeat_at = self.now() + RESERVATION_TTL / 3
         for node in self.running.values():
             if node.reserved and node.key:
-                self.store.cache_reserve(node.key, self.engine.owner, RESERVATION_TTL)
+                self.store.cache_reserve(node.key.key, self.engine.owner, RESERVATION_TTL)
 
     def abort(self) -> None:
         """Every node not finished becomes ``ABORTED``, then the execution. Attempts still

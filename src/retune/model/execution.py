@@ -114,6 +114,8 @@ class NodeExecution:
     attempts: tuple[Attempt, ...] = ()
     outputs: Mapping[str, Any] | None = None
     error: str | None = None
+    cache_reason: str | None = None
+    """Why a node missed the cache (``cache: miss``): what changed since the task's last entry."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,7 @@ class NodeExecution:
             "attempts": [attempt.to_dict() for attempt in self.attempts],
             "outputs": None if self.outputs is None else dict(self.outputs),
             "error": self.error,
+            "cache_reason": self.cache_reason,
         }
 
     def to_json(self, fragments: JsonFragments) -> str:
@@ -135,11 +138,12 @@ class NodeExecution:
         attempts = encode_json([a.to_dict() for a in self.attempts]) if self.attempts else "[]"
         outputs = "null" if self.outputs is None else encode_json(dict(self.outputs))
         error = "null" if self.error is None else encode_basestring(self.error)
+        reason = "null" if self.cache_reason is None else encode_basestring(self.cache_reason)
         return (
             f'{{"path":{encode_basestring(self.path)},"hook":{hook},"task":{encode_basestring(self.task)},'
             f'"phase":"{self.phase.value}","cache":"{self.cache.value}",'
             f'"config":{fragments.config(self.config)},"provenance":{fragments.provenance(self.provenance)},'
-            f'"attempts":{attempts},"outputs":{outputs},"error":{error}}}'
+            f'"attempts":{attempts},"outputs":{outputs},"error":{error},"cache_reason":{reason}}}'
         )
 
     @classmethod
@@ -157,6 +161,7 @@ class NodeExecution:
             attempts=tuple(Attempt.from_dict(a) for a in data.get("attempts", ())),
             outputs=data.get("outputs"),
             error=data.get("error"),
+            cache_reason=data.get("cache_reason"),
         )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_validator, model_serializer
 
-from retune.model.overrides import TaskNodeOverrides
+from retune.model.overrides import TaskNodeOverrides, check_env_name
 
 SCHEMA_VERSION: Final = 1
 
@@ -103,6 +103,23 @@ class TaskSpec(_Spec):
     bundle: str | None = None
     """The code bundle a task of a reference workflow or task comes from (None: the bundle of the
     workflow that uses it, or, for local runs, the launching process's code)."""
+    cache_env: tuple[str, ...] = ()
+    """Environment keys whose effective values enter the cache key (``@task(cache_env=[...])``),
+    sorted. Left out of the JSON when empty, so specs written before it hash as they did."""
+
+    @field_validator("cache_env")
+    @classmethod
+    def _check_cache_env(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            check_env_name(key)
+        return tuple(sorted(set(keys)))
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_cache_env(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("cache_env", True):
+            del data["cache_env"]
+        return data
 
 
 class WorkflowSpec(_Spec):

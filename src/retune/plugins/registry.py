@@ -7,8 +7,8 @@ Built-in plugin modules are imported when their type is first asked for, so that
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -29,10 +29,16 @@ class TaskConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TaskType:
-    """A task type; ``config_model`` is ``None`` for types that take no ``task_config``."""
+    """A task type; ``config_model`` is ``None`` for types that take no ``task_config``.
+
+    ``result_fields`` are the top-level ``task_config`` fields that change what a task of this
+    type computes (sql: ``cluster``, another database): they enter the cache key. The others
+    (threads, memory) only change how it runs.
+    """
 
     name: str
     config_model: type[BaseModel] | None
+    result_fields: frozenset[str] = field(default_factory=frozenset)
 
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The merged config, checked and normalised (defaults filled in)."""
@@ -63,9 +69,20 @@ class TaskType:
 _TYPES: dict[str, TaskType] = {"python": TaskType("python", None)}
 
 
-def register_task_type(name: str, config_model: type[BaseModel] | None) -> TaskType:
-    """Make a task type known; a plugin module calls this once when imported."""
-    task_type = TaskType(name, config_model)
+def register_task_type(
+    name: str, config_model: type[BaseModel] | None, *, result_fields: Iterable[str] = ()
+) -> TaskType:
+    """Make a task type known; a plugin module calls this once when imported. ``result_fields``
+    name the fields of ``config_model`` that change results (see ``TaskType``)."""
+    fields = frozenset(result_fields)
+    known = set(config_model.model_fields) if config_model is not None else set()
+    if fields - known:
+        unknown = ", ".join(sorted(fields - known))
+        raise ValueError(
+            f"Task type {name!r}: result_fields {unknown} are not fields of its task_config; "
+            f"its fields are: {', '.join(sorted(known)) or 'none'}."
+        )
+    task_type = TaskType(name, config_model, fields)
     _TYPES[name] = task_type
     return task_type
 

@@ -20,4 +20,6 @@ class Spark(BaseModel):
     executor_path: str | None = None
 
 
+# No result fields: spark_conf is tuning almost always, and the few keys that change results
+# (spark.sql.ansi.enabled, ...) are better named by cache_version (docs/decisions/0018-cache-key.md).
 register_task_type("spark", Spark)

@@ -20,4 +20,4 @@ class SQL(BaseModel):
     memory_limit: str | None = Field(None, description="e.g. 2GB; None lets the engine decide")
 
 
-register_task_type("sql", SQL)
+register_task_type("sql", SQL, result_fields={"cluster"})  # another cluster, another database

@@ -26,7 +26,13 @@ def interface_of(fn: Any) -> Interface:
 
 
 def task_spec(
-    fn: Any, *, task_type: str, config: TaskNodeOverrides, timeout: float | None, location: str
+    fn: Any,
+    *,
+    task_type: str,
+    config: TaskNodeOverrides,
+    timeout: float | None,
+    location: str,
+    cache_env: tuple[str, ...] = (),
 ) -> TaskSpec:
     return TaskSpec(
         name=qualified_name(fn),
@@ -37,6 +43,7 @@ def task_spec(
         module=module_of(fn),
         qualname=fn.__qualname__,
         location=location,
+        cache_env=cache_env,
     )
 
 

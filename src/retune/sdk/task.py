@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from retune.compiler.graph import TracedNode
 from retune.errors import CompileError
 from retune.model import FieldError, Resources, TaskNodeOverrides
+from retune.model.overrides import check_env_name
 from retune.plugins.registry import task_type_for_config
 from retune.sdk import tracing
 from retune.sdk.location import caller, of_function, qualified_name
@@ -42,6 +43,7 @@ class Task(Generic[P, R]):
         task_type: str,
         timeout: float | None,
         location: str,
+        cache_env: tuple[str, ...] = (),
     ) -> None:
         self.fn = fn
         self.name = qualified_name(fn)
@@ -49,6 +51,7 @@ class Task(Generic[P, R]):
         self.task_type = task_type
         self.timeout = timeout
         self.location = location
+        self.cache_env = cache_env
         self.signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
 
@@ -63,6 +66,7 @@ class Task(Generic[P, R]):
             config=self.config,
             timeout=self.timeout,
             location=self.location,
+            cache_env=self.cache_env,
         )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -121,6 +125,7 @@ def task(
     environment: Mapping[str, str] | None = None,
     timeout: float | timedelta | None = None,
     task_config: Any = None,
+    cache_env: Sequence[str] = (),
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -139,8 +144,13 @@ def task(
     environment: Mapping[str, str] | None = None,
     timeout: float | timedelta | None = None,
     task_config: Any = None,
+    cache_env: Sequence[str] = (),
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-    """Declare a task; every config field keeps flytekit's name and meaning."""
+    """Declare a task; every config field keeps flytekit's name and meaning.
+
+    ``cache_env`` (retune's own) names the environment keys whose effective values enter the
+    cache key: a run whose ``MODEL_DIR`` differs then misses (docs/decisions/0018-cache-key.md).
+    """
     fields: dict[str, Any] = {
         "cache": cache,
         "cache_version": cache_version,
@@ -163,10 +173,27 @@ def task(
         try:
             config = TaskNodeOverrides.from_dict(fields)
             task_type = task_type_for_config(task_config).name
+            keys = cache_env_keys(cache_env)
         except (FieldError, TypeError) as exc:
             raise CompileError(f"@task {name} ({location}): {exc}") from None
-        declared = Task(function, config=config, task_type=task_type, timeout=seconds, location=location)
+        declared = Task(
+            function, config=config, task_type=task_type, timeout=seconds, location=location, cache_env=keys
+        )
         _DECLARED[declared.name] = declared
         return declared
 
     return decorate(fn) if fn is not None else decorate
+
+
+def cache_env_keys(keys: Sequence[str]) -> tuple[str, ...]:
+    """``cache_env`` checked (environment names, not ``RETUNE_*``), sorted, without repeats."""
+    if isinstance(keys, str):
+        raise FieldError(
+            "cache_env", f"{keys!r} is a string, not a list of names", f"Write cache_env=[{keys!r}]."
+        )
+    for key in keys:
+        try:
+            check_env_name(key)
+        except FieldError as exc:
+            raise FieldError(f"cache_env[{key!r}]", exc.problem, exc.fix) from None
+    return tuple(sorted(set(keys)))

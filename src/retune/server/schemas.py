@@ -83,6 +83,9 @@ class NodeDocument(_Document):
     attempts: list[AttemptDocument]
     outputs: dict[str, Any] | None
     error: str | None
+    cache_reason: str | None = Field(
+        None, description="Why the node missed the cache: what changed since its task's last entry."
+    )
 
 
 class ExecutionDocument(_Document):

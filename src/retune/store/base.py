@@ -118,6 +118,7 @@ class NodeChange:
     outputs: Mapping[str, Any] | None = None
     error: str | None = None
     at: float = 0.0
+    cache_reason: str | None = None  # why a node missed the cache; None keeps the stored one
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +132,14 @@ class AttemptChange:
 
 @dataclass(frozen=True, slots=True)
 class CachePut:
+    """A cache entry; ``task`` and ``parts`` (``engine.cache``) let a later miss say what changed."""
+
     key: str
     outputs: Mapping[str, Any]
     execution_id: str = ""
     path: str = ""
+    task: str | None = None
+    parts: Mapping[str, Any] | None = None
 
 
 Change = ExecutionChange | NodeChange | AttemptChange | CachePut
@@ -180,6 +185,9 @@ class Store(Protocol):
         """Newest first; ``nodes`` may be empty in these summaries."""
 
     def cache_get(self, key: str) -> Mapping[str, Any] | None: ...
+
+    def cache_latest(self, task: str) -> Mapping[str, Any] | None:
+        """The parts of the newest cache entry of ``task`` (None: it has none with parts)."""
 
     def cache_reserve(self, key: str, owner: str, ttl: float) -> bool:
         """Take (or, for its owner, extend: the heartbeat) the reservation for ``key``,

@@ -58,6 +58,7 @@ class MemoryStore:
         self.holds: dict[str, _Hold] = {}
         self.registry: dict[_REGISTRY_KEY, Registered] = {}  # in registration order: newest last
         self.cache: dict[str, Mapping[str, Any]] = {}
+        self.cache_parts: dict[str, Mapping[str, Any]] = {}  # task -> parts of its newest entry
         self.reservations: dict[str, tuple[str, float]] = {}
         self.events: list[Change] = []
         self.clock: Callable[[], float] = time.monotonic
@@ -75,16 +76,18 @@ class MemoryStore:
 
     def apply(self, changes: Sequence[Change]) -> None:
         with self.lock:
-            executions, cache = dict(self.executions), dict(self.cache)
+            executions, cache, parts = dict(self.executions), dict(self.cache), dict(self.cache_parts)
             for change in changes:
                 if isinstance(change, CachePut):
                     cache[change.key] = change.outputs
+                    if change.task is not None and change.parts is not None:
+                        parts[change.task] = change.parts
                     continue
                 record = executions.get(change.execution_id)
                 if record is None:
                     raise IllegalTransition(f"no execution {change.execution_id}")
                 executions[change.execution_id] = _changed(record, change)
-            self.executions, self.cache = executions, cache
+            self.executions, self.cache, self.cache_parts = executions, cache, parts
             self.events.extend(changes)
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -99,6 +102,9 @@ class MemoryStore:
 
     def cache_get(self, key: str) -> Mapping[str, Any] | None:
         return self.cache.get(key)
+
+    def cache_latest(self, task: str) -> Mapping[str, Any] | None:
+        return self.cache_parts.get(task)
 
     def cache_reserve(self, key: str, owner: str, ttl: float) -> bool:
         with self.lock:
@@ -299,6 +305,7 @@ def _changed(record: Execution, change: Change) -> Execution:
             cache=change.cache or node.cache,
             outputs=change.outputs if change.outputs is not None else node.outputs,
             error=change.error,
+            cache_reason=change.cache_reason or node.cache_reason,
         )
     elif isinstance(change, AttemptChange):
         attempts = [a for a in node.attempts if a.number != change.attempt.number]

@@ -77,6 +77,26 @@ def test_invalid_task_config_is_refused_when_decorating(settings: dict[str, obje
     assert "not_yet_a_task" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "cache_env", [["MODEL DIR"], ["RETUNE_HOME"], "MODEL_DIR"], ids=["space", "reserved", "str"]
+)
+def test_invalid_cache_env_is_refused_when_decorating(cache_env: object) -> None:
+    with pytest.raises(rt.CompileError, match=r"not_yet_a_task .*cache_env"):
+        rt.task(cache=True, cache_env=cache_env)(flows.not_yet_a_task)  # type: ignore[arg-type]
+
+
+def test_cache_env_is_kept_in_the_spec_and_left_out_of_its_json_when_empty() -> None:
+    from retune.model.spec import TaskSpec
+
+    keyed = rt.task(cache=True, cache_env=["B", "A", "B"])(flows.not_yet_a_task).spec
+    plain = rt.task(cache=True)(flows.not_yet_a_task).spec
+
+    assert keyed.cache_env == ("A", "B")
+    assert TaskSpec.model_validate(keyed.model_dump(mode="json")) == keyed
+    assert "cache_env" not in plain.model_dump(mode="json")
+    assert "cache_env" not in plain.model_dump_json()
+
+
 def test_task_config_of_an_unknown_kind_is_refused_when_decorating() -> None:
     with pytest.raises(rt.CompileError, match=r"task_config=\{'threads': 4\}"):
         rt.task(task_config={"threads": 4})(flows.not_yet_a_task)

@@ -363,3 +363,24 @@ def test_the_newest_registered_spec_is_read_anew_after_another_version_is_regist
         store.registered("workflow", "p", "d", "wf").spec,
     ) == ("v2", second)
     assert store.registered("workflow", "p", "d", "wf", "v1").spec == first
+
+
+def test_the_latest_cache_entry_of_a_task_keeps_its_parts_and_a_node_its_cache_reason(
+    store: SqlStore, execution: str
+) -> None:
+    assert store.cache_latest("flows.train") is None
+    store.apply([CachePut("old", {"o0": 1}, execution, PATHS[0])])  # as written before revision 0005
+    assert store.cache_latest("flows.train") is None
+
+    store.apply([CachePut("k1", {"o0": 1}, execution, PATHS[0], "flows.train", {"container_image": "py311"})])
+    store.apply([CachePut("k2", {"o0": 2}, execution, PATHS[0], "flows.train", {"container_image": "py312"})])
+    store.apply([CachePut("k3", {"o0": 3}, execution, PATHS[0], "flows.other", {"container_image": "py313"})])
+    reason = "cache miss: container_image changed ('py311' -> 'py312')"
+    store.apply(
+        [NodeChange(execution, PATHS[0], Phase.SUCCEEDED, CacheStatus.MISS, {"o0": 2}, cache_reason=reason)]
+    )
+
+    assert store.cache_latest("flows.train") == {"container_image": "py312"}
+    node = store.get_execution(execution).nodes[0]
+    assert (node.cache, node.cache_reason) == (CacheStatus.MISS, reason)
+    assert node.to_dict()["cache_reason"] == reason

@@ -54,6 +54,10 @@ class Batch:
                         "execution_id": change.execution_id,
                         "path": change.path,
                         "created_at": now,
+                        "task": change.task,
+                        "parts": None
+                        if change.parts is None
+                        else dumps(dict(change.parts), f"the cache key of {_place(change)}"),
                     }
                 )
         return batch
@@ -70,6 +74,7 @@ class Batch:
                 if change.outputs is None
                 else dumps(dict(change.outputs), f"the outputs of {_place(change)}"),
                 "b_error": change.error,
+                "b_cache_reason": change.cache_reason,
                 "b_started": at if change.phase is Phase.RUNNING else None,
                 "b_finished": at if change.phase.terminal else None,
                 "b_at": at,
@@ -124,6 +129,7 @@ def node_row(execution_id: str, position: int, node: NewNode, now: float, fragme
         "started_at": None,
         "finished_at": None,
         "updated_at": now,
+        "cache_reason": None,
     }
 
 
@@ -196,6 +202,7 @@ class Decoder:
                 row["outputs"], f"the outputs of node {row['path']!r} of execution {row['execution_id']!r}"
             ),
             error=row["error"],
+            cache_reason=row["cache_reason"],
         )
 
     def attempt(self, values: Sequence[Any]) -> tuple[str, Attempt]:

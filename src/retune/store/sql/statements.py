@@ -133,6 +133,9 @@ class Statements:
                 cache=sa.func.coalesce(sa.bindparam("b_cache", type_=sa.String), n.c.cache),
                 outputs=sa.func.coalesce(sa.bindparam("b_outputs", type_=t.JSON), n.c.outputs),
                 error=sa.bindparam("b_error", type_=sa.Text),
+                cache_reason=sa.func.coalesce(
+                    sa.bindparam("b_cache_reason", type_=sa.Text), n.c.cache_reason
+                ),
                 started_at=sa.func.coalesce(n.c.started_at, sa.bindparam("b_started", type_=sa.Float)),
                 finished_at=sa.func.coalesce(sa.bindparam("b_finished", type_=sa.Float), n.c.finished_at),
                 updated_at=sa.bindparam("b_at", type_=sa.Float),
@@ -155,6 +158,13 @@ class Statements:
         )
         self.select_cache_sql = sql(
             sa.select(sa.cast(c.c.outputs, sa.Text)).where(c.c.key == sa.bindparam("key"))
+        )
+        self.select_cache_latest_sql = sql(
+            sa.select(sa.cast(c.c.parts, sa.Text))
+            .where(c.c.task == sa.bindparam("task"), c.c.parts.is_not(None))
+            .order_by(c.c.created_at.desc())
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+            .offset(sa.bindparam("offset", type_=sa.Integer))  # SQLite's dialect adds one anyway
         )
 
         self.select_execution_sql = sql(_select(x).where(x.c.id == sa.bindparam("id")))

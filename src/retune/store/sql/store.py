@@ -418,6 +418,13 @@ class SqlStore:
         return None if found is None else dict(loads(found[0]))
 
     @_reconnecting
+    def cache_latest(self, task: str) -> Mapping[str, Any] | None:
+        with self._raw(write=False) as cursor:
+            cursor.execute(self._sql.select_cache_latest_sql, {"task": task, "limit": 1, "offset": 0})
+            found = cursor.fetchone()
+        return None if found is None else dict(loads(found[0]))
+
+    @_reconnecting
     def cache_reserve(self, key: str, owner: str, ttl: float) -> bool:
         with self._raw() as cursor:
             cursor.execute(self._sql.reserve_sql, {"key": key, "owner": owner, "ttl": float(ttl)})

@@ -70,6 +70,8 @@ node_executions: Final = sa.Table(
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # Revision 0005: why the node missed the cache.
+    sa.Column("cache_reason", sa.Text, nullable=True),
 )
 
 attempts: Final = sa.Table(
@@ -101,6 +103,10 @@ cache_entries: Final = sa.Table(
     sa.Column("execution_id", sa.String(64), nullable=False),
     sa.Column("path", sa.String(512), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Revision 0005: the task and the key's parts, so that a miss can say what changed.
+    sa.Column("task", sa.String(255), nullable=True),
+    sa.Column("parts", JSON, nullable=True),
+    sa.Index("ix_cache_entries_task", "task", "created_at"),
 )
 
 cache_reservations: Final = sa.Table(
