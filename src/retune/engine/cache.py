@@ -45,12 +45,8 @@ def cache_key(
     task: TaskSpec, config: EffectiveConfig, inputs: Mapping[str, Any], *, mapped: bool = False
 ) -> CacheKey:
     """The key of a node running ``task`` with ``config`` (its effective config) on ``inputs``."""
-    interface = (
-        [(p.name, p.type) for p in task.interface.inputs],
-        [(p.name, p.type) for p in task.interface.outputs],
-    )
     parts: dict[str, Any] = {
-        "interface": _digest(interface),
+        "interface": _interface_digest(task),
         "map_task": mapped,
         "cache_version": config.cache_version,
         "inputs": _digest(inputs),
@@ -62,6 +58,24 @@ def cache_key(
         value = config.environment.get(key)
         parts[f"environment.{key}"] = None if value is None else _digest(value)
     return CacheKey(_digest({"task": task.name, "parts": parts}, full=True), task.name, parts)
+
+
+_INTERFACES: dict[int, tuple[TaskSpec, str]] = {}
+
+
+def _interface_digest(task: TaskSpec) -> str:
+    """The digest of a task's interface, once per spec object (specs are immutable): one digest
+    less per node."""
+    found = _INTERFACES.get(id(task))
+    if found is None or found[0] is not task:
+        if len(_INTERFACES) > 4096:
+            _INTERFACES.clear()
+        interface = (
+            [(p.name, p.type) for p in task.interface.inputs],
+            [(p.name, p.type) for p in task.interface.outputs],
+        )
+        found = _INTERFACES[id(task)] = (task, _digest(interface))
+    return found[1]
 
 
 def explain_miss(parts: Parts, latest: Parts | None) -> str:

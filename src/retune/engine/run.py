@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from retune.engine.bindings import upstream, value_of
 from retune.engine.budget import may_retry, placement
-from retune.engine.cache import CacheKey, cache_key, explain_miss
+from retune.engine.cache import CacheKey, Parts, cache_key, explain_miss
 from retune.executors.base import USER_OUTCOMES, AttemptRequest, AttemptResult, Executor, Outcome, TaskRef
 from retune.model import EffectiveConfig, NodeConfig
 from retune.model.execution import Attempt, AttemptKind, CacheStatus, Execution, NodeExecution, Phase
@@ -157,6 +157,9 @@ class _Run:
         self.running: dict[Future[AttemptResult], _Node] = {}
         self.requests: dict[Future[AttemptResult], AttemptRequest] = {}  # what to cancel on abort
         self.holding: list[_Node] = []  # nodes holding a cache_serialize reservation
+        # Per task, the parts of its latest cache entry: read from the store once per run, then
+        # the entries this run writes (a 200-node chain of one task asked the store 200 times).
+        self.latest: dict[str, Parts | None] = {}
         self.waiting: list[_Node] = []  # on another run's cache reservation
         self.changes: list[Change] = []
         self.to_submit: list[tuple[_Node, AttemptRequest]] = []
@@ -227,6 +230,11 @@ class _Run:
             self.running[future] = node
             self.requests[future] = request
 
+    def latest_parts(self, task: str) -> Parts | None:
+        if task not in self.latest:
+            self.latest[task] = self.store.cache_latest(task)
+        return self.latest[task]
+
     def now(self) -> float:
         return self.engine.clock()
 
@@ -293,7 +301,7 @@ class _Run:
                     self.succeed(node, hit, CacheStatus.HIT)
                     return
             # Before this run writes its own entry: what changed since the task's latest one.
-            node.reason = explain_miss(key.parts, self.store.cache_latest(key.task))
+            node.reason = explain_miss(key.parts, self.latest_parts(key.task))
         calls = self.calls_of(node, inputs)
         if calls is None:
             return
@@ -360,6 +368,7 @@ class _Run:
             if node.key is not None:
                 key = node.key
                 self.changes.append(CachePut(key.key, outputs, self.id, node.spec.path, key.task, key.parts))
+                self.latest[key.task] = key.parts
             self.succeed(node, outputs, CacheStatus.MISS if node.config.cache else CacheStatus.DISABLED)
         else:
             self.retry_or_fail(node, result.error or result.outcome.value)
