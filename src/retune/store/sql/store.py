@@ -320,35 +320,27 @@ class SqlStore:
         items: Sequence[tuple[str, Mapping[str, Any]]],
         bundle: str | None,
     ) -> list[Registered]:
-        for tried in range(2):
-            try:
-                return self._register(project, domain, version, items, bundle)
-            except sa.exc.IntegrityError:
-                # Another process registered the same entity meanwhile (ten `retune run`s of one
-                # workflow at once on PostgreSQL): read again, a no-op if its content is equal.
-                if tried:
-                    raise
-        raise AssertionError("unreachable")
+        def once() -> list[Registered]:
+            now = time.time()
+            found, conflicts = [], []
+            with self._transaction(write=True) as conn:
+                for kind, spec in items:
+                    try:
+                        found.append(
+                            control.register(conn, kind, project, domain, version, spec, bundle, now)
+                        )
+                    except Conflict as exc:
+                        conflicts.append(str(exc))
+                if conflicts:  # raised inside the transaction: nothing of the batch is written
+                    raise refuse(conflicts, project, domain, version)
+            return found
 
-    def _register(
-        self,
-        project: str,
-        domain: str,
-        version: str,
-        items: Sequence[tuple[str, Mapping[str, Any]]],
-        bundle: str | None,
-    ) -> list[Registered]:
-        now = time.time()
-        found, conflicts = [], []
-        with self._transaction(write=True) as conn:
-            for kind, spec in items:
-                try:
-                    found.append(control.register(conn, kind, project, domain, version, spec, bundle, now))
-                except Conflict as exc:
-                    conflicts.append(str(exc))
-            if conflicts:  # raised inside the transaction: nothing of the batch is written
-                raise refuse(conflicts, project, domain, version)
-        return found
+        try:
+            return once()
+        except sa.exc.IntegrityError:
+            # Another process registered the same entity meanwhile (ten `retune run`s of one
+            # workflow at once on PostgreSQL): read again, a no-op if its content is equal.
+            return once()
 
     @_reconnecting
     def registered(
