@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from retune.executors.base import TaskRef
-from retune.executors.bundles import BundleError, bundle_key, digest_of, pickled_tasks
+from retune.executors.bundles import bundle_key, check_digest, pickled_tasks
 from retune.model.spec import WorkflowSpec
 from retune.store.base import BlobStore, ControlStore
 
@@ -49,7 +49,4 @@ def bundle_pickles(blobs: BlobStore, bundle: str | None) -> dict[str, bytes]:
     """The tasks ``bundle`` sends by value; reading it also shows that the bundle is whole."""
     if bundle is None:
         return {}
-    data = blobs.get(bundle_key(bundle))
-    if digest_of(data) != bundle:
-        raise BundleError(f"Bundle {bundle} does not match its digest; the blob store is damaged.")
-    return pickled_tasks(data)
+    return pickled_tasks(check_digest(blobs.get(bundle_key(bundle)), bundle))

@@ -21,6 +21,7 @@ from retune.control.validation import check_launch_plan, hooks_document
 from retune.engine import new_execution_id
 from retune.errors import InputError, RequestRefused
 from retune.executors.base import ConfigCheck
+from retune.executors.bundles import bundle_key
 from retune.model import NodeConfig
 from retune.model.control import (
     ExecutionRequest,
@@ -320,10 +321,6 @@ class LocalControlPlane:
                 self._specs.clear()
             self._specs[key] = spec
         return spec
-
-
-def bundle_key(digest: str) -> str:
-    return f"bundles/{digest}.zip"
 
 
 def _recovered(parent: Execution, nodes: list[NewNode], bundle: str | None) -> NewExecution:

@@ -46,6 +46,13 @@ def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_digest(data: bytes, digest: str) -> bytes:
+    """``data``, if it is the bundle named ``digest``; ``BundleError`` if the store damaged it."""
+    if digest_of(data) != digest:
+        raise BundleError(f"Bundle {digest} does not match its digest; the blob store is damaged.")
+    return data
+
+
 def zip_files(files: Mapping[str, bytes]) -> bytes:
     """The deterministic zip of ``files`` (archive name -> content): sorted entries, fixed
     times and modes, so the same files always give the same bytes and the same digest."""
@@ -76,8 +83,7 @@ def extract_bundle(data: bytes, digest: str, cache: Path) -> Path:
     target = cache / digest
     if target.is_dir():
         return target
-    if digest_of(data) != digest:
-        raise BundleError(f"Bundle {digest} does not match its digest; the blob store is damaged.")
+    check_digest(data, digest)
     cache.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=cache))
     try:
