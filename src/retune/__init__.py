@@ -36,12 +36,17 @@ if TYPE_CHECKING:
     from retune import plugins
     from retune.api import compile, resolve, run
     from retune.compiler.compiled import CompiledWorkflow, Hook
+    from retune.plugins.shell import Shell
+    from retune.plugins.spark import Spark
+    from retune.plugins.sql import SQL
     from retune.sdk.launch_plan import LaunchPlan
     from retune.sdk.reference import reference_task, reference_workflow
+    from retune.sdk.template import ShellTask, SQLTask
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SQL",
     "UNSET",
     "Attempt",
     "CompileError",
@@ -61,7 +66,11 @@ __all__ = [
     "ResolvedResources",
     "Resources",
     "RetuneError",
+    "SQLTask",
+    "Shell",
+    "ShellTask",
     "Source",
+    "Spark",
     "Task",
     "TaskContext",
     "TaskNodeConfigOverride",
@@ -91,6 +100,11 @@ _LAZY = {
     "LaunchPlan": "retune.sdk.launch_plan",
     "reference_task": "retune.sdk.reference",
     "reference_workflow": "retune.sdk.reference",
+    "SQL": "retune.plugins.sql",
+    "Shell": "retune.plugins.shell",
+    "Spark": "retune.plugins.spark",
+    "SQLTask": "retune.sdk.template",
+    "ShellTask": "retune.sdk.template",
 }
 
 

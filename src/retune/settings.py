@@ -19,6 +19,9 @@ normalise them (this module imports nothing else of retune).
     cpu = 2
     mem = "8Gi"
     gpu = 0
+    [clusters.warehouse]          # where a SQL task's task_config.cluster sends its query
+    url = "postgresql://etl@db.internal:5432/warehouse"   # or duckdb:///path/to/file.duckdb
+    password_env = "WAREHOUSE_PASSWORD"                   # read by the task process, never stored
     [server]                      # `retune serve` (RETUNE_SERVER_HOST, RETUNE_SERVER_PORT)
     host = "127.0.0.1"
     port = 8265
@@ -92,6 +95,9 @@ class Settings:
     sources: tuple[str, ...] = ()
     server: ServerSettings = field(default_factory=ServerSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[clusters.NAME]`` tables as written (``url``, ``password_env``, ...): the SQL task type
+    checks and uses them (``retune.plugins.sql``)."""
 
 
 @lru_cache(maxsize=8)
@@ -105,6 +111,7 @@ def load(cwd: Path | None = None) -> Settings:
         "capacity": {},
         "server": {},
         "executor": {},
+        "clusters": {},
     }
     sources = []
     blobs_source = BlobSettings.source
@@ -145,6 +152,9 @@ def load(cwd: Path | None = None) -> Settings:
         sources=tuple(sources),
         server=_server(merged["server"]),
         executor=ExecutorSettings(str(merged["executor"].get("kind", "local")), executor_origin),
+        clusters={
+            str(k): dict(v) if isinstance(v, dict) else {"url": v} for k, v in merged["clusters"].items()
+        },
     )
 
 

@@ -263,7 +263,9 @@ def local_code(spec: WorkflowSpec) -> LocalCode:
     from retune.sdk.code import local_code as bundle
 
     return bundle(
-        (name, task.module, task.qualname) for name, task in spec.tasks.items() if task.bundle is None
+        (name, task.module, task.qualname)
+        for name, task in spec.tasks.items()
+        if task.bundle is None and task.definition is None  # a definition runs without user code
     )
 
 

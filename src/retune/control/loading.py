@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from retune.executors.base import TaskRef
+from retune.executors.base import TaskRef, Template
 from retune.executors.bundles import bundle_key, check_digest, pickled_tasks
 from retune.model.spec import WorkflowSpec
 from retune.store.base import BlobStore, ControlStore
@@ -40,6 +40,13 @@ def task_refs(
             task_type=task.task_type,
             pickled=pickled.get(name),
             bundle=task.bundle or bundle,
+            template=None
+            if task.definition is None
+            else Template(
+                task.definition,
+                tuple((p.name, p.type) for p in task.interface.inputs),
+                tuple((p.name, p.type) for p in task.interface.outputs),
+            ),
         )
         for name, task in spec.tasks.items()
     }

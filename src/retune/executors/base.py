@@ -25,6 +25,19 @@ from typing import Any, Final, Protocol, TypeAlias
 
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
+from retune.plugins.registry import TaskConfigError, get_task_type
+from retune.settings import Settings
+from retune.settings import load as load_settings
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A task with no Python function: the ``definition`` its type's runner reads, and its
+    inputs and outputs as ``(name, type string)`` pairs, by which values are decoded and encoded."""
+
+    definition: Mapping[str, Any]
+    inputs: tuple[tuple[str, str], ...] = ()
+    outputs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +48,9 @@ class TaskRef:
     the code ``bundle`` (a digest: ``executors.bundles``; the executor installs it from the blob
     store) or, with no bundle, from the task process's own environment. ``pickled`` holds a
     cloudpickled function for tasks defined in ``__main__``, notebooks or anything not importable.
-    ``task_type`` picks the runner: ``submit`` refuses a type the executor has none for, so an
-    execution resumed from the store is refused like a fresh launch.
+    ``task_type`` picks the runner (``retune.plugins``): ``submit`` refuses a type the executor
+    cannot run, so an execution resumed from the store is refused like a fresh launch. A task
+    with no function (a query, a script) has a ``template`` instead, and nothing is imported.
     """
 
     name: str
@@ -47,6 +61,7 @@ class TaskRef:
     bundle: str | None = None
     """The code bundle the task comes from: attempts of different bundles never share a task
     process, whose module cache would mix two versions of one module."""
+    template: Template | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +116,27 @@ class Refused(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{field}: {problem}. {fix}")
+
+
+def check_task_type(config: EffectiveConfig, task_type: str, settings: Settings | None) -> None:
+    """Refuse a task type this process cannot load, or a ``task_config`` its type says this
+    deployment cannot run (its ``check``, given ``settings``, read from the working directory
+    when ``None``). Every executor runs a type's runner in its task process, so any type that
+    loads here can run."""
+    try:
+        found = get_task_type(task_type)
+    except KeyError as exc:
+        raise Refused(
+            "task_type",
+            str(exc.args[0]).rstrip("."),
+            "Install the package that declares it where tasks run, or fix the task's task_config.",
+        ) from None
+    if found.check is None:
+        return
+    try:
+        found.check(config.task_config, settings if settings is not None else load_settings())
+    except TaskConfigError as exc:
+        raise Refused(exc.field, exc.problem, exc.fix) from None
 
 
 class Blobs(Protocol):

@@ -43,7 +43,11 @@ def build_executor(
     from retune.executors.local import LocalExecutor  # starts a warm task process: only when asked
 
     return LocalExecutor(
-        blobs, capacity=_capacity(settings), images=settings.images or None, bundles=settings.home / "bundles"
+        blobs,
+        capacity=_capacity(settings),
+        images=settings.images or None,
+        bundles=settings.home / "bundles",
+        settings=settings,
     )
 
 
@@ -52,7 +56,7 @@ def config_check(settings: Settings, *, kind: str | None = None) -> ConfigCheck:
     executor_kind(settings, kind)
     from retune.executors.local import LocalConfigCheck
 
-    return LocalConfigCheck(capacity=_capacity(settings), images=settings.images or None)
+    return LocalConfigCheck(capacity=_capacity(settings), images=settings.images or None, settings=settings)
 
 
 def _capacity(settings: Settings) -> dict[str, str] | None:

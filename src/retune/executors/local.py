@@ -3,8 +3,8 @@
     submit -> queue -> admission (cpu, mem, gpu requests against capacity) -> a slot
     slot: one thread + one task process per interpreter, reused attempt after attempt
 
-1. ``check`` refuses what can never run here: a task type it has no runner for (``RUNNERS``),
-   a request above the capacity, an unknown image (``container_image`` names an interpreter
+1. ``check`` refuses what can never run here: an unknown task type, a ``task_config`` its type
+   refuses for this deployment (sql: a cluster retune.toml does not name), a request above the capacity, an unknown image (``container_image`` names an interpreter
    through ``images``). ``submit`` of such an attempt fails it at once (``USER_ERROR``,
    "refused: ...") rather than queue it forever.
 2. ``submit`` queues the attempt; it starts as soon as its requests fit next to those of the
@@ -42,21 +42,24 @@ from pathlib import Path
 from typing import Final
 
 from retune.executors.admission import ADMITTED, Allotment, Ledger, machine_capacity
-from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Blobs, Outcome, Refused
+from retune.executors.base import (
+    CANCELLED,
+    AttemptRequest,
+    AttemptResult,
+    Blobs,
+    Outcome,
+    Refused,
+    check_task_type,
+)
 from retune.executors.bundles import InstalledBundles
 from retune.executors.images import Interpreters
 from retune.executors.process import Reply, StartFailed, TaskProcess
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
+from retune.settings import Settings
 
-__all__ = ["RUNNERS", "LocalConfigCheck", "LocalExecutor"]
-
-RUNNERS: Final = frozenset({"python", "spark"})
-"""Task types whose attempts the local executor can run: a Python function body in a task
-process. A ``spark`` task is such a function, given its merged ``spark_conf`` as task_config
-(the SparkSession of DESIGN §9 arrives with the task-type runners); ``sql`` has no body to run
-and no runner yet, so it is refused at launch rather than failing once it runs."""
+__all__ = ["LocalConfigCheck", "LocalExecutor"]
 
 SPAWN_WORTH: Final = 0.1
 """Seconds of expected queueing that justify starting one more task process (~60 ms)."""
@@ -81,19 +84,17 @@ class LocalConfigCheck:
     make before storing a launch (``executors.factory.config_check``)."""
 
     def __init__(
-        self, capacity: Mapping[str, str | int | float] | None = None, images: Mapping[str, str] | None = None
+        self,
+        capacity: Mapping[str, str | int | float] | None = None,
+        images: Mapping[str, str] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.capacity = machine_capacity(capacity)
         self.interpreters = Interpreters(images)
+        self.settings = settings
 
     def __call__(self, config: EffectiveConfig, task_type: str) -> None:
-        if task_type not in RUNNERS:
-            raise Refused(
-                "task_type",
-                f"no runner for task type {task_type!r} yet: the local executor runs "
-                f"{', '.join(sorted(RUNNERS))} tasks",
-                "Run this task on an executor that has a runner for it, or write it as a Python task.",
-            )
+        check_task_type(config, task_type, self.settings)
         self.interpreters.check(config.container_image)
         capacity = self.capacity
         for name in ADMITTED:
@@ -149,9 +150,10 @@ class LocalExecutor:
         images: Mapping[str, str] | None = None,
         workers: int | None = None,
         bundles: Path | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.blobs = blobs
-        self._check = LocalConfigCheck(capacity, images)
+        self._check = LocalConfigCheck(capacity, images, settings)
         self.capacity = self._check.capacity
         self.interpreters = self._check.interpreters
         self.max_running = workers
@@ -388,6 +390,10 @@ class LocalExecutor:
                 task.pickled,
                 () if task.bundle is None else (str(self.bundles.path(task.bundle)),),
             ),
+            "task_type": task.task_type,
+            "template": None
+            if task.template is None
+            else (dict(task.template.definition), task.template.inputs, task.template.outputs),
             "calls": [call if type(call) is dict else dict(call) for call in request.calls],
             "env": {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu)},
             "stdout": slot.capture["stdout"],

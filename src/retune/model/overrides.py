@@ -368,6 +368,9 @@ def check_env_name(key: object) -> None:
 
 
 def _task_config(value: Any) -> dict[str, Any]:
+    task_type = getattr(type(value), "task_type", None)
+    if hasattr(value, "model_dump") and isinstance(task_type, str):  # rt.SQL(...) given as an override
+        return {**value.model_dump(mode="json", exclude_unset=True), "task_type": task_type}
     if not isinstance(value, Mapping):
         raise FieldError("task_config", f"{value!r} is not a map", "Write {key: value}.")
     return _thaw(value)

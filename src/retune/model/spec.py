@@ -106,6 +106,10 @@ class TaskSpec(_Spec):
     cache_env: tuple[str, ...] = ()
     """Environment keys whose effective values enter the cache key (``@task(cache_env=[...])``),
     sorted. Left out of the JSON when empty, so specs written before it hash as they did."""
+    definition: dict[str, Any] | None = None
+    """What a task with no Python function runs (a query, a script: ``sdk.template``), read by
+    its task type's runner; ``module``/``qualname`` then only say where it was declared. Left out
+    of the JSON when ``None``, like ``cache_env``."""
 
     @field_validator("cache_env")
     @classmethod
@@ -115,10 +119,13 @@ class TaskSpec(_Spec):
         return tuple(sorted(set(keys)))
 
     @model_serializer(mode="wrap")
-    def _drop_empty_cache_env(self, handler: SerializerFunctionWrapHandler) -> Any:
+    def _drop_empty_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and not data.get("cache_env", True):
-            del data["cache_env"]
+        if isinstance(data, dict):
+            if not data.get("cache_env", True):
+                del data["cache_env"]
+            if "definition" in data and data["definition"] is None:
+                del data["definition"]
         return data
 
 

@@ -214,6 +214,7 @@ def _check_task_config(
             field=exc.field,
             fix=exc.fix,
         ) from None
+    provenance.pop("task_config.task_type", None)  # the type an override's config object named
     if checked != config:  # the task type filled in defaults: they come with the task's type
         _attribute_leaves(
             checked, "task_config", provenance, Source(Layer.TASK, f"{task.task_type} defaults")

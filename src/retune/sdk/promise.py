@@ -133,7 +133,8 @@ class Promise(_NodeHandle):
 
 
 class NodeOutputs(tuple[Promise, ...], _NodeHandle):
-    """The outputs of a node with several: unpack it (``a, b = t()``) or override it."""
+    """The outputs of a node with several: unpack it (``a, b = t()``), take one by name
+    (``t().total``), or override it."""
 
     _node: TracedNode
 
@@ -141,6 +142,15 @@ class NodeOutputs(tuple[Promise, ...], _NodeHandle):
         instance = super().__new__(cls, promises)
         instance._node = node
         return instance
+
+    def __getattr__(self, name: str) -> Promise:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for promise, param in zip(self, self._node.outputs, strict=False):
+            if param.name == name:
+                return promise
+        names = ", ".join(param.name for param in self._node.outputs)
+        raise AttributeError(f"node {self._node.id} has no output {name!r}; its outputs are: {names}")
 
 
 class VoidPromise(_NodeHandle):
@@ -175,8 +185,13 @@ def config_dict(config: Any, *, complete: bool = False) -> Any:
     """A plugin config object (``Spark(...)``) as the map layers merge.
 
     A task declares its whole config (``complete``: defaults included, so every value has
-    the task as its source); an override names only the fields it was given.
+    the task as its source); an override names only the fields it was given, and the type of
+    its config object (``task_type``), which resolving refuses unless it is the node's own.
     """
     if config is not None and hasattr(config, "model_dump"):
-        return config.model_dump(mode="json", exclude_unset=not complete)
+        fields: dict[str, Any] = config.model_dump(mode="json", exclude_unset=not complete)
+        task_type = getattr(type(config), "task_type", None)
+        if not complete and isinstance(task_type, str):
+            fields["task_type"] = task_type
+        return fields
     return config

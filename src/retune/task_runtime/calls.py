@@ -19,7 +19,17 @@ from typing import Annotated, Any
 
 from retune.model.values import BlobLike, LimitExceeded, decode, encode
 
-__all__ = ["CallFailed", "LoadedTask", "describe", "load_task", "output_names", "run_calls"]
+__all__ = [
+    "CallFailed",
+    "LoadedTask",
+    "annotation_of",
+    "describe",
+    "load_task",
+    "output_names",
+    "run_calls",
+    "template_task",
+    "with_runner",
+]
 
 
 class CallFailed(Exception):
@@ -57,6 +67,120 @@ def load_task(
         target = _unpickle(name, pickled) if pickled is not None else _import(name, module, qualname)
         loaded = _LOADED[key] = _inspect(name, _function_of(target))
     return loaded
+
+
+def template_task(
+    name: str, inputs: Sequence[tuple[str, str]], outputs: Sequence[tuple[str, str]]
+) -> LoadedTask:
+    """A task with no function (a query, a script): its inputs and outputs typed from their
+    type strings; ``with_runner`` gives it the function that runs its definition."""
+
+    def no_function(**_: Any) -> Any:
+        raise CallFailed(f"Task {name!r} has no Python function: its task type's runner runs it.")
+
+    typed_outputs = tuple((output, annotation_of(kind)) for output, kind in outputs)
+    single = len(typed_outputs) == 1 and typed_outputs[0][0] == "o0"
+    return LoadedTask(
+        name=name,
+        fn=no_function,
+        inputs={input_name: annotation_of(kind) for input_name, kind in inputs},
+        outputs=None if single else typed_outputs,
+        single=typed_outputs[0][1] if single else None,
+    )
+
+
+def with_runner(
+    task: LoadedTask,
+    task_type: str,
+    *,
+    definition: Mapping[str, Any] | None,
+    config: Mapping[str, Any],
+    environment: Mapping[str, str],
+    workdir: Path,
+    run_with_context: Callable[[Mapping[str, Any], Callable[[], Any]], Any] | None = None,
+) -> LoadedTask:
+    """``task`` whose calls go through its type's runner (``retune.plugins``), or ``task`` as it
+    is for a type with none (``python``). Loading the type imports its plugin: only here."""
+    if task_type == "python" and definition is None:
+        return task
+    from retune.plugins.registry import get_task_type
+    from retune.plugins.runner import Call
+
+    try:
+        runner = get_task_type(task_type).runner
+    except KeyError as exc:
+        raise CallFailed(f"{exc.args[0]} (in the task process, {sys.executable})", exc) from None
+    if runner is None:
+        if definition is not None:
+            raise CallFailed(f"Task type {task_type!r} has no runner, so task {task.name!r} cannot run.")
+        return task
+    function = None if definition is not None else task.fn
+    names = tuple(name for name, _ in task.outputs or ())
+
+    def run(**inputs: Any) -> Any:
+        value = runner(
+            Call(
+                task=task.name,
+                inputs=inputs,
+                config=config,
+                definition=definition,
+                workdir=workdir,
+                environment=environment,
+                function=function,
+                run_with_context=run_with_context,
+            )
+        )
+        if definition is not None and names and isinstance(value, Mapping):
+            missing = [name for name in names if name not in value]
+            if missing:
+                raise TypeError(f"the runner of task type {task_type!r} gave no output {', '.join(missing)}")
+            return tuple(value[name] for name in names)
+        return value
+
+    return LoadedTask(name=task.name, fn=run, inputs=task.inputs, outputs=task.outputs, single=task.single)
+
+
+_SCALARS: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "bytes": bytes,
+    "none": None,
+}
+
+
+def annotation_of(kind: str) -> Any:
+    """A type string (``list[dict[str, int]]``) back to an annotation, for the built-in types a
+    task without a function may take; anything else is ``Any`` (its JSON form as it is)."""
+    kind = kind.strip()
+    if kind in _SCALARS:
+        return _SCALARS[kind]
+    head, _, rest = kind.partition("[")
+    if not rest.endswith("]"):
+        return Any
+    args = _split_args(rest[:-1])
+    if head == "list" and len(args) == 1:
+        return list[annotation_of(args[0])]  # type: ignore[misc]
+    if head == "dict" and len(args) == 2:
+        return dict[annotation_of(args[0]), annotation_of(args[1])]  # type: ignore[misc]
+    if head == "optional" and len(args) == 1:
+        return typing.Optional[annotation_of(args[0])]  # noqa: UP045 - built at run time
+    return Any
+
+
+def _split_args(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return [part.strip() for part in parts]
 
 
 def _extend_path(sys_path: Sequence[str]) -> None:

@@ -15,7 +15,8 @@ class TaskContext:
 
     ``config`` is the node's effective config as a plain dict (``EffectiveConfig.to_dict()``);
     ``task_config`` is its ``task_config`` part, for task types that read it. ``index`` is the
-    item's position in a map node (``None`` for a plain task node).
+    item's position in a map node (``None`` for a plain task node). A task type may add
+    attributes for the task to read while it runs (``extras``: the Spark type's ``spark``).
     """
 
     execution_id: str
@@ -25,6 +26,17 @@ class TaskContext:
     task_config: Mapping[str, Any] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     index: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        extras = object.__getattribute__(self, "extras")
+        if name in extras:
+            return extras[name]
+        raise AttributeError(
+            f"rt.current_context() has no {name!r} in this task"
+            + (f" (its task type adds: {', '.join(sorted(extras))})" if extras else "")
+            + "; the Spark task type adds 'spark', for tasks declared with task_config=rt.Spark(...)."
+        )
 
 
 # One attempt runs at a time in a task process, and threads the task starts must see its

@@ -22,12 +22,14 @@ which sees the process die; ``faulthandler`` first writes the Python stack of th
 attempt's stderr, where the executor finds it.
 
 Imports: the stdlib, ``retune.task_runtime`` and ``retune.model.values``. pydantic and
-cloudpickle load only when a task's types or a pickled task need them.
+cloudpickle load only when a task's types or a pickled task need them; a task type's plugin
+(``retune.plugins``) only for a task of that type, whose runner then runs each call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import faulthandler
 import os
 import resource
@@ -37,13 +39,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from retune.executors import process_tree, wire
 from retune.task_runtime import context
-from retune.task_runtime.calls import CallFailed, load_task, run_calls
+from retune.task_runtime.calls import CallFailed, load_task, run_calls, template_task, with_runner
 
 
 class ParentBlobs:
@@ -114,10 +116,7 @@ class TaskServer:
                 shutil.rmtree(workdir, ignore_errors=True)
 
     def calls(self, attempt: Mapping[str, Any], workdir: Path) -> list[dict[str, Any]]:
-        module, qualname, pickled, sys_path = attempt["task"]
         name = attempt["name"]
-        task = load_task(name, module, qualname, pickled, sys_path)
-        calls = attempt["calls"]
         ctx = attempt["context"]
         base = context.TaskContext(
             ctx["execution_id"],
@@ -128,17 +127,39 @@ class TaskServer:
             ctx["config"],
         )
         context.set_context(base)
+        template = attempt.get("template")
+        if template is None:
+            module, qualname, pickled, sys_path = attempt["task"]
+            task = load_task(name, module, qualname, pickled, sys_path)
+        else:
+            task = template_task(name, template[1], template[2])
+        task = with_runner(
+            task,
+            attempt.get("task_type", "python"),
+            definition=None if template is None else template[0],
+            config=base.task_config,
+            environment=ctx["config"].get("environment", {}),
+            workdir=workdir,
+            run_with_context=_with_extras,
+        )
+        calls = attempt["calls"]
         on_call = None
         if len(calls) > 1:
 
             def on_call(index: int) -> None:
-                context.set_context(
-                    context.TaskContext(
-                        base.execution_id, base.node, base.attempt, name, base.task_config, base.config, index
-                    )
-                )
+                context.set_context(dataclasses.replace(base, index=index))
 
         return run_calls(task, calls, blobs=self.blobs, workdir=workdir, on_call=on_call)
+
+
+def _with_extras(extras: Mapping[str, Any], thunk: Callable[[], Any]) -> Any:
+    """``thunk()`` with ``extras`` on ``rt.current_context()`` (a task type's runner asks)."""
+    before = context.current_context()
+    context.set_context(dataclasses.replace(before, extras={**before.extras, **extras}))
+    try:
+        return thunk()
+    finally:
+        context.set_context(before)
 
 
 @contextlib.contextmanager

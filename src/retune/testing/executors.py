@@ -12,7 +12,7 @@ from pathlib import Path
 from retune.executors.base import CANCELLED, AttemptRequest, AttemptResult, Executor, Outcome
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
-from retune.task_runtime.calls import CallFailed, load_task, run_calls
+from retune.task_runtime.calls import CallFailed, load_task, run_calls, template_task, with_runner
 
 
 class InlineExecutor:
@@ -56,8 +56,21 @@ class InlineExecutor:
         ref = request.task
         try:
             # In this process: a bundled module is the one already imported here.
-            task = load_task(ref.name, ref.module, ref.qualname, ref.pickled, ())
-            outputs = run_calls(task, request.calls, blobs=None, workdir=Path(tempfile.gettempdir()))
+            template = ref.template
+            if template is None:
+                task = load_task(ref.name, ref.module, ref.qualname, ref.pickled, ())
+            else:
+                task = template_task(ref.name, template.inputs, template.outputs)
+            workdir = Path(tempfile.gettempdir())
+            task = with_runner(
+                task,
+                ref.task_type,
+                definition=None if template is None else template.definition,
+                config=request.config.task_config,
+                environment=request.config.environment,
+                workdir=workdir,
+            )
+            outputs = run_calls(task, request.calls, blobs=None, workdir=workdir)
         except CallFailed as exc:
             return AttemptResult(Outcome.USER_ERROR, error=str(exc), capacity=request.capacity)
         return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, capacity=request.capacity)

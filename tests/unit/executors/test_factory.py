@@ -76,7 +76,7 @@ def test_the_config_check_refuses_what_the_local_executor_refuses_without_starti
     check = config_check(_settings(tmp_path, capacity={"cpu": "0.1"}))
     config = next(iter(rt.resolve(flow).values())).config  # retune's defaults: cpu=250m
 
-    with pytest.raises(Refused, match="no runner for task type 'sql' yet"):
-        check(config, "sql")
+    with pytest.raises(Refused, match="Unknown task type 'hive'; known types are python, shell, spark, sql"):
+        check(config, "hive")
     with pytest.raises(Refused, match="requests cpu=250m but the local executor's capacity is cpu=100m"):
         check(config, "python")
