@@ -75,6 +75,8 @@ def test_the_image_and_cache_env_keys_enter_the_key_and_explain_names_them(
     assert first["cache_reason"] == "cache miss: first run of this task (no earlier cache entry)"
     assert again["cache_reason"] is None
     assert "cache miss: container_image changed (None -> 'py-other')" in explain(other_image, env)
+    shown = retune("executions", "show", other_image["id"], env={**env, "COLUMNS": "200"}).stdout
+    assert f"{other_image['path']}: cache miss: container_image changed (None -> 'py-other')" in shown
     reason = explain(other_model, env)
     assert "cache miss: environment.MODEL_DIR changed" in reason
     assert "container_image" not in reason.split("cache miss:")[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from retune.model import RESOURCE_NAMES
 from retune.model.execution import Phase
@@ -224,10 +224,28 @@ def print_dry_run(record: Execution, *, as_json: bool) -> None:
 
 
 def print_execution(record: Execution) -> None:
-    """The execution's table, then the error of each failed node (the traceback, cut short)."""
+    """The execution's table, why cached nodes missed, then the error of each failed node (the
+    traceback, cut short)."""
     console("out").print(execution_table(record))
+    for text in cache_reasons(record):
+        console("out").print(text, soft_wrap=True)
     for text in node_errors(record):
         console("out").print(text, soft_wrap=True)
+
+
+SHOWN_REASONS: Final = 10
+
+
+def cache_reasons(record: Execution) -> list[str]:
+    """``node: cache miss: what changed`` for the nodes that missed the cache with a reason
+    (the first ten; ``retune explain`` shows any node's)."""
+    missed = [node for node in record.nodes if node.cache_reason]
+    lines = [f"{escape(node.path)}: {escape(node.cache_reason or '')}" for node in missed[:SHOWN_REASONS]]
+    if len(missed) > SHOWN_REASONS:
+        lines.append(
+            f"... and {len(missed) - SHOWN_REASONS} more cache misses (retune explain {record.id} --node PATH)"
+        )
+    return lines
 
 
 def node_errors(record: Execution) -> list[str]:

@@ -111,12 +111,19 @@ class TaskType:
             return {}
         from pydantic import ValidationError
 
+        allowed = ", ".join(sorted(self.config_model.model_fields))
+        unknown = sorted(set(config) - set(self.config_model.model_fields))
+        if unknown:  # refused even where a plugin's model would ignore extra fields
+            raise TaskConfigError(
+                f"task_config.{unknown[0]}",
+                f"a {self.name} task_config has no field {unknown[0]!r}",
+                f"Fields of a {self.name} task_config are: {allowed}.",
+            )
         try:
             return self.config_model.model_validate(config).model_dump(mode="json")
         except ValidationError as exc:
             error = exc.errors()[0]
             path = ".".join(str(part) for part in error["loc"])
-            allowed = ", ".join(sorted(self.config_model.model_fields))
             raise TaskConfigError(
                 f"task_config.{path}" if path else "task_config",
                 f"{error['msg'].lower()} (task type {self.name!r})",
@@ -196,6 +203,11 @@ def _load(name: str, target: str) -> TaskType:
             f"not retune.extend.TaskType({name!r}, ...)."
         )
     return loaded
+
+
+def loaded() -> list[TaskType]:
+    """The task types loaded or registered in this process so far, ``python`` among them."""
+    return list(_TYPES.values())
 
 
 def task_types() -> list[TaskType]:

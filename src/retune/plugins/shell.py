@@ -114,9 +114,10 @@ def run_shell(call: Call) -> Any:
         )
     except OSError as exc:
         raise RuntimeError(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}") from None
-    tail = _tee(process)
-    status = process.wait()
-    tail.join()
+    with process:
+        tail = _tee(process)
+        status = process.wait()
+        tail.join()
     if status != 0:
         lines = list(tail.lines)  # type: ignore[attr-defined]
         shown = "\n".join(lines) if lines else "(stderr was empty)"

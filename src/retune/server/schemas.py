@@ -37,6 +37,19 @@ class BundleStored(_Document):
     digest: str = Field(description="The sha256 of the bundle, as in the URL.")
 
 
+class TaskTypeDocument(_Document):
+    """A task type (``GET /task_types``): what its ``task_config`` may hold and what of it
+    changes results (enters the cache key)."""
+
+    name: str
+    description: str = ""
+    config_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema of task_config; null for a type that takes none (python)."
+    )
+    result_fields: list[str] = Field(default_factory=list, description="task_config fields in the cache key.")
+    error: str | None = Field(None, description="Why a declared type could not be loaded here.")
+
+
 class HookDocument(_Document):
     """One hook, as ``retune hooks --json`` prints it."""
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from retune.server.routes import bundles, executions, health, launch_plans, registrations, workflows
+from retune.server.routes import (
+    bundles,
+    executions,
+    health,
+    launch_plans,
+    registrations,
+    task_types,
+    workflows,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -17,4 +25,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     workflows.router,
     launch_plans.router,
     executions.router,
+    task_types.router,
 )
