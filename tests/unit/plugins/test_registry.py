@@ -66,7 +66,7 @@ def test_built_in_names_cannot_be_taken_and_a_broken_entry_point_says_what_it_po
     monkeypatch.setitem(registry.declared(), "wrong-for-test", "retune.plugins.sql:SQL_TASK_TYPE")
     with pytest.raises(KeyError, match="which is a TaskType named 'sql'"):
         get_task_type("wrong-for-test")
-    with pytest.raises(KeyError, match="Unknown task type 'nothing'; known types are .*shell, spark, sql"):
+    with pytest.raises(KeyError, match=r"Unknown task type 'nothing'; known types are .*shell, spark, sql"):
         get_task_type("nothing")
 
 
