@@ -5,6 +5,7 @@ from __future__ import annotations
 import retune
 
 PUBLIC = [
+    "SQL",
     "UNSET",
     "Attempt",
     "CompileError",
@@ -24,7 +25,11 @@ PUBLIC = [
     "ResolvedResources",
     "Resources",
     "RetuneError",
+    "SQLTask",
+    "Shell",
+    "ShellTask",
     "Source",
+    "Spark",
     "Task",
     "TaskContext",
     "TaskNodeConfigOverride",

@@ -96,3 +96,33 @@ def test_a_shell_task_whose_input_would_replace_a_shell_variable_is_refused_wher
     assert done.returncode == 2
     assert "ShellTask 't' (bad_shell.py:2): input 'PATH' would replace the shell's own $PATH" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_registered_shell_task_runs_on_a_worker_from_the_registry_alone(tmp_path: Path) -> None:
+    """Registered, launched with an override, run by `retune worker --once`: the worker's task
+    process reads the script from the stored spec (it imports none of the flow's code)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "shell_flows.py").write_text(FLOWS.read_text())
+    registered = retune("register", str(flows), "--project", "p", "--domain", "d", "--version", "v1")
+    assert registered.returncode == 0, registered.stderr
+    (flows / "shell_flows.py").unlink()  # the worker runs from the registry alone
+
+    launched = retune(
+        "launch",
+        "p/d/shell_flows.echo_flow@v1",
+        "-i",
+        "text=$(id)",
+        "-o",
+        "echo.task_config.env.GREETING=hola",
+        "--json",
+    )
+    assert launched.returncode == 0, launched.stderr
+    execution = json.loads(launched.stdout)["id"]
+    worked = retune("worker", "--once")
+    assert worked.returncode == 0, worked.stderr
+    shown = retune("executions", "show", execution, "--json")
+    record = json.loads(shown.stdout)
+    assert record["phase"] == "SUCCEEDED", record
+    as_variable, as_argument, _, greeting, _, _, _ = record["outputs"]
+    assert (as_variable, as_argument, greeting) == ("$(id)", "$(id)", "hola")

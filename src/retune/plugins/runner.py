@@ -5,7 +5,8 @@
 ``call.inputs`` are the decoded inputs, ``call.config`` the node's merged and validated
 ``task_config``, ``call.definition`` the task's definition (a query, a script: ``TemplateTask``),
 and ``call.call_function(**extras)`` runs the task's Python function with ``extras`` visible on
-``rt.current_context()`` (spark: ``rt.current_context().spark``). ``call.settings`` are the
+``rt.current_context()`` (``lazy={"spark": make_session}``: made on first access, so
+``rt.current_context().spark`` starts a JVM only for tasks that use it). ``call.settings`` are the
 settings of the process that started the task process (retune.toml, ``RETUNE_*``), read on
 first use. The value returned is encoded against the task's outputs: what the function would
 return, or, for a task with named outputs and no function, a mapping output name -> value.
@@ -41,20 +42,23 @@ class Call:
     """The node's effective ``environment`` (already in ``os.environ`` for the call)."""
     function: Callable[..., Any] | None = None
     """The task's Python function, or ``None`` for a ``TemplateTask``."""
-    run_with_context: Callable[[Mapping[str, Any], Callable[[], Any]], Any] | None = None
-    """Set by the task runtime: runs a thunk with extras on ``rt.current_context()``."""
+    run_with_context: (
+        Callable[[Mapping[str, Any], Mapping[str, Callable[[], Any]], Callable[[], Any]], Any] | None
+    ) = None
+    """Set by the task runtime: runs a thunk with extras (and lazy extras) on ``rt.current_context()``."""
 
-    def call_function(self, **extras: Any) -> Any:
+    def call_function(self, *, lazy: Mapping[str, Callable[[], Any]] | None = None, **extras: Any) -> Any:
         """The task's function called with ``inputs``; ``extras`` are attributes of
-        ``rt.current_context()`` while it runs (a SparkSession as ``spark``)."""
+        ``rt.current_context()`` while it runs, and so are ``lazy`` ones, each made by its
+        factory on first access (a SparkSession only for the tasks that use it)."""
         function = self.function
         if function is None:
             raise TypeError(
                 f"Task {self.task!r} has no Python function to call: its type runs its definition."
             )
-        if self.run_with_context is None or not extras:
+        if self.run_with_context is None or not (extras or lazy):
             return function(**self.inputs)
-        return self.run_with_context(extras, lambda: function(**self.inputs))
+        return self.run_with_context(extras, lazy or {}, lambda: function(**self.inputs))
 
     @cached_property
     def settings(self) -> Settings:

@@ -97,7 +97,8 @@ def with_runner(
     config: Mapping[str, Any],
     environment: Mapping[str, str],
     workdir: Path,
-    run_with_context: Callable[[Mapping[str, Any], Callable[[], Any]], Any] | None = None,
+    run_with_context: Callable[[Mapping[str, Any], Mapping[str, Callable[[], Any]], Callable[[], Any]], Any]
+    | None = None,
 ) -> LoadedTask:
     """``task`` whose calls go through its type's runner (``retune.plugins``), or ``task`` as it
     is for a type with none (``python``). Loading the type imports its plugin: only here."""

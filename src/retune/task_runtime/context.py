@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TaskContext", "current_context"]
+__all__ = ["Lazy", "TaskContext", "current_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +31,31 @@ class TaskContext:
     def __getattr__(self, name: str) -> Any:
         extras = object.__getattribute__(self, "extras")
         if name in extras:
-            return extras[name]
+            value = extras[name]
+            return value.get() if isinstance(value, Lazy) else value
         raise AttributeError(
             f"rt.current_context() has no {name!r} in this task"
             + (f" (its task type adds: {', '.join(sorted(extras))})" if extras else "")
             + "; the Spark task type adds 'spark', for tasks declared with task_config=rt.Spark(...)."
         )
+
+
+class Lazy:
+    """An extra made on first access (a SparkSession, whose JVM takes seconds to start, only for
+    the tasks that use it), then kept for the rest of the call."""
+
+    __slots__ = ("_factory", "_made", "_value")
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._made = False
+        self._value: Any = None
+
+    def get(self) -> Any:
+        if not self._made:
+            self._value = self._factory()
+            self._made = True
+        return self._value
 
 
 # One attempt runs at a time in a task process, and threads the task starts must see its

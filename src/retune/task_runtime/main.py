@@ -152,10 +152,14 @@ class TaskServer:
         return run_calls(task, calls, blobs=self.blobs, workdir=workdir, on_call=on_call)
 
 
-def _with_extras(extras: Mapping[str, Any], thunk: Callable[[], Any]) -> Any:
-    """``thunk()`` with ``extras`` on ``rt.current_context()`` (a task type's runner asks)."""
+def _with_extras(
+    extras: Mapping[str, Any], lazy: Mapping[str, Callable[[], Any]], thunk: Callable[[], Any]
+) -> Any:
+    """``thunk()`` with ``extras`` on ``rt.current_context()``, and ``lazy`` ones made on first
+    access (a task type's runner asks)."""
     before = context.current_context()
-    context.set_context(dataclasses.replace(before, extras={**before.extras, **extras}))
+    made = {name: context.Lazy(factory) for name, factory in lazy.items()}
+    context.set_context(dataclasses.replace(before, extras={**before.extras, **extras, **made}))
     try:
         return thunk()
     finally:
