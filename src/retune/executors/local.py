@@ -10,8 +10,10 @@
 2. ``submit`` queues the attempt; it starts as soon as its requests fit next to those of the
    running attempts (later, smaller attempts may start first: backfilling), on an idle slot
    of its interpreter or a new one.
-3. The slot pins its process to ``ceil(cpu)`` cores, sets ``RETUNE_CPU`` to the cpu request,
-   and runs the attempt there (``retune.task_runtime.main``): environment, log capture and
+3. The slot pins its process to ``ceil(cpu)`` cores, sets ``RETUNE_CPU`` to the cpu request
+   and, on a machine with GPUs, ``CUDA_VISIBLE_DEVICES`` to the attempt's own ``gpu`` devices
+   (none for an attempt that asked for none; a process keeps the devices of its first attempt,
+   since CUDA reads them once), and runs the attempt there (``retune.task_runtime.main``): environment, log capture and
    memory limit apply to that attempt only.
 4. A timeout (``config.timeout`` per call, so a map attempt of n calls gets n times it) or a
    memory limit exceeded kills the process (``TIMEOUT``, ``OOM``); a process that exits or
@@ -395,7 +397,7 @@ class LocalExecutor:
             if task.template is None
             else (dict(task.template.definition), task.template.inputs, task.template.outputs),
             "calls": [call if type(call) is dict else dict(call) for call in request.calls],
-            "env": {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu)},
+            "env": {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu), **self._gpu_env(job)},
             "stdout": slot.capture["stdout"],
             "stderr": slot.capture["stderr"],
             "mem_limit": config.limits.mem,
@@ -408,6 +410,14 @@ class LocalExecutor:
         }
         timeout = None if config.timeout is None else config.timeout * max(1, len(request.calls))
         return _Sent(process.send(attempt, timeout), timeout)
+
+    def _gpu_env(self, job: _Job) -> dict[str, str]:
+        """``CUDA_VISIBLE_DEVICES``: the attempt's own GPUs, none for an attempt that asked for
+        none; left alone on a machine with no GPU capacity."""
+        if not self.capacity.gpu:
+            return {}
+        assert job.allotment is not None
+        return {"CUDA_VISIBLE_DEVICES": ",".join(job.allotment.devices)}
 
     def _wait(self, slot: _Slot, job: _Job, sent: _Sent) -> AttemptResult:
         config = job.request.config
@@ -508,6 +518,7 @@ class _Slot:
         self.process = TaskProcess(images.command(python), images.environment(python))
         # Where the task process captures the streams of each attempt (truncated at its start).
         self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
+        self.devices: dict[int, tuple[str, ...]] = {}  # the process (pid) -> the GPUs it ran with
         self.thread = threading.Thread(target=self._loop, name=f"retune-local-{id(self):x}", daemon=True)
 
     def hand(self, job: _Job) -> None:
@@ -567,13 +578,22 @@ class _Slot:
     def _send(self, job: _Job) -> None:
         assert job.allotment is not None
         self.process.pin(job.allotment.cores)
+        self.devices = {self.process.pid: job.allotment.devices}
         job.sent = self.executor._send(self, job)
         if job.cancelled:  # cancelled while it was on its way: cancel may have missed the process
             self.process.interrupt()
 
     def _needs_fresh_process(self, job: _Job) -> bool:
+        """Its memory is mostly taken already, or it ran with other GPUs: CUDA reads
+        ``CUDA_VISIBLE_DEVICES`` once per process, so a process keeps the devices of its first
+        attempt, and one of another set of devices needs a process of its own."""
+        if not self.process.alive:
+            return False
+        devices = () if job.allotment is None else job.allotment.devices
+        if self.devices.get(self.process.pid, devices) != devices:
+            return True
         limit = job.request.config.limits.mem
-        return bool(limit) and self.process.alive and self.process.rss() > limit * RECYCLE_FRACTION
+        return bool(limit) and self.process.rss() > limit * RECYCLE_FRACTION
 
     def shut(self) -> None:
         """End the slot: its running attempt is lost, its thread exits."""

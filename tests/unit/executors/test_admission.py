@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from retune.executors.admission import Ledger, MachineCapacity, machine_capacity, total_memory, usable_cores
+from retune.executors.admission import (
+    Ledger,
+    MachineCapacity,
+    gpu_devices,
+    machine_capacity,
+    total_memory,
+    usable_cores,
+)
 from retune.model import ResolvedResources
 
 GI = 2**30
@@ -14,15 +21,19 @@ def _requests(cpu: float = 1.0, mem: int = 0, gpu: int = 0) -> ResolvedResources
     return ResolvedResources(cpu=cpu, mem=mem, gpu=gpu, storage=0)
 
 
-def test_the_default_capacity_is_this_machine_without_gpus() -> None:
+def test_the_default_capacity_is_this_machine_with_its_detected_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     capacity = machine_capacity()
 
-    assert capacity == MachineCapacity(cpu=float(len(usable_cores())), mem=total_memory(), gpu=0)
+    detected = tuple(gpu_devices())
+    assert capacity == MachineCapacity(float(len(usable_cores())), total_memory(), len(detected), detected)
     assert capacity.mem > 0
 
 
 def test_configured_capacity_takes_kubernetes_quantities() -> None:
-    assert machine_capacity({"cpu": "1500m", "mem": "8Gi", "gpu": "2"}) == MachineCapacity(1.5, 8 * GI, 2)
+    assert machine_capacity({"cpu": "1500m", "mem": "8Gi", "gpu": "2"}) == MachineCapacity(
+        1.5, 8 * GI, 2, ("0", "1")
+    )
     assert machine_capacity({"cpu": 4}).cpu == 4.0
 
 
@@ -69,3 +80,23 @@ def test_each_attempt_gets_ceil_cpu_cores_the_least_loaded_first() -> None:
     assert (one.cores, half.cores, wide.cores) == ((0,), (1,), (2, 3))
     assert again.cores == (0, 1, 2)
     assert ledger.take(_requests(cpu=9.0)).cores == (0, 1, 2, 3)  # never more than there are
+
+
+def test_gpus_are_the_visible_devices_and_each_allotment_takes_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    capacity = machine_capacity()
+    assert (capacity.gpu, capacity.devices) == (2, ("3", "5"))
+    assert machine_capacity({"gpu": "1"}).devices == ("3",), "[capacity] gpu takes the first N"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert machine_capacity().gpu == 0, "an empty CUDA_VISIBLE_DEVICES means none"
+    assert machine_capacity({"gpu": "2"}).devices == ("0", "1"), "given more than detected: ids 0..N-1"
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    ledger = Ledger(machine_capacity())
+    first = ledger.take(_requests(gpu=1))
+    second = ledger.take(_requests(gpu=1))
+    assert (first.devices, second.devices) == (("3",), ("5",))
+    assert not ledger.fits(_requests(gpu=1))
+    ledger.give_back(second)
+    ledger.give_back(first)
+    assert ledger.take(_requests(gpu=2)).devices == ("3", "5"), "given back in the machine's order"
