@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import retune as rt
-from retune.plugins.spark import Spark
 
 
 @rt.task(requests=rt.Resources(cpu="500m", mem="256Mi"))
@@ -33,11 +32,21 @@ def train(x: int) -> float:
     return x * 1.5
 
 
-@rt.task(task_config=Spark(spark_conf={"spark.executor.instances": "2"}))
+@rt.task(task_config=rt.Spark(spark_conf={"spark.executor.instances": "2"}))
 def features(x: int) -> int:
     conf = rt.current_context().task_config["spark_conf"]
     print("spark_conf:", conf)
     return x + len(conf)
+
+
+# A task with no Python body: a query on a [clusters.NAME] of retune.toml (here the default, an
+# in-memory DuckDB); its threads are a launch-time override like any other field.
+report = rt.SQLTask(
+    "report",
+    "select round(:score, 1) as score, current_setting('threads') as threads",
+    inputs={"score": float},
+    task_config=rt.SQL(threads=1),
+)
 
 
 @rt.workflow
@@ -53,11 +62,13 @@ def pipeline(x: int = 3) -> float:
     c = score(y=b).with_runtime_override(
         "task-ketan", rt.runtime_override_config(cpu=1, mem="1Gi", retries=3)
     )
-    return (
+    trained = (
         training(x=c)
         .with_runtime_override("train", rt.runtime_override_config(mem="768Mi"))
         .with_runtime_override("features", {"task_config": {"spark_conf": {"spark.executor.memory": "4g"}}})
     )
+    report(score=trained).with_runtime_override("report")
+    return trained
 
 
 nightly = rt.LaunchPlan.get_or_create(

@@ -16,7 +16,7 @@ import retune as rt
 from retune import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from flows_gpu import both_flow, chain_flow, gpu_flow  # noqa: E402
+from flows_gpu import both_flow, chain_flow, gpu_flow
 
 
 @pytest.fixture

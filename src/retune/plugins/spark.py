@@ -36,7 +36,9 @@ def run_spark(call: Call) -> Any:
     """The task's function, with ``rt.current_context().spark`` made on first access: a task
     that only reads its ``task_config`` starts no JVM."""
     if call.function is None:
-        raise TypeError(f"Task {call.task!r}: a spark task is a Python function declared with task_config=rt.Spark(...).")
+        raise TypeError(
+            f"Task {call.task!r}: a spark task is a Python function declared with task_config=rt.Spark(...)."
+        )
     sessions: list[Any] = []
 
     def session() -> Any:
@@ -60,7 +62,9 @@ def _session(call: Call) -> Any:
     config = call.config
     spark_conf = dict(config.get("spark_conf", {}))
     cores = max(1, math.ceil(float(os.environ.get("RETUNE_CPU", "1") or 1)))
-    builder = SparkSession.builder.appName(call.task).master(spark_conf.pop("spark.master", f"local[{cores}]"))
+    builder = SparkSession.builder.appName(call.task).master(
+        spark_conf.pop("spark.master", f"local[{cores}]")
+    )
     for key, value in spark_conf.items():
         builder = builder.config(key, value)
     for key, value in config.get("hadoop_conf", {}).items():

@@ -82,7 +82,9 @@ def test_each_attempt_gets_ceil_cpu_cores_the_least_loaded_first() -> None:
     assert ledger.take(_requests(cpu=9.0)).cores == (0, 1, 2, 3)  # never more than there are
 
 
-def test_gpus_are_the_visible_devices_and_each_allotment_takes_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gpus_are_the_visible_devices_and_each_allotment_takes_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     capacity = machine_capacity()
     assert (capacity.gpu, capacity.devices) == (2, ("3", "5"))
