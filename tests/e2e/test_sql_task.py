@@ -95,9 +95,15 @@ def retune(*args: str, code: int = 0, **env: str) -> subprocess.CompletedProcess
     return done
 
 
-def run(workflow: str, *overrides: str, **env: str) -> dict[str, Any]:
-    args = [arg for override in overrides for arg in ("-o", override)]
-    record: dict[str, Any] = json.loads(retune("run", f"{FLOWS}:{workflow}", *args, "--json", **env).stdout)
+def run(workflow: str, *args: str) -> dict[str, Any]:
+    """The record of ``retune run FLOWS:workflow --json``: ``--name=value`` args are inputs,
+    the others overrides; the run succeeded."""
+    inputs = [arg for arg in args if arg.startswith("--")]
+    overrides = [part for arg in args if not arg.startswith("--") for part in ("-o", arg)]
+    record: dict[str, Any] = json.loads(
+        retune("run", f"{FLOWS}:{workflow}", *inputs, *overrides, "--json").stdout
+    )
+    assert record["phase"] == "SUCCEEDED", record["error"]
     return record
 
 
@@ -117,7 +123,6 @@ def test_threads_and_memory_limit_overrides_reach_duckdb(tmp_path: Path) -> None
 
     record = run("settings_flow", "probe.task_config.threads=3", "probe.task_config.memory_limit=1GB")
 
-    assert record["phase"] == "SUCCEEDED", record["error"]
     [row] = record["outputs"]
     assert row["threads"] == 3  # declared 1
     assert row["memory_limit"] == "953.6 MiB"  # DuckDB shows 1GB in MiB
@@ -135,9 +140,9 @@ def test_a_cluster_override_sends_the_query_elsewhere_and_misses_the_cache_threa
     write_clusters(tmp_path, local={"url": duckdb_file(tmp_path / "local.duckdb", "local")}, other=other)
     note = f"--note={INJECTION}"
 
-    first = _run_origin(note)
-    more_threads = _run_origin(note, "where.task_config.threads=2")
-    elsewhere = _run_origin(note, "where.task_config.cluster=other")
+    first = run("origin_flow", note)
+    more_threads = run("origin_flow", note, "where.task_config.threads=2")
+    elsewhere = run("origin_flow", note, "where.task_config.cluster=other")
 
     rows = [first["outputs"], more_threads["outputs"], elsewhere["outputs"]]
     expected_src = "postgres" if other["url"].startswith("postgresql") else "other duckdb"
@@ -161,16 +166,6 @@ def _rows(url: str) -> list[tuple[Any, ...]]:
 
     with psycopg.connect(url) as connection:
         return connection.execute("select src from origin").fetchall()
-
-
-def _run_origin(*args: str) -> dict[str, Any]:
-    overrides = [arg for arg in args if not arg.startswith("--")]
-    inputs = [arg for arg in args if arg.startswith("--")]
-    flags = [part for override in overrides for part in ("-o", override)]
-    done = retune("run", f"{FLOWS}:origin_flow", *inputs, *flags, "--json")
-    record: dict[str, Any] = json.loads(done.stdout)
-    assert record["phase"] == "SUCCEEDED", record["error"]
-    return record
 
 
 def _node(record: dict[str, Any]) -> dict[str, Any]:
