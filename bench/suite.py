@@ -32,6 +32,7 @@ from bench.importtime import heaviest_imports, time_interpreters
 from bench.report import Row, format_seconds, render, write
 from bench.runs import bench_cli, bench_memory, bench_run_chain, bench_run_fan, bench_run_map
 from bench.server import bench_server
+from bench.tasktypes import bench_sql_task
 from bench.timing import Body, Setup, Stats, measure, profile, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def main() -> int:
         bench_cli,
         bench_memory,
         bench_server,
+        bench_sql_task,
     )
     wanted = sys.argv[1:]  # `python -m bench server`: only the benchmarks whose name has "server"
     for benchmark in benchmarks:

@@ -5,6 +5,8 @@
     password_env = "WAREHOUSE_PASSWORD"
     [clusters.local]
     url = "duckdb:///data/local.duckdb"                    # duckdb:///:memory: for none
+    # duckdb:local.duckdb: relative to the working directory (where retune.toml is read);
+    # a query (?access_mode=read_only) is DuckDB configuration
 
 ``rt.SQLTask(name, query, inputs={"day": str}, task_config=rt.SQL(cluster="warehouse"))`` is a
 node returning one dict per row. ``:day`` placeholders are bound as parameters by the driver,
@@ -14,7 +16,8 @@ query elsewhere, and it enters the cache key (another cluster, another database)
 and ``memory_limit`` are applied to DuckDB (PostgreSQL decides for itself) and never change
 results. The cluster ``default``, when retune.toml names none, is an in-memory DuckDB.
 
-Credentials: a cluster's URL carries none (one with a password is refused); the password comes
+Credentials: a cluster's URL carries none (one with a password, or ``?password=``, is refused at
+launch, and no message quotes a URL); the password comes
 from the environment variable ``password_env`` names, read by the task process, so it is never
 in a record, the API, the UI or a log.
 
@@ -26,13 +29,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import os
-import uuid
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retune.plugins.registry import TaskConfigError, TaskType
 from retune.plugins.runner import Call
@@ -40,6 +44,9 @@ from retune.settings import Settings
 
 DEFAULT_CLUSTER: Final = "default"
 DEFAULT_URL: Final = "duckdb:///:memory:"
+DOLLAR_TAG: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MEMORY_LIMIT: Final = re.compile(r"\s*\d+(\.\d+)?\s*(b|bytes|[kmgt]i?b|%)\s*", re.IGNORECASE)
 PARAMETER_TYPES: Final = frozenset(
     {
         "int",
@@ -66,42 +73,116 @@ class SQL(BaseModel):
     )
     threads: int = Field(1, ge=1, le=256, description="DuckDB's threads")
     memory_limit: str | None = Field(
-        None, description="DuckDB's memory_limit, e.g. 2GB; None lets DuckDB decide"
+        None, description="DuckDB's memory_limit, e.g. 2GB, 512MiB or 50%; None lets DuckDB decide"
     )
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _count_not_flag(cls, value: Any) -> Any:
+        # pydantic reads true as 1: `-o q.task_config.threads=true` would run on one thread.
+        if isinstance(value, bool):
+            raise ValueError(f"threads is a number of threads, not {str(value).lower()}")
+        return value
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _a_size(cls, value: str | None) -> str | None:
+        # Checked here so that a typo is refused at launch, not by DuckDB in the task process.
+        if value is not None and not MEMORY_LIMIT.fullmatch(value):
+            raise ValueError(
+                f"memory_limit {value!r} is not a size: write a number and a unit "
+                "(b, kb, mb, gb, tb, kib, mib, gib, tib) or a percentage of the machine, e.g. 2gb or 50%"
+            )
+        return value
 
 
 # --- the definition: placeholders ------------------------------------------------------------
 
 
 def placeholders(query: str) -> list[tuple[int, int, str]]:
-    """``(start, end, name)`` of each ``:name`` placeholder, outside string literals, quoted
-    names, comments and ``::`` casts."""
+    """``(start, end, name)`` of each ``:name`` placeholder, outside string literals (``'...'``,
+    ``E'...'``, ``$tag$...$tag$``), quoted names, comments and ``::`` casts. A ``:`` right after
+    a name or a number is not one either: ``list[a:b]`` and ``arr[1:n]`` are slices."""
     found = []
     i, n = 0, len(query)
     while i < n:
-        char = query[i]
-        if char in ("'", '"'):
-            end = query.find(char, i + 1)
-            while end != -1 and end + 1 < n and query[end + 1] == char:  # '' escapes a quote
-                end = query.find(char, end + 2)
-            i = n if end == -1 else end + 1
-        elif query.startswith("--", i):
-            end = query.find("\n", i)
-            i = n if end == -1 else end + 1
-        elif query.startswith("/*", i):
-            end = query.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-        elif query.startswith("::", i):
-            i += 2
-        elif char == ":" and i + 1 < n and (query[i + 1].isalpha() or query[i + 1] == "_"):
+        skipped = _skip(query, i)
+        if skipped is not None:
+            i = skipped
+        elif query[i] == ":" and i + 1 < n and _starts_name(query[i + 1]):
+            if i > 0 and _in_name(query[i - 1]):
+                i += 1
+                continue
             j = i + 1
-            while j < n and (query[j].isalnum() or query[j] == "_"):
+            while j < n and _in_name(query[j]):
                 j += 1
             found.append((i, j, query[i + 1 : j]))
             i = j
         else:
             i += 1
     return found
+
+
+def _skip(query: str, i: int) -> int | None:
+    """Where the literal, quoted name, comment or cast starting at ``i`` ends (``None``: none
+    starts there); an unterminated one runs to the end of the query."""
+    n, char = len(query), query[i]
+    if char == "'" and i > 0 and query[i - 1] in "eE" and (i < 2 or not _in_name(query[i - 2])):
+        return _closing(query, i, "'", backslash=True)  # E'it\'s': backslashes escape
+    if char in ("'", '"'):
+        return _closing(query, i, char, backslash=False)
+    if query.startswith("--", i):
+        end = query.find("\n", i)
+        return n if end == -1 else end + 1
+    if query.startswith("/*", i):
+        return _block_comment_end(query, i)
+    if query.startswith("::", i):
+        return i + 2
+    if char == "$" and (i == 0 or not _in_name(query[i - 1])):
+        tag = DOLLAR_TAG.match(query, i)
+        if tag is not None:
+            end = query.find(tag.group(), tag.end())
+            return n if end == -1 else end + len(tag.group())
+    return None
+
+
+def _closing(query: str, i: int, quote: str, *, backslash: bool) -> int:
+    """The index after the quote closing the one at ``i`` (a doubled quote escapes one)."""
+    j, n = i + 1, len(query)
+    while j < n:
+        if backslash and query[j] == "\\":
+            j += 2
+        elif query[j] == quote:
+            if j + 1 < n and query[j + 1] == quote:
+                j += 2
+            else:
+                return j + 1
+        else:
+            j += 1
+    return n
+
+
+def _block_comment_end(query: str, i: int) -> int:
+    """The index after the ``*/`` closing the comment at ``i``; they nest, as in PostgreSQL."""
+    depth, j, n = 0, i, len(query)
+    while j < n:
+        if query.startswith("/*", j):
+            depth, j = depth + 1, j + 2
+        elif query.startswith("*/", j):
+            depth, j = depth - 1, j + 2
+            if depth == 0:
+                return j
+        else:
+            j += 1
+    return n
+
+
+def _starts_name(char: str) -> bool:
+    return char.isalpha() or char == "_"
+
+
+def _in_name(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def sql_definition(query: str, inputs: Mapping[str, str]) -> dict[str, Any]:
@@ -164,31 +245,46 @@ def cluster_url(name: str, settings: Settings) -> tuple[str, str | None]:
             f"no cluster {name!r} is configured (clusters: {known}; settings read: {where})",
             f"Use one of them, or add a [clusters.{name}] table with a url to retune.toml.",
         )
-    url = str(table.get("url", ""))
-    scheme = urlsplit(url).scheme
-    if scheme not in ("duckdb", "postgresql", "postgres"):
+    url = table.get("url", "")
+    _check_url(name, url if isinstance(url, str) else "")
+    password_env = table.get("password_env")
+    if password_env is not None and not (isinstance(password_env, str) and ENV_NAME.fullmatch(password_env)):
         raise TaskConfigError(
             "task_config.cluster",
-            f"cluster {name!r} has the url {_shown(url)!r}, which is neither duckdb:///PATH nor postgresql://...",
-            f"Fix url in [clusters.{name}] of retune.toml.",
+            f"cluster {name!r} has password_env = {password_env!r}, which is not the name of an environment variable",
+            f'Write password_env = "VAR" in [clusters.{name}] of retune.toml, VAR holding the password.',
         )
-    if urlsplit(url).password:
+    return url, password_env
+
+
+def _check_url(name: str, url: str) -> None:
+    """Refuse a URL this type cannot use, or one that carries a password. The URL is never
+    quoted in the message: it may hold a secret."""
+    parts = urlsplit(url)
+    fix = f"Fix url in [clusters.{name}] of retune.toml."
+    if parts.scheme not in ("duckdb", "postgresql", "postgres"):
+        raise TaskConfigError(
+            "task_config.cluster",
+            f"cluster {name!r} has a url of scheme {parts.scheme!r}; "
+            "a cluster is duckdb:///ABSOLUTE/PATH, duckdb:RELATIVE/PATH, duckdb:///:memory: or postgresql://...",
+            fix,
+        )
+    if parts.password or "password" in parse_qs(parts.query):
         raise TaskConfigError(
             "task_config.cluster",
             f"cluster {name!r} has a password in its url, where every record and log could show it",
             f'Drop it from the url and name an environment variable instead: password_env = "VAR" in [clusters.{name}].',
         )
-    password_env = table.get("password_env")
-    return url, None if password_env is None else str(password_env)
+    if parts.scheme == "duckdb" and parts.netloc not in ("", ":memory:"):
+        raise TaskConfigError(
+            "task_config.cluster",
+            f"cluster {name!r} has a duckdb url with the host {parts.netloc!r}; DuckDB opens a file, not a server",
+            f"Write duckdb:///ABSOLUTE/PATH (three slashes) or duckdb:RELATIVE/PATH in [clusters.{name}] of retune.toml.",
+        )
 
 
 def check_sql(config: Mapping[str, Any], settings: Settings) -> None:
     cluster_url(str(config.get("cluster", DEFAULT_CLUSTER)), settings)
-
-
-def _shown(url: str) -> str:
-    parts = urlsplit(url)
-    return url if not parts.password else url.replace(f":{parts.password}@", ":***@")
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -206,8 +302,10 @@ def run_sql(call: Call) -> Any:
         if url.startswith("duckdb:"):
             cursor = connection.execute(_with(query, "duckdb"), parameters or None)
         else:
+            # Always a mapping, even an empty one: psycopg turns the %% that _with wrote back into
+            # % only when it is given parameters.
             cursor = connection.cursor()
-            cursor.execute(_with(query, "psycopg"), parameters or None)
+            cursor.execute(_with(query, "psycopg"), parameters)
         if cursor.description is None:  # a statement that returns no rows
             return []
         columns = [column[0] for column in cursor.description]
@@ -221,25 +319,18 @@ def run_sql(call: Call) -> Any:
 
 def _connect(url: str, password_env: str | None, config: Mapping[str, Any]) -> Any:
     if url.startswith("duckdb:"):
-        import duckdb
-
-        path = unquote(urlsplit(url).path) or ":memory:"
-        path = ":memory:" if path in ("/:memory:", ":memory:") else path
-        options: dict[str, Any] = {"threads": int(config.get("threads", 1))}
-        if config.get("memory_limit"):
-            options["memory_limit"] = str(config["memory_limit"])
-        return duckdb.connect(path, config=options)
+        return _connect_duckdb(url, config)
     import psycopg
 
     password = None
     if password_env is not None:
         password = os.environ.get(password_env)
         if password is None:
-            raise RuntimeError(
+            raise MissingPassword(
                 f"the cluster's password_env names {password_env!r}, which is not set where the task runs; "
                 "set it in the environment of the worker (or of `retune run`)"
             )
-    dsn = url.replace("postgres://", "postgresql://", 1)
+    dsn = "postgresql://" + url.split("://", 1)[1]
     return (
         psycopg.connect(dsn, password=password, autocommit=True)
         if password
@@ -247,23 +338,48 @@ def _connect(url: str, password_env: str | None, config: Mapping[str, Any]) -> A
     )
 
 
+def _connect_duckdb(url: str, config: Mapping[str, Any]) -> Any:
+    import duckdb
+
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if parts.netloc == ":memory:" or path in ("", "/:memory:", ":memory:"):
+        path = ":memory:"
+    # The url's query (?access_mode=read_only) is DuckDB configuration, which DuckDB checks.
+    options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    options["threads"] = int(config.get("threads", 1))
+    if config.get("memory_limit"):
+        options["memory_limit"] = str(config["memory_limit"])
+    return duckdb.connect(path, config=options)
+
+
+class MissingPassword(RuntimeError):
+    """A cluster's ``password_env`` is not set in the task process."""
+
+
 def _plain(value: Any) -> Any:
-    """A column value as JSON holds it: decimals as floats, times as ISO text, UUIDs as text."""
-    if isinstance(value, decimal.Decimal):
-        return float(value)
+    """A column value as JSON holds it: decimals as floats, a NaN or an infinity as the text
+    retune stores a float's (``"NaN"``, ``"Infinity"``), times as ISO text, intervals as seconds,
+    UUIDs and addresses as text, composite values as lists and objects, and any other value
+    (a PostgreSQL range, a geometric type) as its text, since ``Any`` holds JSON only."""
+    if isinstance(value, str | int | bytes | None):
+        return value
+    if isinstance(value, float | decimal.Decimal):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, memoryview):
+    if isinstance(value, memoryview | bytearray):
         return bytes(value)
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
-    return value
+    return str(value)  # uuid.UUID, ipaddress, psycopg's Range, ...
 
 
 SQL_TASK_TYPE = TaskType(
