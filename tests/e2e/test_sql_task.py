@@ -186,7 +186,7 @@ def _node(record: dict[str, Any]) -> dict[str, Any]:
         ),
         ("where.task_config.threads=0", "task_config.threads", "greater than or equal to 1"),
         ("where.task_config.threads=abc", "task_config.threads", "valid integer"),
-        ("where.task_config.thread=2", "task_config.thread", "extra inputs are not permitted"),
+        ("where.task_config.thread=2", "task_config.thread", "a sql task_config has no field 'thread'"),
         ("where.task_config.memory_limit=lots", "task_config.memory_limit", "is not a size"),
         ("where.task_config.task_type=spark", "task_config.task_type", "cannot be given a spark task_config"),
         (

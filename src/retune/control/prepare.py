@@ -19,6 +19,7 @@ from typing import Any
 
 from retune.control.validation import check_configs
 from retune.engine import new_execution_id, new_nodes
+from retune.errors import OverrideError
 from retune.executors.base import ConfigCheck
 from retune.model import TaskNodeOverrides
 from retune.model.spec import LaunchPlanSpec, WorkflowSpec
@@ -41,10 +42,19 @@ def prepare_execution(
     before anything is stored. ``record`` holds the rest of ``NewExecution``'s fields
     (``project``, ``domain``, ``bundle``, ``parent_id``, ``idempotency_key``, ...)."""
     execution_id = new_execution_id()
-    resolved = resolve_workflow(
-        spec, launch_plan=launch_plan, overrides=overrides, execution=execution_id, origin=origin
-    )
-    check_configs(check, resolved, spec.tasks)
+    try:
+        resolved = resolve_workflow(
+            spec, launch_plan=launch_plan, overrides=overrides, execution=execution_id, origin=origin
+        )
+        check_configs(check, resolved, spec.tasks)
+    except OverrideError as exc:  # refused: no execution of that id will exist to point at
+        raise OverrideError(
+            exc.problem.replace(f"execution {execution_id!r}", "this launch"),
+            hook=exc.hook,
+            field=exc.field,
+            origin=exc.origin,
+            fix=exc.fix,
+        ) from None
     return NewExecution(
         id=execution_id,
         workflow=spec.name,

@@ -126,7 +126,7 @@ class TaskType:
             path = ".".join(str(part) for part in error["loc"])
             raise TaskConfigError(
                 f"task_config.{path}" if path else "task_config",
-                f"{error['msg'].lower()} (task type {self.name!r})",
+                f"{error['msg'][:1].lower()}{error['msg'][1:]} (task type {self.name!r})",
                 f"Fields of a {self.name} task_config are: {allowed}.",
             ) from None
 

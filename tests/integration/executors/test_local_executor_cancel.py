@@ -1,5 +1,5 @@
 """``LocalExecutor.cancel`` and ``check(config, task_type)``: a cancelled attempt's processes are
-gone and its future resolves at once; a task type with no runner is refused before it runs."""
+gone and its future resolves at once; an unknown task type is refused before it runs."""
 
 from __future__ import annotations
 
@@ -101,17 +101,15 @@ def test_cancelling_a_finished_or_unknown_attempt_changes_nothing(executor: Loca
     ]
 
 
-def test_a_task_type_without_a_runner_is_refused_by_check_and_at_submit(executor: LocalExecutor) -> None:
+def test_an_unknown_task_type_is_refused_by_check_and_at_submit(executor: LocalExecutor) -> None:
     with pytest.raises(Refused) as refused:
-        executor.check(effective(), "sql")
+        executor.check(effective(), "hive")
     assert refused.value.field == "task_type"
-    assert "no runner for task type 'sql' yet: the local executor runs python, spark tasks" in str(
-        refused.value
-    )
-    executor.check(effective(), "spark")  # a Python function given its spark_conf
+    assert "Unknown task type 'hive'; known types are python, shell, spark, sql" in str(refused.value)
+    executor.check(effective(), "spark")  # every built-in type has a runner
 
-    sql = dataclasses.replace(ref(tasks.add), task_type="sql")
-    result = executor.submit(request(sql, [{"x": 1}])).result(timeout=5)
+    hive = dataclasses.replace(ref(tasks.add), task_type="hive")
+    result = executor.submit(request(hive, [{"x": 1}])).result(timeout=5)
 
     assert result.outcome is Outcome.USER_ERROR
-    assert (result.error or "").startswith("refused: task_type: no runner for task type 'sql' yet")
+    assert (result.error or "").startswith("refused: task_type: Unknown task type 'hive'")

@@ -231,7 +231,7 @@ def test_the_url_query_is_duckdb_configuration(warehouse: str) -> None:
         ({"threads": True}, "task_config.threads", "threads is a number of threads, not true"),
         ({"memory_limit": "lots"}, "task_config.memory_limit", "memory_limit 'lots' is not a size"),
         ({"memory_limit": "1000"}, "task_config.memory_limit", "is not a size"),
-        ({"thread": 2}, "task_config.thread", "extra inputs are not permitted"),
+        ({"thread": 2}, "task_config.thread", "a sql task_config has no field 'thread'"),
         ({"task_type": "spark"}, "task_config.task_type", "a sql task cannot be given a spark task_config"),
     ],
 )

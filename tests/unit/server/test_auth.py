@@ -58,6 +58,10 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/workflows/{project}/{domain}/{name}/hooks"): Call(
         "read", lambda s: {"url": f"{WORKFLOW}/hooks"}
     ),
+    ("GET", "/api/v1/task_types"): Call("read", lambda s: {"url": f"{API}/task_types"}, scoped=False),
+    ("GET", "/api/v1/task_types/{name}"): Call(
+        "read", lambda s: {"url": f"{API}/task_types/sql"}, scoped=False
+    ),
     ("POST", "/api/v1/launch_plans"): Call("launch", lambda s: {"url": f"{API}/launch_plans", "json": PLAN}),
     ("GET", "/api/v1/launch_plans/{project}/{domain}/{name}"): Call(
         "read",

@@ -67,6 +67,8 @@ def test_openapi_document_describes_every_route_and_the_request_bodies(client: T
         f"{API}/workflows/{{project}}/{{domain}}/{{name}}/hooks",
         f"{API}/launch_plans",
         f"{API}/launch_plans/{{project}}/{{domain}}/{{name}}",
+        f"{API}/task_types",
+        f"{API}/task_types/{{name}}",
         f"{API}/executions",
         f"{API}/executions/{{execution_id}}",
         f"{API}/executions/{{execution_id}}/relaunch",

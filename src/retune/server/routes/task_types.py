@@ -22,7 +22,7 @@ router = APIRouter(tags=["registry"], route_class=StoreRoute)
 @router.get(
     "/task_types",
     response_model=list[TaskTypeDocument],
-    responses=errors(401, 403),
+    responses=errors(401, 403, 503),
     summary="Every task type, with the JSON Schema of its task_config",
 )
 def list_task_types(grant: CanRead) -> list[TaskTypeDocument]:
@@ -40,7 +40,7 @@ def list_task_types(grant: CanRead) -> list[TaskTypeDocument]:
 @router.get(
     "/task_types/{name}",
     response_model=TaskTypeDocument,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 503),
     summary="One task type, with the JSON Schema of its task_config",
 )
 def get_task_type_document(name: str, grant: CanRead) -> TaskTypeDocument:
