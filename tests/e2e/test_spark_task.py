@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(
 class Run:
     record: dict[str, Any]
     env: dict[str, str]
+    cwd: Path
 
     @property
     def node(self) -> dict[str, Any]:
@@ -40,16 +41,16 @@ class Run:
         return retune("executions", "logs", self.record["id"], *args, env=self.env).stdout
 
 
-def retune(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([RETUNE, *args], capture_output=True, text=True, timeout=300, env=env)
+def retune(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([RETUNE, *args], capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return done
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    home = tmp_path_factory.mktemp("spark")
-    env = {**os.environ, "RETUNE_HOME": str(home / "home")}
+    cwd = tmp_path_factory.mktemp("spark")
+    env = {**os.environ, "RETUNE_HOME": str(cwd / "home")}
     env.pop("RETUNE_DATABASE_URL", None)
     overrides = [
         "count.task_config.spark_conf[spark.sql.shuffle.partitions]=7",
@@ -57,8 +58,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         "count.cpu=2",  # the JVM starts faster on two cores than on the one a default request pins
     ]
     args = [arg for override in overrides for arg in ("-o", override)]
-    done = retune("run", f"{FLOWS}:count_flow", "--n", "1000", *args, "--json", env=env)
-    return Run(json.loads(done.stdout), env)
+    done = retune("run", f"{FLOWS}:count_flow", "--n", "1000", *args, "--json", env=env, cwd=cwd)
+    return Run(json.loads(done.stdout), env, cwd)
 
 
 def test_the_session_is_built_from_the_merged_spark_conf(run: Run) -> None:
@@ -95,3 +96,8 @@ def test_the_attempt_logs_hold_warnings_only(run: Run) -> None:
     assert "WARN" in stderr  # Spark does write there: the check below could fail
     assert " INFO " not in stderr
     assert "[Stage 0:" not in stderr  # no console progress bar
+
+
+def test_spark_leaves_no_warehouse_where_the_run_was_started(run: Run) -> None:
+    # the failed attempt looked up a table, which makes Spark create its warehouse directory
+    assert sorted(path.name for path in run.cwd.iterdir()) == ["home"]

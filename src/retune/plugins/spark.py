@@ -5,8 +5,8 @@ Spark and Hadoop configuration merge key by key across layers, so a launch may s
 ``spark_conf`` key without repeating the others. Each attempt:
 
 1. builds the session's conf (``session_conf``): retune's defaults (no UI, no console progress
-   bar, log level WARN; in local mode, driver bound to 127.0.0.1), then the merged
-   ``spark_conf`` over them, key by key, then ``hadoop_conf`` as ``spark.hadoop.*``. The master
+   bar, log level WARN, the SQL warehouse in the attempt's scratch directory; in local mode, the
+   driver bound to 127.0.0.1), then the merged ``spark_conf`` over them, key by key, then ``hadoop_conf`` as ``spark.hadoop.*``. The master
    is ``spark.master`` if configured, else ``local[N]``, N the node's cpu request rounded up;
 2. starts a JVM and its session, with ``PYSPARK_PYTHON`` set to ``executor_path`` or this
    interpreter (Python workers of UDFs and RDDs need pyspark and the task's code), and, in local
@@ -25,6 +25,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,13 +65,20 @@ class SparkTaskError(RuntimeError):
     failure is reported."""
 
 
-def session_conf(config: Mapping[str, Any], cpu: str | None) -> dict[str, str]:
+def session_conf(config: Mapping[str, Any], cpu: str | None, workdir: Path) -> dict[str, str]:
     """The conf a task's session is built from: ``spark.master`` first, then retune's defaults,
-    overridden key by key by the merged ``spark_conf``, then ``hadoop_conf`` as ``spark.hadoop.*``."""
+    overridden key by key by the merged ``spark_conf``, then ``hadoop_conf`` as ``spark.hadoop.*``.
+
+    The default SQL warehouse is in ``workdir``, removed after the attempt: Spark's own default,
+    ``./spark-warehouse``, would leave a directory wherever the worker was started."""
     spark_conf: dict[str, str] = dict(config.get("spark_conf") or {})
     cores = max(1, math.ceil(float(cpu or 1)))
     master = spark_conf.pop("spark.master", f"local[{cores}]")
-    defaults = {**DEFAULT_CONF, **(LOCAL_CONF if _is_local(master) else {})}
+    defaults = {
+        **DEFAULT_CONF,
+        "spark.sql.warehouse.dir": str(workdir / "spark-warehouse"),
+        **(LOCAL_CONF if _is_local(master) else {}),
+    }
     conf = {"spark.master": master, **defaults, **spark_conf}
     for key, value in (config.get("hadoop_conf") or {}).items():
         conf[f"spark.hadoop.{key}"] = value
@@ -89,7 +97,7 @@ def run_spark(call: Call) -> Any:
             f"Task {call.task!r} is a spark task, but pyspark is not installed where it runs "
             f"({sys.executable}): install the extra retune[spark] there, and a Java 17 runtime."
         ) from None
-    conf = session_conf(call.config, os.environ.get("RETUNE_CPU"))
+    conf = session_conf(call.config, os.environ.get("RETUNE_CPU"), call.workdir)
     builder = SparkSession.builder.appName(call.task)
     for key, value in conf.items():
         builder = builder.config(key, value)
