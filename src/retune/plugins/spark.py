@@ -2,10 +2,21 @@
 ``spark_conf`` (DESIGN §9), as ``rt.current_context().spark``.
 
 Spark and Hadoop configuration merge key by key across layers, so a launch may set one
-``spark_conf`` key without repeating the others. The session runs in local mode
-(``local[N]``, N the node's cpu request rounded up) unless ``spark.master`` is configured; it is
-built for each attempt and stopped after it (the task process ends every process an attempt
-started, the JVM included). Needs the extra ``retune[spark]`` and a Java 17 runtime.
+``spark_conf`` key without repeating the others. Each attempt:
+
+1. builds the session's conf (``session_conf``): retune's defaults (no UI, no console progress
+   bar, log level WARN, the SQL warehouse in the attempt's scratch directory; in local mode, the
+   driver bound to 127.0.0.1), then the merged ``spark_conf`` over them, key by key, then ``hadoop_conf`` as ``spark.hadoop.*``. The master
+   is ``spark.master`` if configured, else ``local[N]``, N the node's cpu request rounded up;
+2. starts a JVM and its session, with ``PYSPARK_PYTHON`` set to ``executor_path`` or this
+   interpreter (Python workers of UDFs and RDDs need pyspark and the task's code), and, in local
+   mode, ``SPARK_LOCAL_IP=127.0.0.1`` unless the environment names another address;
+3. calls the task's function with the session as ``rt.current_context().spark``, made on first
+   access: a task that never reads it starts no JVM;
+4. stops the session and forgets the JVM gateway: the task process ends every process an
+   attempt started, the JVM included, so the next attempt in the same process starts its own.
+
+Needs the extra ``retune[spark]`` and a Java 17 runtime (``java`` on PATH or ``JAVA_HOME``).
 """
 
 from __future__ import annotations
@@ -13,12 +24,29 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from typing import Any, ClassVar
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retune.plugins.registry import TaskType
 from retune.plugins.runner import Call
+
+DEFAULT_CONF: Final = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "WARN",
+}
+"""What retune sets unless ``spark_conf`` does: a task's logs should hold its own lines, not a
+progress bar redrawn in place or the JVM's INFO chatter; and a web UI nobody can reach from a
+task process only takes a port."""
+
+LOOPBACK: Final = "127.0.0.1"
+LOCAL_CONF: Final = {"spark.driver.host": LOOPBACK, "spark.driver.bindAddress": LOOPBACK}
+"""In local mode the driver and its executors share the process: they talk over loopback,
+which every machine has (a sandbox or CI runner may have nothing else)."""
 
 
 class Spark(BaseModel):
@@ -32,9 +60,35 @@ class Spark(BaseModel):
     executor_path: str | None = None
 
 
+class SparkTaskError(RuntimeError):
+    """A Spark error raised by a task, its text read while the JVM was up: pyspark's own
+    exceptions ask the JVM for their text, and the JVM is gone by the time an attempt's
+    failure is reported."""
+
+
+def session_conf(config: Mapping[str, Any], cpu: str | None, workdir: Path) -> dict[str, str]:
+    """The conf a task's session is built from: ``spark.master`` first, then retune's defaults,
+    overridden key by key by the merged ``spark_conf``, then ``hadoop_conf`` as ``spark.hadoop.*``.
+
+    The default SQL warehouse is in ``workdir``, removed after the attempt: Spark's own default,
+    ``./spark-warehouse``, would leave a directory wherever the worker was started."""
+    spark_conf: dict[str, str] = dict(config.get("spark_conf") or {})
+    cores = max(1, math.ceil(float(cpu or 1)))
+    master = spark_conf.pop("spark.master", f"local[{cores}]")
+    defaults = {
+        **DEFAULT_CONF,
+        "spark.sql.warehouse.dir": str(workdir / "spark-warehouse"),
+        **(LOCAL_CONF if _is_local(master) else {}),
+    }
+    conf = {"spark.master": master, **defaults, **spark_conf}
+    for key, value in (config.get("hadoop_conf") or {}).items():
+        conf[f"spark.hadoop.{key}"] = value
+    return conf
+
+
 def run_spark(call: Call) -> Any:
-    """The task's function, with ``rt.current_context().spark`` made on first access: a task
-    that only reads its ``task_config`` starts no JVM."""
+    """The task's function, with ``rt.current_context().spark`` made on first access: a task that
+    only reads its ``task_config`` starts no JVM (and needs no pyspark)."""
     if call.function is None:
         raise TypeError(
             f"Task {call.task!r}: a spark task is a Python function declared with task_config=rt.Spark(...)."
@@ -47,6 +101,10 @@ def run_spark(call: Call) -> Any:
 
     try:
         return call.call_function(lazy={"spark": session})
+    except Exception as exc:
+        if not sessions or not _needs_jvm_to_describe(exc):
+            raise
+        raise _detached(exc) from None
     finally:
         for made in sessions:
             _stop(made)
@@ -57,21 +115,56 @@ def _session(call: Call) -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise RuntimeError(
-            "pyspark is not installed where this task runs: install the extra retune[spark] (and a Java 17 runtime)"
+            f"Task {call.task!r} is a spark task, but pyspark is not installed where it runs "
+            f"({sys.executable}): install the extra retune[spark] there, and a Java 17 runtime."
         ) from None
-    config = call.config
-    spark_conf = dict(config.get("spark_conf", {}))
-    cores = max(1, math.ceil(float(os.environ.get("RETUNE_CPU", "1") or 1)))
-    builder = SparkSession.builder.appName(call.task).master(
-        spark_conf.pop("spark.master", f"local[{cores}]")
-    )
-    for key, value in spark_conf.items():
+    conf = session_conf(call.config, os.environ.get("RETUNE_CPU"), call.workdir)
+    builder = SparkSession.builder.appName(call.task)
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    for key, value in config.get("hadoop_conf", {}).items():
-        builder = builder.config(f"spark.hadoop.{key}", value)
-    if config.get("executor_path"):
-        builder = builder.config("spark.pyspark.python", config["executor_path"])
-    return builder.getOrCreate()
+    with _session_environment(call.config, conf["spark.master"]):
+        return builder.getOrCreate()
+
+
+def _is_local(master: str) -> bool:
+    return master == "local" or master.startswith("local[")
+
+
+@contextlib.contextmanager
+def _session_environment(config: Mapping[str, Any], master: str) -> Iterator[None]:
+    """The environment the JVM is started with (it reads it then, and so does SparkContext for
+    the Python workers' interpreter), restored once the session is up."""
+    changes = {
+        "PYSPARK_PYTHON": config.get("executor_path") or os.environ.get("PYSPARK_PYTHON") or sys.executable
+    }
+    if _is_local(master) and "SPARK_LOCAL_IP" not in os.environ:
+        changes["SPARK_LOCAL_IP"] = LOOPBACK
+    before = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _needs_jvm_to_describe(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("pyspark.", "py4j."))
+
+
+def _detached(exc: Exception) -> SparkTaskError:
+    """``exc`` as an error whose text no longer needs the JVM, keeping its traceback (the lines
+    of the task that raised it)."""
+    kind = type(exc)
+    try:
+        text = str(exc)
+    except Exception as unreadable:  # the JVM may have died under the task
+        text = f"(its message could not be read from the JVM: {type(unreadable).__name__})"
+    return SparkTaskError(f"{kind.__module__}.{kind.__qualname__}: {text}").with_traceback(exc.__traceback__)
 
 
 def _stop(session: Any) -> None:
@@ -80,7 +173,8 @@ def _stop(session: Any) -> None:
     from pyspark import SparkContext
 
     try:
-        session.stop()
+        with contextlib.suppress(Exception):  # the task may have stopped it, or killed the JVM
+            session.stop()
     finally:
         gateway = SparkContext._gateway
         SparkContext._gateway = None
