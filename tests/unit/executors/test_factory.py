@@ -34,7 +34,7 @@ def test_the_default_kind_is_local(tmp_path: Path) -> None:
 def test_an_unknown_kind_from_retune_toml_names_the_file_and_the_known_kinds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "retune.toml").write_text('[executor]\nkind = "ray"\n')
+    (tmp_path / "retune.toml").write_text('[executor]\nkind = "dask"\n')
     monkeypatch.setenv("RETUNE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RETUNE_EXECUTOR", raising=False)
     load.cache_clear()
@@ -47,8 +47,8 @@ def test_an_unknown_kind_from_retune_toml_names_the_file_and_the_known_kinds(
         config_check(settings)
 
     message = str(refused.value)
-    assert f"Unknown executor 'ray' (set by [executor] kind in {tmp_path / 'retune.toml'})" in message
-    assert "the executors are: 'local'" in message
+    assert f"Unknown executor 'dask' (set by [executor] kind in {tmp_path / 'retune.toml'})" in message
+    assert "the executors are: 'local', 'ray'" in message
 
 
 def test_an_unknown_kind_from_the_environment_or_the_caller_names_that(
