@@ -106,7 +106,9 @@ def test_overridden_cpu_memory_and_environment_reach_the_ray_task(
         blobs,
         ray_tasks.reporting,
         inputs={"tag": "t1"},
-        overrides={"probe": rt.runtime_override_config(cpu="500m", mem="300Mi", environment={"GREETING": "hi"})},
+        overrides={
+            "probe": rt.runtime_override_config(cpu="500m", mem="300Mi", environment={"GREETING": "hi"})
+        },
     )
 
     seen = execution.outputs
@@ -151,7 +153,13 @@ def test_a_request_above_every_node_is_refused_before_anything_is_stored(
     executor: RayExecutor, store: Store, blobs: BlobStore
 ) -> None:
     with pytest.raises(rt.OverrideError) as refused:
-        _run(executor, store, blobs, ray_tasks.reporting, overrides={"probe": rt.runtime_override_config(cpu=3)})
+        _run(
+            executor,
+            store,
+            blobs,
+            ray_tasks.reporting,
+            overrides={"probe": rt.runtime_override_config(cpu=3)},
+        )
 
     message = str(refused.value)
     assert "probe" in message
@@ -240,4 +248,3 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
-
