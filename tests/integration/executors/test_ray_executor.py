@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ray
 import ray_tasks
 from local_support import effective, ref, request, resources, support_bundle
 from ray.cluster_utils import Cluster
