@@ -24,7 +24,7 @@ Ray is a placement layer here; the engine stays the only retry authority (DESIGN
    | ``cancel`` (``ray.cancel(force=True)``) | ``LOST``, ``CANCELLED`` | system |
    | the cluster's GCS did not answer for ``LOST_AFTER`` seconds | ``LOST`` | system |
 
-4. A watchdog thread probes the GCS every ``PROBE_EVERY`` seconds while attempts run. A cluster
+4. A watchdog thread probes the GCS every ``PROBE_EVERY`` seconds while connected. A cluster
    that went away fails them ``LOST`` within ``LOST_AFTER`` seconds (never a hang), and the
    executor disconnects from it: Ray would otherwise end this very process once its GCS stayed
    away for ``gcs_rpc_server_reconnect_timeout_s``. The next ``submit`` connects again.
@@ -191,9 +191,14 @@ class RayExecutor:
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()
         try:
-            self.check(request.config, request.task.task_type)
+            self._static(request.config, request.task.task_type)
         except Refused as exc:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
+            return future
+        try:
+            self._check_fits(request.config)
+        except Refused as exc:  # it fitted at launch: the cluster lost nodes since, not the task's fault
+            future.set_result(_lost(f"refused: {exc}"))
             return future
         except Exception as exc:  # the cluster cannot be reached to check
             future.set_result(_lost(f"the Ray cluster cannot be reached: {_first_line(exc)}"))
@@ -284,9 +289,22 @@ class RayExecutor:
         if self._nodes is not None and now - self._nodes[0] < NODES_FRESH:
             return self._nodes[1]
         self._connect()
-        nodes = [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
-        self._nodes = (now, nodes)
-        return nodes
+        if not self._gcs_answers():
+            raise ConnectionError(f"the Ray cluster's GCS at {self._gcs_text()} does not answer")
+        # ray.nodes() waits for a GCS that went away meanwhile until Ray gives up on it (and ends
+        # this process): ask on a thread, and wait for it a bounded time.
+        answer: list[list[dict[str, float]]] = []
+
+        def ask() -> None:
+            answer.append([dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")])  # type: ignore[no-untyped-call]
+
+        asking = threading.Thread(target=ask, name="retune-ray-nodes", daemon=True)
+        asking.start()
+        asking.join(LOST_AFTER)
+        if not answer:
+            raise ConnectionError(f"the Ray cluster's GCS at {self._gcs_text()} did not list its nodes")
+        self._nodes = (now, answer[0])
+        return answer[0]
 
     def _check_fits(self, config: EffectiveConfig) -> None:
         """Refuse a request that no alive node can hold, naming the first resource too large
@@ -311,15 +329,14 @@ class RayExecutor:
             )
 
     def _watch(self) -> None:
-        """While attempts run, probe the GCS; when it stayed away ``LOST_AFTER`` seconds, fail
-        them ``LOST`` and disconnect (Ray would end this process once it gave up on the GCS)."""
+        """While connected, probe the GCS; when it stayed away ``LOST_AFTER`` seconds, fail the
+        running attempts ``LOST`` and disconnect (Ray ends a process whose GCS stays away for
+        ``gcs_rpc_server_reconnect_timeout_s``, 60 s by default, unless it disconnected)."""
         away_since: float | None = None
         while not self._closed:
             self._wake.wait(PROBE_EVERY)
             self._wake.clear()
-            with self._lock:
-                busy = bool(self._jobs)
-            if not busy or not self._connected or self._closed:
+            if not self._connected or self._closed:
                 away_since = None
                 continue
             if self._gcs_answers():
