@@ -66,8 +66,10 @@ def _env(running: Running) -> dict[str, str]:
 
 def test_run_on_ray_with_overrides(ray_cluster: Running) -> None:
     done = subprocess.run(
-        [RETUNE, "run", f"{FLOWS}:greeting", "--executor", "ray", "-o", "greet.cpu=500m"]
-        + ["-o", "greet.env.GREETING=hi", "--json"],
+        [
+            *(RETUNE, "run", f"{FLOWS}:greeting", "--executor", "ray"),
+            *("-o", "greet.cpu=500m", "-o", "greet.env.GREETING=hi", "--json"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
