@@ -13,8 +13,9 @@ normalise them (this module imports nothing else of retune).
     endpoint_url = "http://127.0.0.1:9000"
     [images]                      # container_image -> Python interpreter
     py311 = "/opt/venvs/py311/bin/python"
-    [executor]                    # what runs attempts (RETUNE_EXECUTOR): "local" (default)
+    [executor]                    # what runs attempts (RETUNE_EXECUTOR): "local" (default) or "ray"
     kind = "local"
+    ray_address = "10.0.0.5:6379" # the Ray cluster (RETUNE_RAY_ADDRESS); none: a local Ray instance
     [capacity]                    # what the local executor may hand out at once
     cpu = 2
     mem = "8Gi"
@@ -73,6 +74,9 @@ class ExecutorSettings:
 
     kind: str = "local"
     origin: str = "the default"
+    ray_address: str | None = None
+    """The Ray cluster's address (``RETUNE_RAY_ADDRESS``, ``[executor] ray_address``); None: a
+    local Ray instance, or the one this process already joined."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ def load(cwd: Path | None = None) -> Settings:
     if "RETUNE_EXECUTOR" in env:
         merged["executor"]["kind"] = env["RETUNE_EXECUTOR"]
         executor_origin = "RETUNE_EXECUTOR"
+    if env.get("RETUNE_RAY_ADDRESS"):
+        merged["executor"]["ray_address"] = env["RETUNE_RAY_ADDRESS"]
     if "RETUNE_DATABASE_URL" in env:
         merged["database"]["url"] = env["RETUNE_DATABASE_URL"]
     if env.get("RETUNE_BLOB_URL"):
@@ -151,10 +157,19 @@ def load(cwd: Path | None = None) -> Settings:
         capacity={str(k): str(v) for k, v in merged["capacity"].items()},
         sources=tuple(sources),
         server=_server(merged["server"]),
-        executor=ExecutorSettings(str(merged["executor"].get("kind", "local")), executor_origin),
+        executor=_executor(merged["executor"], executor_origin),
         clusters={
             str(k): dict(v) if isinstance(v, dict) else {"url": v} for k, v in merged["clusters"].items()
         },
+    )
+
+
+def _executor(table: dict[str, Any], origin: str) -> ExecutorSettings:
+    address = table.get("ray_address")
+    return ExecutorSettings(
+        kind=str(table.get("kind", "local")),
+        origin=origin,
+        ray_address=None if address in (None, "") else str(address),
     )
 
 

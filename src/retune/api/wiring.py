@@ -20,14 +20,23 @@ def _executor(name: str | None, blobs: BlobStore) -> Executor:
     """The process's local executor, kept warm across runs (like ``ray.init``: one per process).
 
     Its worker processes start once, so a second ``rt.run`` in a notebook or a script does not
-    pay their start-up again. A change of settings (home, capacity, images) replaces it.
+    pay their start-up again. A change of settings (home, capacity, images, the Ray address, the blob store) replaces it.
     """
     from retune.executors.factory import build_executor, executor_kind
     from retune.settings import load
 
     settings = load()
     kind = executor_kind(settings, name, origin="rt.run(executor=...)" if name is not None else None)
-    key = repr((kind, str(settings.home), sorted(settings.capacity.items()), sorted(settings.images.items())))
+    key = repr(
+        (
+            kind,
+            str(settings.home),
+            sorted(settings.capacity.items()),
+            sorted(settings.images.items()),
+            settings.executor.ray_address,
+            settings.blobs.url,
+        )
+    )
     if _SHARED.get("key") != key:
         if "executor" in _SHARED:
             _SHARED.pop("executor").close()

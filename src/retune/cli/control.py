@@ -323,8 +323,13 @@ def serve_command(host: str | None, port: int | None, workers: int) -> None:
 @click.option("--name", metavar="NAME", help="Name shown on the executions it runs (default: host:pid).")
 @click.option("--lease", type=float, metavar="SECONDS", help="How long a claim lasts without a heartbeat.")
 @click.option("--once", is_flag=True, help="Run what is queued now, then exit.")
+@click.option(
+    "--executor",
+    metavar="KIND",
+    help="What runs the attempts: local or ray (default: [executor] kind of retune.toml, RETUNE_EXECUTOR, else local).",
+)
 @reported
-def worker_command(name: str | None, lease: float | None, once: bool) -> None:
+def worker_command(name: str | None, lease: float | None, once: bool, executor: str | None) -> None:
     """Run launched executions from the configured store until stopped (Ctrl-C or SIGTERM).
 
     Several workers may share one PostgreSQL store; an execution whose worker died is picked up
@@ -336,7 +341,7 @@ def worker_command(name: str | None, lease: float | None, once: bool) -> None:
     """
     from retune.worker import run_worker
 
-    options: dict[str, Any] = {"name": name, "once": once}
+    options: dict[str, Any] = {"name": name, "once": once, "executor": executor}
     if lease is not None:
         options["lease"] = lease
     ran = run_worker(**options)

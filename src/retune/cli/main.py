@@ -83,6 +83,11 @@ Overrides (-o HOOK.FIELD=VALUE, repeatable; a later one wins):
 )
 @click.option("--overrides", "overrides_file", metavar="FILE", help="YAML/JSON map hook -> fields.")
 @click.option("--launch-plan", metavar="NAME", help="Run through this launch plan of the workflow.")
+@click.option(
+    "--executor",
+    metavar="KIND",
+    help="What runs the attempts: local or ray (default: [executor] kind of retune.toml, RETUNE_EXECUTOR, else local).",
+)
 @dry_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print the execution record as JSON.")
 @click.option(
@@ -96,6 +101,7 @@ def run_command(
     items: Sequence[str],
     overrides_file: str | None,
     launch_plan: str | None,
+    executor: str | None,
     dry_run: bool,
     as_json: bool,
     show_help: bool,
@@ -116,7 +122,12 @@ def run_command(
     overrides = read_overrides(items, overrides_file)
     if dry_run:
         planned = api.run(
-            workflow_or_plan, inputs, overrides, origin="-o" if items else "overrides", dry_run=True
+            workflow_or_plan,
+            inputs,
+            overrides,
+            executor=executor,
+            origin="-o" if items else "overrides",
+            dry_run=True,
         )
         render.print_dry_run(planned, as_json=as_json)
         return
@@ -127,6 +138,7 @@ def run_command(
                 workflow_or_plan,
                 inputs,
                 overrides,
+                executor=executor,
                 raise_on_failure=False,
                 origin="-o" if items else (overrides_file or "overrides"),
                 progress=progress,

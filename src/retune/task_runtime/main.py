@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from retune.executors import process_tree, wire
+from retune.model.values import BlobLike
 from retune.task_runtime import context
 from retune.task_runtime.calls import CallFailed, load_task, run_calls, template_task, with_runner
 
@@ -116,40 +117,47 @@ class TaskServer:
                 shutil.rmtree(workdir, ignore_errors=True)
 
     def calls(self, attempt: Mapping[str, Any], workdir: Path) -> list[dict[str, Any]]:
-        name = attempt["name"]
-        ctx = attempt["context"]
-        base = context.TaskContext(
-            ctx["execution_id"],
-            ctx["node"],
-            ctx["attempt"],
-            name,
-            ctx["config"]["task_config"],
-            ctx["config"],
-        )
-        context.set_context(base)
-        template = attempt.get("template")
-        if template is None:
-            module, qualname, pickled, sys_path = attempt["task"]
-            task = load_task(name, module, qualname, pickled, sys_path)
-        else:
-            task = template_task(name, template[1], template[2])
-        task = with_runner(
-            task,
-            attempt.get("task_type", "python"),
-            definition=None if template is None else template[0],
-            config=base.task_config,
-            environment=ctx["config"].get("environment", {}),
-            workdir=workdir,
-            run_with_context=_with_extras,
-        )
-        calls = attempt["calls"]
-        on_call = None
-        if len(calls) > 1:
+        return attempt_calls(attempt, workdir, self.blobs)
 
-            def on_call(index: int) -> None:
-                context.set_context(dataclasses.replace(base, index=index))
 
-        return run_calls(task, calls, blobs=self.blobs, workdir=workdir, on_call=on_call)
+def attempt_calls(attempt: Mapping[str, Any], workdir: Path, blobs: BlobLike) -> list[dict[str, Any]]:
+    """Run an attempt's calls: ``rt.current_context()`` set, the task loaded (or its template
+    typed), its type's runner wrapped around it, inputs decoded and outputs encoded through
+    ``blobs``. The one path of a local task process and of a Ray task (``task_runtime.on_ray``)."""
+    name = attempt["name"]
+    ctx = attempt["context"]
+    base = context.TaskContext(
+        ctx["execution_id"],
+        ctx["node"],
+        ctx["attempt"],
+        name,
+        ctx["config"]["task_config"],
+        ctx["config"],
+    )
+    context.set_context(base)
+    template = attempt.get("template")
+    if template is None:
+        module, qualname, pickled, sys_path = attempt["task"]
+        task = load_task(name, module, qualname, pickled, sys_path)
+    else:
+        task = template_task(name, template[1], template[2])
+    task = with_runner(
+        task,
+        attempt.get("task_type", "python"),
+        definition=None if template is None else template[0],
+        config=base.task_config,
+        environment=ctx["config"].get("environment", {}),
+        workdir=workdir,
+        run_with_context=_with_extras,
+    )
+    calls = attempt["calls"]
+    on_call = None
+    if len(calls) > 1:
+
+        def on_call(index: int) -> None:
+            context.set_context(dataclasses.replace(base, index=index))
+
+    return run_calls(task, calls, blobs=blobs, workdir=workdir, on_call=on_call)
 
 
 def _with_extras(
@@ -164,6 +172,14 @@ def _with_extras(
         return thunk()
     finally:
         context.set_context(before)
+
+
+@contextlib.contextmanager
+def isolated(env: Mapping[str, str]) -> Iterator[None]:
+    """An attempt's environment variables and working directory, both restored afterwards
+    (whatever the task changed): for a process that outlives its attempts."""
+    with _environment(env), _working_directory():
+        yield
 
 
 @contextlib.contextmanager

@@ -191,10 +191,16 @@ def _ended_nodes(record: Execution | None, error: str, now: float) -> list[Chang
 
 
 def run_worker(
-    *, name: str | None = None, lease: float = LEASE, poll: float = POLL, once: bool = False
+    *,
+    name: str | None = None,
+    lease: float = LEASE,
+    poll: float = POLL,
+    once: bool = False,
+    executor: str | None = None,
 ) -> int:
     """``retune worker``: run launched executions from the configured store until SIGTERM/SIGINT
-    (or, with ``once``, until the queue is empty). Returns how many executions it ran.
+    (or, with ``once``, until the queue is empty), on the ``executor`` of that kind (default: the
+    settings' kind). Returns how many executions it ran.
 
     Logs one line per claim and per finish (and the store's outage lines) to stderr unless the
     process configured logging already. A database that cannot be reached at start is waited for.
@@ -217,14 +223,14 @@ def run_worker(
             return 0
         # Like the database: calls wait out an outage of the blob store for the lease.
         blobs = open_default_blobs(settings, grace=lease)
-        executor = build_executor(settings, blobs)
-        worker = Worker(store, blobs, executor, name=name, lease=lease, poll=poll)
+        runner = build_executor(settings, blobs, kind=executor, origin="--executor")
+        worker = Worker(store, blobs, runner, name=name, lease=lease, poll=poll)
         worker.stopping = stopping
         log.info("%s: serving %s", worker.name, _redacted(settings.database_url))
         try:
             return worker.serve(once=once)
         finally:
-            executor.close()
+            runner.close()
             store.close()
     finally:
         for sig, handler in previous.items():

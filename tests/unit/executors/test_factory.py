@@ -3,6 +3,7 @@ kind is refused naming where it was set and the kinds there are."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_the_default_kind_is_local(tmp_path: Path) -> None:
 def test_an_unknown_kind_from_retune_toml_names_the_file_and_the_known_kinds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "retune.toml").write_text('[executor]\nkind = "ray"\n')
+    (tmp_path / "retune.toml").write_text('[executor]\nkind = "dask"\n')
     monkeypatch.setenv("RETUNE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RETUNE_EXECUTOR", raising=False)
     load.cache_clear()
@@ -47,8 +48,8 @@ def test_an_unknown_kind_from_retune_toml_names_the_file_and_the_known_kinds(
         config_check(settings)
 
     message = str(refused.value)
-    assert f"Unknown executor 'ray' (set by [executor] kind in {tmp_path / 'retune.toml'})" in message
-    assert "the executors are: 'local'" in message
+    assert f"Unknown executor 'dask' (set by [executor] kind in {tmp_path / 'retune.toml'})" in message
+    assert "the executors are: 'local', 'ray'" in message
 
 
 def test_an_unknown_kind_from_the_environment_or_the_caller_names_that(
@@ -80,3 +81,36 @@ def test_the_config_check_refuses_what_the_local_executor_refuses_without_starti
         check(config, "hive")
     with pytest.raises(Refused, match="requests cpu=250m but the local executor's capacity is cpu=100m"):
         check(config, "python")
+
+
+def test_the_ray_address_comes_from_the_environment_over_retune_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "retune.toml").write_text('[executor]\nkind = "ray"\nray_address = "10.0.0.5:6379"\n')
+    monkeypatch.setenv("RETUNE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RETUNE_EXECUTOR", raising=False)
+    monkeypatch.delenv("RETUNE_RAY_ADDRESS", raising=False)
+    load.cache_clear()
+    try:
+        from_file = load(tmp_path).executor
+        monkeypatch.setenv("RETUNE_RAY_ADDRESS", "127.0.0.1:6380")
+        load.cache_clear()
+        from_env = load(tmp_path).executor
+    finally:
+        load.cache_clear()
+
+    assert (from_file.kind, from_file.ray_address) == ("ray", "10.0.0.5:6379")
+    assert from_env.ray_address == "127.0.0.1:6380"
+
+
+def test_the_ray_config_check_refuses_images_and_unknown_types_without_a_cluster(tmp_path: Path) -> None:
+    check = config_check(_settings(tmp_path), kind="ray")
+    config = next(iter(rt.resolve(flow).values())).config
+
+    check(config, "python")
+    with pytest.raises(Refused, match="Unknown task type 'hive'"):
+        check(config, "hive")
+    with pytest.raises(Refused, match="container_image: the Ray executor does not run images yet"):
+        check(replace(config, container_image="py312"), "python")
+    with pytest.raises(Refused, match=r"resources.requests.cpu: requests cpu=1500m, but Ray takes"):
+        check(replace(config, requests=replace(config.requests, cpu=1.5)), "python")

@@ -1,0 +1,166 @@
+"""The in-task entrypoint of a Ray attempt: what ``retune.executors.ray`` runs on a Ray worker.
+
+The executor names this module rather than importing it (the executors layer sits below the
+task runtime, as the local executor starts ``retune.task_runtime.main`` by name). One call of
+``run`` is one attempt:
+
+1. the blob store is rebuilt from the URL and options the executor sends (once per worker
+   process): the worker reads inputs, writes outputs and logs there, never the object store;
+2. the code bundle (``TaskRef.bundle``) is installed from the blob store into a directory of
+   this machine, once per machine (extraction is atomic: ``executors.bundles``). The executor
+   gives each bundle its own Ray workers (``RETUNE_BUNDLE`` in the ``runtime_env``), so a
+   worker's module cache never mixes two versions of a module;
+3. the attempt's stdout and stderr are captured at the file-descriptor level and copied to
+   ``<log_prefix>/stdout`` and ``/stderr`` afterwards; the worker's own streams come back;
+4. its calls run as in a local task process (``task_runtime.main.attempt_calls``): the same
+   loading, context, task-type runner and codec; environment and working directory are
+   restored afterwards, as Ray reuses the worker for the next attempt with the same ``runtime_env``;
+5. past ``timeout`` a timer writes ``<log_prefix>/timed_out`` to the blob store and kills this
+   worker: the executor sees the worker die, finds the mark and reports ``TIMEOUT`` (a user
+   error) rather than a lost worker.
+
+The reply: ``("done", outputs, logs)`` or ``("failed", kind, error, logs)`` with kind ``user``
+(the task raised: the error is ``calls.describe``'s text, traceback included) or ``lost``
+(the blob store or the bundle could not be reached: the system's failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from retune.executors.bundles import InstalledBundles
+from retune.task_runtime import context
+from retune.task_runtime.calls import CallFailed, describe
+from retune.task_runtime.main import attempt_calls, isolated
+
+TIMED_OUT: Final = "timed_out"
+"""The blob (under the attempt's log prefix) that says the attempt ran past its timeout."""
+
+_STORES: dict[tuple[str, str], Any] = {}
+_BUNDLES: dict[str, InstalledBundles] = {}
+
+
+def run(attempt: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Run one attempt (the dict ``executors.ray`` builds) and say how it went."""
+    try:
+        blobs = _blobs(attempt["blobs"])
+        prepared = _with_code(attempt, blobs, attempt["blobs"][0])
+    except CallFailed as exc:
+        return ("failed", "user", str(exc), {})
+    except Exception as exc:  # the blob store or the bundle: the place failed, not the task
+        return (
+            "failed",
+            "lost",
+            f"the Ray worker could not prepare the attempt: {describe(exc, full=False)}",
+            {},
+        )
+    prefix = attempt["log_prefix"]
+    scratch = Path(tempfile.mkdtemp(prefix="retune-ray-"))
+    logs: dict[str, str] = {}
+    try:
+        with (
+            _deadline(attempt.get("timeout"), blobs, f"{prefix}/{TIMED_OUT}"),
+            _captured(scratch),
+            isolated({}),
+        ):
+            try:
+                return ("done", attempt_calls(prepared, scratch / "work", blobs), logs)
+            except CallFailed as exc:
+                return ("failed", "user", str(exc), logs)
+            except MemoryError as exc:
+                return ("failed", "user", f"MemoryError: {exc}", logs)
+            finally:
+                context.set_context(None)
+    finally:
+        logs.update(_publish(scratch, prefix, blobs))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _blobs(described: tuple[str, Mapping[str, Any]]) -> Any:
+    """The blob store at ``url`` with fsspec ``options``, opened once per worker process."""
+    url, options = described
+    key = (url, repr(sorted(options.items())))
+    store = _STORES.get(key)
+    if store is None:
+        from retune.store import open_blobs  # the worker side may: only the executor may not
+
+        store = _STORES[key] = open_blobs(url, options=options)
+    return store
+
+
+def _with_code(attempt: Mapping[str, Any], blobs: Any, url: str) -> dict[str, Any]:
+    """The attempt with its bundle's directory on the task's path, installed here if need be."""
+    module, qualname, pickled, bundle = attempt["task"]
+    sys_path: tuple[str, ...] = ()
+    if bundle is not None:
+        installed = _BUNDLES.get(url)
+        if installed is None:
+            cache = Path(tempfile.gettempdir()) / f"retune-ray-bundles-{os.getuid()}"
+            installed = _BUNDLES[url] = InstalledBundles(blobs, cache)
+        sys_path = (str(installed.path(bundle)),)
+    return {**attempt, "task": (module, qualname, pickled, sys_path)}
+
+
+@contextlib.contextmanager
+def _captured(scratch: Path) -> Iterator[None]:
+    """fds 1 and 2 into ``scratch/stdout`` and ``/stderr`` for the attempt, then back to the
+    worker's own (Ray's worker log files)."""
+    saved = []
+    for fd, stream in ((1, "stdout"), (2, "stderr")):
+        with contextlib.suppress(Exception):
+            getattr(sys, stream).flush()
+        log = os.open(scratch / stream, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        saved.append((fd, os.dup(fd), stream))
+        os.dup2(log, fd)
+        os.close(log)
+    try:
+        yield
+    finally:
+        for fd, original, stream in saved:
+            with contextlib.suppress(Exception):
+                getattr(sys, stream).flush()
+            os.dup2(original, fd)
+            os.close(original)
+
+
+def _publish(scratch: Path, prefix: str, blobs: Any) -> dict[str, str]:
+    """Copy the non-empty captured streams to ``<prefix>/<stream>``; stream -> blob key."""
+    logs = {}
+    for stream in ("stdout", "stderr"):
+        path = scratch / stream
+        with contextlib.suppress(OSError):
+            if path.stat().st_size:
+                key = logs[stream] = f"{prefix}/{stream}"
+                blobs.put(key, path.read_bytes())
+    return logs
+
+
+@contextlib.contextmanager
+def _deadline(timeout: float | None, blobs: Any, mark: str) -> Iterator[None]:
+    """Past ``timeout`` seconds: write ``mark`` to the blob store, then kill this worker (a
+    thread cannot stop a call stuck in C code; the worker dying is how Ray ends a task)."""
+    if timeout is None:
+        yield
+        return
+
+    def expire() -> None:
+        with contextlib.suppress(Exception):
+            blobs.put(mark, b"")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

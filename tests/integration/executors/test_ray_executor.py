@@ -1,0 +1,249 @@
+"""The Ray executor on a real three-node Ray cluster on 127.0.0.1 (issue 10): overrides become the
+Ray task's resources and environment, a killed worker is the system's failure and the run
+succeeds on retry, a request no node can hold is refused before anything is stored, a user
+error keeps its traceback, cancel stops the Ray task.
+
+One cluster for the module (starting one costs ~8 s on two cores); health checks tuned so a dead
+node is seen within about a second.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray loads
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray_tasks
+from local_support import effective, ref, request, resources, support_bundle
+from ray.cluster_utils import Cluster
+
+import retune as rt
+from retune.executors.base import CANCELLED, Outcome, Refused
+from retune.executors.bundles import bundle_key
+from retune.executors.ray import RayExecutor
+from retune.model.execution import AttemptKind, Phase
+from retune.store import open_blobs, open_store
+from retune.store.base import BlobStore, Store
+
+GI = 2**30
+MI = 2**20
+
+SYSTEM_CONFIG = {
+    "health_check_initial_delay_ms": 0,
+    "health_check_period_ms": 200,
+    "health_check_timeout_ms": 500,
+    "health_check_failure_threshold": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A head (1 cpu, 3Gi) and two workers: 2 cpus and 2Gi; 1 cpu, 1Gi, labelled interruptible."""
+    started = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "memory": 3 * GI,
+            "node_ip_address": "127.0.0.1",
+            "include_dashboard": False,
+            "_system_config": SYSTEM_CONFIG,
+        },
+    )
+    try:
+        started.add_node(num_cpus=2, memory=2 * GI, node_ip_address="127.0.0.1")
+        started.add_node(
+            num_cpus=1,
+            memory=1 * GI,
+            node_ip_address="127.0.0.1",
+            resources={"interruptible": 1},
+            labels={"retune.io/capacity": "interruptible"},
+        )
+        yield started
+    finally:
+        started.shutdown()
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory: pytest.TempPathFactory) -> BlobStore:
+    store = open_blobs(tmp_path_factory.mktemp("ray-blobs"))
+    digest, data = support_bundle()
+    store.put(bundle_key(digest), data)
+    return store
+
+
+@pytest.fixture(scope="module")
+def executor(cluster: Cluster, blobs: BlobStore) -> Iterator[RayExecutor]:
+    with RayExecutor(blobs, cluster.address) as ray_executor:
+        yield ray_executor
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path}/retune.db")
+    yield opened
+    opened.close()
+
+
+def _run(executor: RayExecutor, store: Store, blobs: BlobStore, target: Any, **options: Any) -> rt.Execution:
+    return rt.run(target, executor=executor, store=store, blobs=blobs, **options)
+
+
+def test_overridden_cpu_memory_and_environment_reach_the_ray_task(
+    executor: RayExecutor, store: Store, blobs: BlobStore
+) -> None:
+    execution = _run(
+        executor,
+        store,
+        blobs,
+        ray_tasks.reporting,
+        inputs={"tag": "t1"},
+        overrides={
+            "probe": rt.runtime_override_config(cpu="500m", mem="300Mi", environment={"GREETING": "hi"})
+        },
+    )
+
+    seen = execution.outputs
+    assert seen["resources"] == {"CPU": 0.5, "memory": float(300 * MI)}
+    assert seen["greeting"] == "hi"
+    assert seen["retune_cpu"] == "0.5"
+    node = execution.node("probe")
+    assert node.config.requests.cpu == 0.5
+    assert node.attempts[0].phase is Phase.SUCCEEDED
+    stdout = node.attempts[0].logs["stdout"]
+    assert blobs.get(stdout) == b"reporting t1\n", "the task's stdout is in the blob store"
+
+
+def test_a_worker_killed_mid_task_is_a_system_failure_and_the_run_succeeds_on_retry(
+    executor: RayExecutor, store: Store, blobs: BlobStore, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    outcome: dict[str, Any] = {}
+    running = threading.Thread(
+        target=lambda: outcome.update(
+            run=_run(executor, store, blobs, ray_tasks.holding, inputs={"pid_file": str(pid_file)})
+        )
+    )
+    running.start()
+    deadline = time.monotonic() + 60
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.05)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    running.join(timeout=60)
+
+    execution = outcome["run"]
+    assert execution.phase is Phase.SUCCEEDED
+    assert execution.outputs == 2
+    first, second = execution.node("hold").attempts
+    assert (first.phase, first.kind) == (Phase.FAILED, AttemptKind.SYSTEM)
+    assert "the Ray worker running the attempt died" in (first.error or "")
+    assert second.phase is Phase.SUCCEEDED
+
+
+def test_a_request_above_every_node_is_refused_before_anything_is_stored(
+    executor: RayExecutor, store: Store, blobs: BlobStore
+) -> None:
+    with pytest.raises(rt.OverrideError) as refused:
+        _run(
+            executor,
+            store,
+            blobs,
+            ray_tasks.reporting,
+            overrides={"probe": rt.runtime_override_config(cpu=3)},
+        )
+
+    message = str(refused.value)
+    assert "probe" in message
+    assert "resources.requests.cpu" in message
+    assert "no node of the Ray cluster has that much (the largest has cpu=2" in message
+    assert store.list_executions() == []
+
+
+def test_a_request_whose_parts_fit_only_on_different_nodes_is_refused(executor: RayExecutor) -> None:
+    config = effective(requests=resources(cpu=2, mem=2 * GI + 1), limits=resources(cpu=2, mem=2 * GI + 1))
+
+    with pytest.raises(Refused, match="no single node of the Ray cluster has all of it"):
+        executor.check(config, "python")
+
+
+def test_a_user_error_keeps_its_traceback(executor: RayExecutor, store: Store, blobs: BlobStore) -> None:
+    execution = _run(executor, store, blobs, ray_tasks.failing, raise_on_failure=False)
+
+    assert execution.phase is Phase.FAILED
+    (attempt,) = execution.nodes[0].attempts
+    assert attempt.kind is AttemptKind.USER
+    error = attempt.error or ""
+    assert error.startswith("ValueError: bad input 3\nTraceback (most recent call last):")
+    assert "ray_tasks.py" in error and "in _check" in error
+    assert "retune/task_runtime" not in error, "the traceback shows the user's frames only"
+
+
+def test_cancel_stops_the_ray_task_and_resolves_the_attempt_lost(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    started = tmp_path / "started"
+    sleeping = request(
+        ref(ray_tasks.nap),
+        [{"seconds": 60.0}],
+        config=effective(environment={"NAP_STARTED": str(started)}),
+        node="cancelled",
+    )
+    future = executor.submit(sleeping)
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.05)
+    pid = int(started.read_text())
+
+    executor.cancel(sleeping)
+
+    result = future.result(timeout=5)
+    assert (result.outcome, result.error) == (Outcome.LOST, CANCELLED)
+    deadline = time.monotonic() + 10
+    while _running(pid):
+        assert time.monotonic() < deadline, "the Ray worker of a cancelled attempt still runs"
+        time.sleep(0.05)
+
+
+def test_an_attempt_past_its_timeout_is_a_user_timeout(executor: RayExecutor, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    slow = request(
+        ref(ray_tasks.nap),
+        [{"seconds": 30.0}],
+        config=effective(environment={"NAP_STARTED": str(started)}, timeout=1.0),
+        node="slow",
+    )
+
+    result = executor.submit(slow).result(timeout=30)
+
+    assert (result.outcome, result.error) == (Outcome.TIMEOUT, "timed out after 1s (timeout 1s per call)")
+
+
+def test_unknown_task_types_and_images_are_refused(executor: RayExecutor) -> None:
+    with pytest.raises(Refused, match="Unknown task type 'hive'"):
+        executor.check(effective(), "hive")
+    with pytest.raises(Refused, match="container_image: the Ray executor does not run images yet"):
+        executor.check(effective(container_image="py312"), "python")
+
+
+def test_a_map_of_calls_runs_in_one_ray_task(executor: RayExecutor) -> None:
+    result = executor.submit(request(ref(ray_tasks.add), [{"a": 1, "b": 2}, {"a": 3, "b": 4}])).result(30)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outputs == [{"o0": 3}, {"o0": 7}]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
