@@ -213,7 +213,7 @@ def test_a_config_that_cannot_run_is_refused_by_retune_run_naming_the_field(
     assert stored_executions(retune_home) == []
 
 
-def test_rt_run_refuses_an_unknown_cluster_and_a_spark_config_on_a_sql_node(
+def test_rt_run_refuses_an_unknown_cluster_a_malformed_or_unknown_field_and_a_spark_config(
     tmp_path: Path, retune_home: Path
 ) -> None:
     write_clusters(tmp_path, local={"url": duckdb_file(tmp_path / "local.duckdb", "local")})
@@ -227,10 +227,19 @@ def test_rt_run_refuses_an_unknown_cluster_and_a_spark_config_on_a_sql_node(
     assert "no cluster 'warehouse' is configured (clusters: local;" in str(unknown.value)
     assert spark.value.field == "task_config.task_type"
     assert "a sql task cannot be given a spark task_config" in str(spark.value)
+    for config, field in [({"threads": 0}, "task_config.threads"), ({"thread": 2}, "task_config.thread")]:
+        with pytest.raises(OverrideError) as caught:
+            rt.run(flows_sql.origin_flow, overrides={"where": {"task_config": config}})
+        assert (caught.value.hook, caught.value.field) == ("where", field)
+    with pytest.raises(OverrideError) as typed:  # a config object of another type, as an override
+        rt.run(flows_sql.origin_flow, overrides={"where": {"task_config": rt.Spark(spark_conf={"a": "b"})}})
+    assert typed.value.field == "task_config.task_type"
     assert stored_executions(retune_home) == []
 
 
-def test_the_api_refuses_an_unknown_cluster_with_422_naming_the_field(tmp_path: Path) -> None:
+def test_the_api_refuses_an_unknown_cluster_a_malformed_or_unknown_field_and_another_type_with_422(
+    tmp_path: Path,
+) -> None:
     settings = Settings(
         home=tmp_path / "server",
         capacity={"cpu": "2", "mem": "4Gi"},
@@ -248,20 +257,31 @@ def test_the_api_refuses_an_unknown_cluster_with_422_naming_the_field(tmp_path: 
         plane.close()
     body = {"project": "demo", "domain": "dev", "workflow": spec.name, "inputs": {"note": "n"}}
 
+    bad = [  # (task_config override, field named, words of the message)
+        (
+            {"cluster": "warehouse"},
+            "task_config.cluster",
+            "no cluster 'warehouse' is configured (clusters: local;",
+        ),
+        ({"threads": "abc"}, "task_config.threads", "should be a valid integer"),
+        ({"thread": 2}, "task_config.thread", "a sql task_config has no field 'thread'"),
+        ({"task_type": "spark"}, "task_config.task_type", "a sql task cannot be given a spark task_config"),
+    ]
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8265") as http:
-        refused = http.post(
-            "/api/v1/executions",
-            json={**body, "overrides": {"where": {"task_config": {"cluster": "warehouse"}}}},
-        )
+        refused = [
+            http.post("/api/v1/executions", json={**body, "overrides": {"where": {"task_config": config}}})
+            for config, _, _ in bad
+        ]
         accepted = http.post("/api/v1/executions", json=body)
         listed = http.get("/api/v1/executions").json()
 
-    assert refused.status_code == 422, refused.text
-    detail = refused.json()["detail"]
-    assert (detail["hook"], detail["field"]) == ("where", "task_config.cluster")
-    assert "no cluster 'warehouse' is configured (clusters: local;" in detail["message"]
+    for answer, (_, field, words) in zip(refused, bad, strict=True):
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["detail"]
+        assert (detail["hook"], detail["field"]) == ("where", field)
+        assert words in detail["message"]
     assert accepted.status_code == 201, accepted.text
-    assert [e["id"] for e in listed["executions"]] == [accepted.json()["id"]]
+    assert [e["id"] for e in listed["executions"]] == [accepted.json()["id"]], "nothing refused was stored"
 
 
 def test_a_query_with_a_missing_parameter_is_refused_by_retune_run_in_one_line(tmp_path: Path) -> None:
