@@ -337,7 +337,10 @@ def describe(exc: BaseException, *, full: bool = True) -> str:
     """``Type: message``, then (``full``) the traceback through user code only."""
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception as unprintable:  # a task's exception whose __str__ fails: say so, not crash
+        text = f"<unprintable {kind.__name__}: its __str__ raised {type(unprintable).__name__}>"
     head = f"{name}: {text}" if text else name
     if not full:
         return head

@@ -143,3 +143,19 @@ def test_output_names_agree_with_the_sdk_interface(annotation: Any) -> None:
     from_runtime = ["o0"] if names is None else [name for name, _ in names]
 
     assert from_runtime == from_sdk
+
+
+def test_an_exception_whose_message_cannot_be_built_is_still_described() -> None:
+    from retune.task_runtime.calls import describe
+
+    class Garbled(Exception):
+        def __str__(self) -> str:
+            raise ZeroDivisionError
+
+    try:
+        raise Garbled
+    except Garbled as exc:
+        text = describe(exc)
+    assert ".<locals>.Garbled: " in text.splitlines()[0]
+    assert "<unprintable Garbled: its __str__ raised ZeroDivisionError>" in text
+    assert "raise Garbled" in text, "the traceback is kept"
