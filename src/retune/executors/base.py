@@ -77,6 +77,16 @@ class AttemptRequest:
     log_prefix: str = ""
     """Blob key prefix for this attempt's ``stdout`` and ``stderr``."""
 
+    @property
+    def identity(self) -> tuple[str, str, int]:
+        """``(execution, node, attempt)``: what an executor keeps its attempts by, for ``cancel``."""
+        return self.execution_id, self.node, self.attempt
+
+    @property
+    def logs_at(self) -> str:
+        """The blob key prefix of this attempt's logs (``log_prefix``, or one made of its identity)."""
+        return self.log_prefix or f"logs/{self.execution_id}/{self.node}/{self.attempt}"
+
 
 CANCELLED: Final = "cancelled by request: the attempt was stopped before it finished"
 """The error of an attempt ended by ``Executor.cancel``."""
@@ -137,6 +147,11 @@ def check_task_type(config: EffectiveConfig, task_type: str, settings: Settings 
         found.check(config.task_config, settings if settings is not None else load_settings())
     except TaskConfigError as exc:
         raise Refused(exc.field, exc.problem, exc.fix) from None
+
+
+def cpu_text(cores: float) -> str:
+    """A cpu request as a task sees it in ``RETUNE_CPU``: ``2``, ``0.5``."""
+    return str(int(cores)) if cores == int(cores) else repr(cores)
 
 
 class Blobs(Protocol):

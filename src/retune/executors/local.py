@@ -52,6 +52,7 @@ from retune.executors.base import (
     Outcome,
     Refused,
     check_task_type,
+    cpu_text,
 )
 from retune.executors.bundles import InstalledBundles
 from retune.executors.images import Interpreters
@@ -196,21 +197,21 @@ class LocalExecutor:
                 future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
                 return future
             self._pending.append(job)
-            self._jobs[_identity(request)] = job
+            self._jobs[request.identity] = job
             starts = self._dispatch()
         self._start(starts)
         return future
 
     def cancel(self, request: AttemptRequest) -> None:
         with self._lock:
-            job = self._jobs.get(_identity(request))
+            job = self._jobs.get(request.identity)
             if job is None:
                 return
             job.cancelled = True  # before the kill: a slot about to send it sees this (_Slot._send)
             queued = job in self._pending
             if queued:
                 self._pending.remove(job)
-                del self._jobs[_identity(request)]
+                del self._jobs[request.identity]
             slot = job.slot
         if queued:
             job.future.set_result(AttemptResult(Outcome.LOST, error=CANCELLED))
@@ -358,7 +359,7 @@ class LocalExecutor:
                 failed = next((j for j in self._pending if j.interpreter == slot.interpreter), None)
                 if failed is not None:
                     self._pending.remove(failed)
-                    self._jobs.pop(_identity(failed.request), None)
+                    self._jobs.pop(failed.request.identity, None)
             starts = self._dispatch()
         if failed is not None:
             failed.future.set_result(AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND))
@@ -368,7 +369,7 @@ class LocalExecutor:
         with self._lock:
             assert job.allotment is not None
             self._ledger.give_back(job.allotment)
-            self._jobs.pop(_identity(job.request), None)
+            self._jobs.pop(job.request.identity, None)
             self._running -= 1
             took = time.monotonic() - job.admitted_at
             mean = self._mean_duration.get(slot.interpreter, took)
@@ -397,7 +398,7 @@ class LocalExecutor:
             if task.template is None
             else (dict(task.template.definition), task.template.inputs, task.template.outputs),
             "calls": [call if type(call) is dict else dict(call) for call in request.calls],
-            "env": {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu), **self._gpu_env(job)},
+            "env": {**config.environment, "RETUNE_CPU": cpu_text(config.requests.cpu), **self._gpu_env(job)},
             "stdout": slot.capture["stdout"],
             "stderr": slot.capture["stderr"],
             "mem_limit": config.limits.mem,
@@ -422,7 +423,7 @@ class LocalExecutor:
     def _wait(self, slot: _Slot, job: _Job, sent: _Sent) -> AttemptResult:
         config = job.request.config
         reply = slot.process.wait(blobs=self.blobs, deadline=sent.deadline, mem_limit=config.limits.mem)
-        logs = self._publish_logs(slot, _log_prefix(job.request))
+        logs = self._publish_logs(slot, job.request.logs_at)
         if reply.kind == "crashed":
             reply = Reply(reply.kind, error=reply.error + _tail(slot.capture["stderr"]))
         return _result(reply, config, sent.timeout, logs)
@@ -460,18 +461,6 @@ def _tail(path: str, size: int = 2000, lines: int = 20) -> str:
         return ""
     kept = text.strip().splitlines()[-lines:]
     return "; its stderr ends with:\n" + "\n".join(kept) if kept else ""
-
-
-def _identity(request: AttemptRequest) -> tuple[str, str, int]:
-    return request.execution_id, request.node, request.attempt
-
-
-def _log_prefix(request: AttemptRequest) -> str:
-    return request.log_prefix or f"logs/{request.execution_id}/{request.node}/{request.attempt}"
-
-
-def _cpu(cores: float) -> str:
-    return str(int(cores)) if cores == int(cores) else repr(cores)
 
 
 def _result(

@@ -63,6 +63,7 @@ from retune.executors.base import (
     Outcome,
     Refused,
     check_task_type,
+    cpu_text,
 )
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
@@ -213,14 +214,14 @@ class RayExecutor:
             except Exception as exc:
                 future.set_result(_lost(f"the Ray cluster refused the attempt: {_first_line(exc)}"))
                 return future
-            job = self._jobs[_identity(request)] = _Job(request, future, ref)
+            job = self._jobs[request.identity] = _Job(request, future, ref)
         self._wake.set()
         ref.future().add_done_callback(lambda done: self._settle(job, done))
         return future
 
     def cancel(self, request: AttemptRequest) -> None:
         with self._lock:
-            job = self._jobs.pop(_identity(request), None)
+            job = self._jobs.pop(request.identity, None)
         if job is None:
             return
         with contextlib.suppress(Exception):  # finished or gone meanwhile: nothing left to stop
@@ -368,7 +369,7 @@ class RayExecutor:
 
     def _options(self, request: AttemptRequest) -> dict[str, Any]:
         config, task = request.config, request.task
-        env = {**config.environment, "RETUNE_CPU": _cpu(config.requests.cpu)}
+        env = {**config.environment, "RETUNE_CPU": cpu_text(config.requests.cpu)}
         if task.bundle is not None:
             env["RETUNE_BUNDLE"] = task.bundle
         return {
@@ -398,15 +399,15 @@ class RayExecutor:
                 "config": config.to_dict(),
             },
             "blobs": self._store,
-            "log_prefix": _log_prefix(request),
+            "log_prefix": request.logs_at,
             "timeout": None if config.timeout is None else config.timeout * max(1, len(request.calls)),
         }
 
     def _settle(self, job: _Job, done: Future[Any]) -> None:
         with self._lock:
-            if self._jobs.get(_identity(job.request)) is not job:
+            if self._jobs.get(job.request.identity) is not job:
                 return  # cancelled, closed or lost meanwhile: that result stands
-            del self._jobs[_identity(job.request)]
+            del self._jobs[job.request.identity]
         try:
             reply = done.result()
         except BaseException as exc:
@@ -454,7 +455,7 @@ class RayExecutor:
 
     def _timed_out(self, request: AttemptRequest) -> bool:
         try:
-            return self.blobs.exists(f"{_log_prefix(request)}/{TIMED_OUT}")
+            return self.blobs.exists(f"{request.logs_at}/{TIMED_OUT}")
         except Exception:
             return False
 
@@ -496,15 +497,3 @@ def _answers(where: tuple[str, int], timeout: float) -> bool:
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
-
-
-def _identity(request: AttemptRequest) -> tuple[str, str, int]:
-    return request.execution_id, request.node, request.attempt
-
-
-def _log_prefix(request: AttemptRequest) -> str:
-    return request.log_prefix or f"logs/{request.execution_id}/{request.node}/{request.attempt}"
-
-
-def _cpu(cores: float) -> str:
-    return str(int(cores)) if cores == int(cores) else repr(cores)

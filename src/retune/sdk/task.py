@@ -151,20 +151,18 @@ def task(
     ``cache_env`` (retune's own) names the environment keys whose effective values enter the
     cache key: a run whose ``MODEL_DIR`` differs then misses (docs/decisions/0018-cache-key.md).
     """
-    fields: dict[str, Any] = {
-        "cache": cache,
-        "cache_version": cache_version,
-        "cache_serialize": cache_serialize,
-        "retries": retries,
-        "interruptible": interruptible,
-        "environment": dict(environment or {}),
-        "task_config": config_dict(task_config, complete=True) or {},
-    }
-    if container_image is not None:
-        fields["container_image"] = container_image
-    resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v is not None}
-    if resources:
-        fields["resources"] = resources
+    fields = task_fields(
+        requests=requests,
+        limits=limits,
+        cache=cache,
+        cache_version=cache_version,
+        cache_serialize=cache_serialize,
+        retries=retries,
+        interruptible=interruptible,
+        container_image=container_image,
+        environment=environment,
+        task_config=task_config,
+    )
     seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
 
     def decorate(function: Callable[P, R]) -> Task[P, R]:
@@ -183,6 +181,39 @@ def task(
         return declared
 
     return decorate(fn) if fn is not None else decorate
+
+
+def task_fields(
+    *,
+    requests: Resources | None,
+    limits: Resources | None,
+    cache: bool,
+    cache_version: str,
+    cache_serialize: bool,
+    retries: int,
+    interruptible: bool,
+    container_image: str | None,
+    environment: Mapping[str, str] | None,
+    task_config: Any,
+) -> dict[str, Any]:
+    """A task's own config (layer 1) as the map ``TaskNodeOverrides.from_dict`` checks: every
+    field it declares, its task_config whole (defaults included, so each value has the task as
+    its source); for ``@rt.task`` and ``TemplateTask`` alike."""
+    fields: dict[str, Any] = {
+        "cache": cache,
+        "cache_version": cache_version,
+        "cache_serialize": cache_serialize,
+        "retries": retries,
+        "interruptible": interruptible,
+        "environment": dict(environment or {}),
+        "task_config": config_dict(task_config, complete=True) or {},
+    }
+    if container_image is not None:
+        fields["container_image"] = container_image
+    resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v is not None}
+    if resources:
+        fields["resources"] = resources
+    return fields
 
 
 def cache_env_keys(keys: Sequence[str]) -> tuple[str, ...]:

@@ -29,8 +29,7 @@ from retune.errors import CompileError
 from retune.model import FieldError, Resources, TaskNodeOverrides
 from retune.plugins.registry import get_task_type, task_type_for_config
 from retune.sdk.location import caller
-from retune.sdk.promise import config_dict
-from retune.sdk.task import _DECLARED, Task, cache_env_keys
+from retune.sdk.task import _DECLARED, Task, cache_env_keys, task_fields
 from retune.sdk.types import type_of
 
 if TYPE_CHECKING:
@@ -73,20 +72,18 @@ class TemplateTask(Task[..., Any]):
             raise CompileError(
                 f"{where}: the name must be an identifier (letters, digits, _), like a function's."
             )
-        fields: dict[str, Any] = {
-            "cache": cache,
-            "cache_version": cache_version,
-            "cache_serialize": cache_serialize,
-            "retries": retries,
-            "interruptible": interruptible,
-            "environment": dict(environment or {}),
-            "task_config": config_dict(task_config, complete=True) or {},
-        }
-        if container_image is not None:
-            fields["container_image"] = container_image
-        resources = {k: v for k, v in (("requests", requests), ("limits", limits)) if v is not None}
-        if resources:
-            fields["resources"] = resources
+        fields = task_fields(
+            requests=requests,
+            limits=limits,
+            cache=cache,
+            cache_version=cache_version,
+            cache_serialize=cache_serialize,
+            retries=retries,
+            interruptible=interruptible,
+            container_image=container_image,
+            environment=environment,
+            task_config=task_config,
+        )
         try:
             config = TaskNodeOverrides.from_dict(fields)
             task_type = task_type_for_config(task_config)

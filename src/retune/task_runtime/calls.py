@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+from retune.model.types import parse_type
 from retune.model.values import BlobLike, LimitExceeded, decode, encode
 
 __all__ = [
@@ -154,13 +155,9 @@ _SCALARS: dict[str, Any] = {
 def annotation_of(kind: str) -> Any:
     """A type string (``list[dict[str, int]]``) back to an annotation, for the built-in types a
     task without a function may take; anything else is ``Any`` (its JSON form as it is)."""
-    kind = kind.strip()
-    if kind in _SCALARS:
-        return _SCALARS[kind]
-    head, _, rest = kind.partition("[")
-    if not rest.endswith("]"):
-        return Any
-    args = _split_args(rest[:-1])
+    head, args = parse_type(kind)
+    if not args:
+        return _SCALARS.get(head, Any)
     if head == "list" and len(args) == 1:
         return list[annotation_of(args[0])]  # type: ignore[misc]
     if head == "dict" and len(args) == 2:
@@ -168,20 +165,6 @@ def annotation_of(kind: str) -> Any:
     if head == "optional" and len(args) == 1:
         return typing.Optional[annotation_of(args[0])]  # noqa: UP045 - built at run time
     return Any
-
-
-def _split_args(text: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return [part.strip() for part in parts]
 
 
 def _extend_path(sys_path: Sequence[str]) -> None:
