@@ -29,6 +29,7 @@ import retune as rt
 from bench import graphs
 from bench.baseline import build_plain_nodes
 from bench.importtime import heaviest_imports, time_interpreters
+from bench.maps import bench_map_items
 from bench.report import Row, format_seconds, render, write
 from bench.runs import bench_cli, bench_memory, bench_run_chain, bench_run_fan, bench_run_map
 from bench.server import bench_server
@@ -58,6 +59,7 @@ def main() -> int:
         bench_run_chain,
         bench_run_fan,
         bench_run_map,
+        bench_map_items,
         bench_cli,
         bench_memory,
         bench_server,

@@ -192,9 +192,7 @@ def execution_table(record: Execution) -> Table:
     for column in ("node", "hook", "task", "phase", "cache", "attempts"):
         table.add_column(column)
     for node in record.nodes:
-        attempts = (
-            ", ".join(f"{a.number}:{a.phase.value.lower()}/{a.kind.value}" for a in node.attempts) or "-"
-        )
+        attempts = attempts_text(node)
         table.add_row(
             node.path,
             node.hook or "",
@@ -206,6 +204,22 @@ def execution_table(record: Execution) -> Table:
     if record.error:
         table.caption = f"[red]{escape(record.error.splitlines()[0][:SHOWN_CHARS])}[/]"
     return table
+
+
+def attempts_text(node: NodeExecution) -> str:
+    """The attempts column: ``1:failed/user, 2:succeeded/user``; for a map node its items,
+    ``items 3/4, 1 failed``, and the attempts beyond one per item (retries, lost ones)."""
+    counts = node.item_counts()
+    if counts is None:
+        return ", ".join(f"{a.number}:{a.phase.value.lower()}/{a.kind.value}" for a in node.attempts) or "-"
+    text = f"items {counts['succeeded']}/{counts['total']}"
+    for state in ("failed", "running", "aborted"):
+        if counts[state]:
+            text += f", {counts[state]} {state}"
+    again = len(node.attempts) - len({a.item for a in node.attempts})
+    if again:
+        text += f", {again} retr{'ies' if again > 1 else 'y'}"
+    return text
 
 
 def print_dry_run(record: Execution, *, as_json: bool) -> None:

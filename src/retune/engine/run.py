@@ -10,6 +10,12 @@ Each loop iteration:
 So a change is committed before it is acted on, and a restarted engine resumes from the
 store: a node whose success was committed never runs again, and an attempt that was running
 when the engine died is recorded as lost (a system failure) and retried.
+
+A map node's items are attempts of their own (DESIGN §8, docs/decisions/0022-map-items.md):
+all submitted when the node starts, so the executor runs them in parallel within its capacity,
+each retried alone on the node's budgets, each one's outputs stored with its attempt, so a
+resumed execution runs only the items not done. An item that spends its budget fails the node
+at once and the node's other items are cancelled (Flyte's ``min_success_ratio=1``).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ become ``ABORTED``), ``"lost"`` to stop at once writing nothing (another owner t
 
 STOP_POLL: Final = 0.25
 ABORTED_BY_REQUEST: Final = "aborted by request"
+CANCELLED_ITEM: Final = "cancelled: item {item} failed, so the node failed"
 CANCEL_WAIT: Final = 10.0
 """Seconds an abort waits for the attempts it cancelled to end (the local executor's end within
 milliseconds of the kill), so that none of their processes outlives the abort."""
@@ -70,6 +77,8 @@ class _Node:
     key: CacheKey | None = None  # when caching
     reason: str | None = None  # why it missed the cache, once looked up
     reserved: bool = False
+    calls: list[dict[str, Any]] | None = None  # a started map node: each item's inputs
+    done: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # a map node: item -> outputs
 
     @property
     def config(self) -> EffectiveConfig:
@@ -163,6 +172,7 @@ class _Run:
         self.waiting: list[_Node] = []  # on another run's cache reservation
         self.changes: list[Change] = []
         self.to_submit: list[tuple[_Node, AttemptRequest]] = []
+        self.to_cancel: list[AttemptRequest] = []  # a failed map node's other items
         self.heartbeat_at = 0.0
 
     # -- the loop ---------------------------------------------------------------------------
@@ -207,8 +217,8 @@ class _Run:
                 continue
             done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                self.requests.pop(future, None)
-                self.finish(self.running.pop(future), future.result())
+                request = self.requests.pop(future)
+                self.finish(self.running.pop(future), request.attempt, future.result())
             self.heartbeat()
         self.complete()
         self.commit()
@@ -224,6 +234,10 @@ class _Run:
             self.store.cache_release(node.key.key if node.key else "", self.engine.owner)
             node.reserved = False
             self.holding.remove(node)
+        cancels, self.to_cancel = self.to_cancel, []
+        for request in cancels:  # their futures stay in ``running``: waited for, results dropped
+            with contextlib.suppress(Exception):
+                self.engine.executor.cancel(request)
         submissions, self.to_submit = self.to_submit, []
         for node, request in submissions:
             future = self.engine.executor.submit(request)
@@ -241,18 +255,51 @@ class _Run:
     # -- deciding ---------------------------------------------------------------------------
 
     def recover_lost_attempts(self) -> None:
+        """Resuming: attempts that were running are lost (system failures), retried on budget;
+        a map node's items that succeeded keep their stored outputs and do not run again."""
         for node in self.nodes.values():
-            if node.phase is Phase.RUNNING and node.attempts and node.attempts[-1].phase is Phase.RUNNING:
-                lost = replace(
-                    node.attempts[-1],
+            if node.phase is not Phase.RUNNING:
+                continue
+            lost = self.record_lost(node)
+            if node.spec.kind == "map":
+                self.resume_items(node, lost)
+            elif lost:
+                self.retry_or_fail(node, LOST_ON_RESTART, None)
+
+    def record_lost(self, node: _Node) -> set[int | None]:
+        """Record the node's running attempts as lost; the items they ran (None: a task node's)."""
+        lost: set[int | None] = set()
+        for index, attempt in enumerate(node.attempts):
+            if attempt.phase is Phase.RUNNING:
+                ended = replace(
+                    attempt,
                     phase=Phase.FAILED,
                     kind=AttemptKind.SYSTEM,
                     error=LOST_ON_RESTART,
                     finished_at=self.now(),
                 )
-                node.attempts[-1] = lost
-                self.changes.append(AttemptChange(self.id, node.spec.path, lost))
-                self.retry_or_fail(node, LOST_ON_RESTART)
+                node.attempts[index] = ended
+                self.changes.append(AttemptChange(self.id, node.spec.path, ended))
+                lost.add(attempt.item)
+        return lost
+
+    def resume_items(self, node: _Node, lost: set[int | None]) -> None:
+        if node.record.items is None:  # started before revision 0006, as one attempt: start over
+            self.start_items(node, self.inputs_of(node))
+            return
+        node.calls = self.calls_of(node, self.inputs_of(node)) or []
+        node.done = self.store.item_outputs(self.id, node.spec.path)
+        for item in range(len(node.calls)):
+            if node.phase.terminal:
+                return
+            if item in node.done:
+                continue
+            if item in lost:
+                self.retry_or_fail(node, LOST_ON_RESTART, item)
+            else:  # never submitted (or its end was not recorded): run it
+                self.submit_attempt(node, node.calls[item], item)
+        if len(node.done) == len(node.calls):
+            self.node_done(node, self.map_outputs(node))
 
     def schedule(self) -> None:
         waiting, self.waiting = self.waiting, []
@@ -302,13 +349,27 @@ class _Run:
                     return
             # Before this run writes its own entry: what changed since the task's latest one.
             node.reason = explain_miss(key.parts, self.latest_parts(key.task))
+        if node.spec.kind == "map":
+            self.start_items(node, inputs)
+        else:
+            self.submit_attempt(node, inputs, None)
+
+    def start_items(self, node: _Node, inputs: dict[str, Any]) -> None:
+        """Every item of a map node at once; an empty map succeeds with empty lists."""
         calls = self.calls_of(node, inputs)
         if calls is None:
             return
-        self.submit_attempt(node, calls)
+        node.calls, node.done = calls, {}
+        self.set_phase(node, Phase.RUNNING, items=len(calls))
+        for item, call in enumerate(calls):
+            self.submit_attempt(node, call, item)
+        if not calls:
+            self.node_done(node, self.map_outputs(node))
 
-    def submit_attempt(self, node: _Node, calls: list[dict[str, Any]]) -> None:
-        capacity = placement(node.attempts, node.config, offered=self.engine.executor.interruptible_capacity)
+    def submit_attempt(self, node: _Node, call: dict[str, Any], item: int | None) -> None:
+        """One attempt of a task node (``item`` None) or of one item of a map node."""
+        offered = self.engine.executor.interruptible_capacity
+        capacity = placement(attempts_of(node, item), node.config, offered=offered)
         attempt = Attempt(
             number=len(node.attempts) + 1,
             phase=Phase.RUNNING,
@@ -316,6 +377,7 @@ class _Run:
             capacity=capacity,
             executor=self.engine.executor.name,
             started_at=self.now(),
+            item=item,
         )
         node.attempts.append(attempt)
         if node.phase is not Phase.RUNNING:
@@ -326,7 +388,7 @@ class _Run:
             node=node.spec.path,
             attempt=attempt.number,
             task=self.tasks[node.spec.task],
-            calls=calls,
+            calls=[call],
             config=node.config,
             capacity=capacity,
             log_prefix=f"logs/{self.id}/{node.spec.path}/{attempt.number}",
@@ -349,11 +411,14 @@ class _Run:
 
     # -- results ----------------------------------------------------------------------------
 
-    def finish(self, node: _Node, result: AttemptResult) -> None:
+    def finish(self, node: _Node, number: int, result: AttemptResult) -> None:
+        index = index_of(node, number)
+        if node.attempts[index].phase is not Phase.RUNNING:  # a cancelled item: recorded already
+            return
         succeeded = result.outcome is Outcome.SUCCEEDED
         kind = AttemptKind.USER if succeeded or result.outcome in USER_OUTCOMES else AttemptKind.SYSTEM
         attempt = replace(
-            node.attempts[-1],
+            node.attempts[index],
             phase=Phase.SUCCEEDED if succeeded else Phase.FAILED,
             kind=kind,
             error=result.error,
@@ -361,33 +426,70 @@ class _Run:
             finished_at=self.now(),
             logs=dict(result.logs),
         )
-        node.attempts[-1] = attempt
-        self.changes.append(AttemptChange(self.id, node.spec.path, attempt))
-        if succeeded:
-            outputs = self.outputs_of(node, result)
-            if node.key is not None:
-                key = node.key
-                self.changes.append(CachePut(key.key, outputs, self.id, node.spec.path, key.task, key.parts))
-                self.latest[key.task] = key.parts
-            self.succeed(node, outputs, CacheStatus.MISS if node.config.cache else CacheStatus.DISABLED)
-        else:
-            self.retry_or_fail(node, result.error or result.outcome.value)
-
-    def outputs_of(self, node: _Node, result: AttemptResult) -> dict[str, Any]:
-        calls = list(result.outputs or [])
-        if node.spec.kind == "map":
-            names = [p.name for p in self.spec.tasks[node.spec.task].interface.outputs]
-            return {name: [call[name] for call in calls] for name in names}
-        return dict(calls[0]) if calls else {}
-
-    def retry_or_fail(self, node: _Node, error: str) -> None:
-        if may_retry(node.attempts, node.config):
-            calls = self.calls_of(node, self.inputs_of(node))
-            if calls is not None:
-                self.submit_attempt(node, calls)
+        node.attempts[index] = attempt
+        item = attempt.item
+        if not succeeded:
+            self.changes.append(AttemptChange(self.id, node.spec.path, attempt))
+            self.retry_or_fail(node, result.error or result.outcome.value, item)
             return
-        count = len(node.attempts)
-        self.set_phase(node, Phase.FAILED, error=f"failed after {count} attempt{'s' * (count > 1)}: {error}")
+        outputs = dict(next(iter(result.outputs or ()), {}))
+        self.changes.append(
+            AttemptChange(self.id, node.spec.path, attempt, None if item is None else outputs)
+        )
+        if item is None:
+            self.node_done(node, outputs)
+            return
+        node.done[item] = outputs
+        if len(node.done) == len(node.calls or ()):
+            self.node_done(node, self.map_outputs(node))
+
+    def map_outputs(self, node: _Node) -> dict[str, list[Any]]:
+        """A map node's outputs: one list per output of its task, in item order."""
+        names = [p.name for p in self.spec.tasks[node.spec.task].interface.outputs]
+        items = range(len(node.calls or ()))
+        return {name: [node.done[i][name] for i in items] for name in names}
+
+    def node_done(self, node: _Node, outputs: Mapping[str, Any]) -> None:
+        if node.key is not None:
+            key = node.key
+            self.changes.append(CachePut(key.key, outputs, self.id, node.spec.path, key.task, key.parts))
+            self.latest[key.task] = key.parts
+        self.succeed(node, outputs, CacheStatus.MISS if node.config.cache else CacheStatus.DISABLED)
+
+    def retry_or_fail(self, node: _Node, error: str, item: int | None) -> None:
+        """After a failed attempt of a task node or of one item: another, or the node fails."""
+        mine = attempts_of(node, item)
+        if may_retry(mine, node.config):
+            call = self.inputs_of(node) if item is None else (node.calls or [])[item]
+            self.submit_attempt(node, call, item)
+            return
+        tries = f"after {len(mine)} attempt{'s' * (len(mine) > 1)}: {error}"
+        if item is None:
+            self.set_phase(node, Phase.FAILED, error=f"failed {tries}")
+            return
+        self.cancel_items(node, item)
+        count = len(node.calls or ())
+        self.set_phase(node, Phase.FAILED, error=f"item {item} of {count} failed {tries}")
+
+    def cancel_items(self, node: _Node, failed: int) -> None:
+        """A map node failed because of one item: its other running items are recorded
+        ``ABORTED`` and cancelled once that is written (``commit``)."""
+        pending = [request for owner, request in self.to_submit if owner is node]  # not sent yet
+        self.to_submit = [(owner, request) for owner, request in self.to_submit if owner is not node]
+        sent = [self.requests[future] for future, owner in self.running.items() if owner is node]
+        for request in pending + sent:
+            index = index_of(node, request.attempt)
+            if node.attempts[index].phase is not Phase.RUNNING:
+                continue
+            ended = replace(
+                node.attempts[index],
+                phase=Phase.ABORTED,
+                error=CANCELLED_ITEM.format(item=failed),
+                finished_at=self.now(),
+            )
+            node.attempts[index] = ended
+            self.changes.append(AttemptChange(self.id, node.spec.path, ended))
+        self.to_cancel.extend(sent)
 
     def succeed(self, node: _Node, outputs: Mapping[str, Any], cache: CacheStatus) -> None:
         node.outputs = outputs
@@ -403,8 +505,11 @@ class _Run:
         outputs: Mapping[str, Any] | None = None,
         error: str | None = None,
         cache_reason: str | None = None,
+        items: int | None = None,
     ) -> None:
-        self.record_phase(node, phase, cache=cache, outputs=outputs, error=error, cache_reason=cache_reason)
+        self.record_phase(
+            node, phase, cache=cache, outputs=outputs, error=error, cache_reason=cache_reason, items=items
+        )
         if phase.terminal:
             self.settle_dependents(node)
 
@@ -417,6 +522,7 @@ class _Run:
         outputs: Mapping[str, Any] | None = None,
         error: str | None = None,
         cache_reason: str | None = None,
+        items: int | None = None,
     ) -> None:
         node.record = replace(
             node.record,
@@ -424,9 +530,10 @@ class _Run:
             cache=cache or node.record.cache,
             error=error,
             cache_reason=cache_reason or node.record.cache_reason,
+            items=node.record.items if items is None else items,
         )
         self.changes.append(
-            NodeChange(self.id, node.spec.path, phase, cache, outputs, error, self.now(), cache_reason)
+            NodeChange(self.id, node.spec.path, phase, cache, outputs, error, self.now(), cache_reason, items)
         )
 
     def heartbeat(self) -> None:
@@ -445,10 +552,11 @@ class _Run:
         for node in self.nodes.values():
             if node.phase.terminal:
                 continue
-            if node.attempts and node.attempts[-1].phase is Phase.RUNNING:
-                ended = replace(node.attempts[-1], phase=Phase.ABORTED, finished_at=self.now())
-                node.attempts[-1] = ended
-                self.changes.append(AttemptChange(self.id, node.spec.path, ended))
+            for index, attempt in enumerate(node.attempts):  # a map node's items: every one
+                if attempt.phase is Phase.RUNNING:
+                    ended = replace(attempt, phase=Phase.ABORTED, finished_at=self.now())
+                    node.attempts[index] = ended
+                    self.changes.append(AttemptChange(self.id, node.spec.path, ended))
             self.record_phase(node, Phase.ABORTED, error=ABORTED_BY_REQUEST)
         self.running.clear()
         self.changes.append(ExecutionChange(self.id, Phase.ABORTED, error=ABORTED_BY_REQUEST, at=self.now()))
@@ -475,6 +583,19 @@ class _Run:
         self.changes.append(
             ExecutionChange(self.id, Phase.SUCCEEDED, outputs=returned(self.spec, result), at=self.now())
         )
+
+
+def attempts_of(node: _Node, item: int | None) -> list[Attempt]:
+    """The attempts of one item of a map node, or of a task node (``item`` None): what its
+    budgets and placement count."""
+    return [a for a in node.attempts if a.item == item]
+
+
+def index_of(node: _Node, number: int) -> int:
+    """Where attempt ``number`` is in ``node.attempts`` (numbered 1, 2, ... in order)."""
+    if 0 < number <= len(node.attempts) and node.attempts[number - 1].number == number:
+        return number - 1
+    return next(i for i, a in enumerate(node.attempts) if a.number == number)
 
 
 def returned(spec: WorkflowSpec, outputs: Mapping[str, Any]) -> Any:

@@ -64,6 +64,12 @@ class Capacity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
+    """One try at running a task node, or one item of a map node (``item``: its index).
+
+    ``number`` is unique within the node, items included (it names the attempt's logs and the
+    executor's handle on it); an item's attempts are those with its ``item``, in number order.
+    """
+
     number: int
     phase: Phase
     kind: AttemptKind
@@ -73,10 +79,12 @@ class Attempt:
     started_at: float | None = None
     finished_at: float | None = None
     logs: Mapping[str, str] = field(default_factory=dict)
+    item: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,
+            "item": self.item,
             "phase": self.phase.value,
             "kind": self.kind.value,
             "error": self.error,
@@ -99,7 +107,12 @@ class Attempt:
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
             logs=dict(data.get("logs") or {}),
+            item=data.get("item"),
         )
+
+
+ITEM_STATES: Final = ("succeeded", "failed", "running", "aborted")
+"""What ``NodeExecution.item_counts`` counts, by the phase of each item's latest attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,25 @@ class NodeExecution:
     error: str | None = None
     cache_reason: str | None = None
     """Why a node missed the cache (``cache: miss``): what changed since the task's last entry."""
+    items: int | None = None
+    """A map node's number of items, once it started (None: a task node, or not started)."""
+
+    def item_counts(self) -> dict[str, int] | None:
+        """``{"total", "succeeded", "failed", "running", "aborted"}`` of a started map node, each
+        item counted by its latest attempt (an item retrying counts as running; ``failed`` ones
+        spent their budget). None for a task node."""
+        if self.items is None:
+            return None
+        latest: dict[int, Phase] = {}
+        for attempt in self.attempts:  # in number order: the last one of an item wins
+            if attempt.item is not None:
+                latest[attempt.item] = attempt.phase
+        counts = dict.fromkeys(ITEM_STATES, 0)
+        for phase in latest.values():
+            state = phase.value.lower()
+            if state in counts:
+                counts[state] += 1
+        return {"total": self.items, **counts}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +162,7 @@ class NodeExecution:
             "outputs": None if self.outputs is None else dict(self.outputs),
             "error": self.error,
             "cache_reason": self.cache_reason,
+            "items": self.item_counts(),
         }
 
     def to_json(self, fragments: JsonFragments) -> str:
@@ -139,11 +172,13 @@ class NodeExecution:
         outputs = "null" if self.outputs is None else encode_json(dict(self.outputs))
         error = "null" if self.error is None else encode_basestring(self.error)
         reason = "null" if self.cache_reason is None else encode_basestring(self.cache_reason)
+        items = "null" if self.items is None else encode_json(self.item_counts())
         return (
             f'{{"path":{encode_basestring(self.path)},"hook":{hook},"task":{encode_basestring(self.task)},'
             f'"phase":"{self.phase.value}","cache":"{self.cache.value}",'
             f'"config":{fragments.config(self.config)},"provenance":{fragments.provenance(self.provenance)},'
-            f'"attempts":{attempts},"outputs":{outputs},"error":{error},"cache_reason":{reason}}}'
+            f'"attempts":{attempts},"outputs":{outputs},"error":{error},"cache_reason":{reason},'
+            f'"items":{items}}}'
         )
 
     @classmethod
@@ -162,6 +197,7 @@ class NodeExecution:
             outputs=data.get("outputs"),
             error=data.get("error"),
             cache_reason=data.get("cache_reason"),
+            items=None if data.get("items") is None else int(data["items"]["total"]),
         )
 
 

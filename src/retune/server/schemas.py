@@ -74,7 +74,8 @@ class SourceDocument(_Document):
 
 
 class AttemptDocument(_Document):
-    number: int
+    number: int = Field(description="Unique within the node, a map node's items included.")
+    item: int | None = Field(None, description="A map node's attempt: the index of the item it ran.")
     phase: Phase
     kind: AttemptKind
     error: str | None
@@ -83,6 +84,14 @@ class AttemptDocument(_Document):
     started_at: float | None
     finished_at: float | None
     logs: dict[str, str]
+
+
+class ItemsDocument(_Document):
+    total: int
+    succeeded: int
+    failed: int = Field(description="Items that spent their retries: the node failed.")
+    running: int = Field(description="Items running, a retry included.")
+    aborted: int = Field(description="Items cancelled because another one failed, or by an abort.")
 
 
 class NodeDocument(_Document):
@@ -98,6 +107,9 @@ class NodeDocument(_Document):
     error: str | None
     cache_reason: str | None = Field(
         None, description="Why the node missed the cache: what changed since its task's last entry."
+    )
+    items: ItemsDocument | None = Field(
+        None, description="A map node once started: its items, each counted by its latest attempt."
     )
 
 

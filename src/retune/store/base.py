@@ -119,15 +119,19 @@ class NodeChange:
     error: str | None = None
     at: float = 0.0
     cache_reason: str | None = None  # why a node missed the cache; None keeps the stored one
+    items: int | None = None  # a map node's number of items, set when it starts; None keeps it
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptChange:
-    """Insert or update one attempt row, keyed by (execution, path, number)."""
+    """Insert or update one attempt row, keyed by (execution, path, number). A map item's
+    attempt that succeeded carries the item's ``outputs``: stored beside the attempt, not in
+    the record, and read back by ``Store.item_outputs`` when the execution resumes."""
 
     execution_id: str
     path: str
     attempt: Attempt
+    outputs: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +187,9 @@ class Store(Protocol):
 
     def list_executions(self, *, limit: int = 50) -> list[Execution]:
         """Newest first; ``nodes`` may be empty in these summaries."""
+
+    def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:
+        """Item index -> outputs, for the items of a map node that succeeded (resume)."""
 
     def cache_get(self, key: str) -> Mapping[str, Any] | None: ...
 

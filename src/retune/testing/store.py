@@ -60,6 +60,8 @@ class MemoryStore:
         self.cache: dict[str, Mapping[str, Any]] = {}
         self.cache_parts: dict[str, Mapping[str, Any]] = {}  # task -> parts of its newest entry
         self.reservations: dict[str, tuple[str, float]] = {}
+        # (execution, path) -> item -> outputs: the SQL store's ``attempts.outputs``.
+        self.items: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
         self.events: list[Change] = []
         self.clock: Callable[[], float] = time.monotonic
 
@@ -77,6 +79,7 @@ class MemoryStore:
     def apply(self, changes: Sequence[Change]) -> None:
         with self.lock:
             executions, cache, parts = dict(self.executions), dict(self.cache), dict(self.cache_parts)
+            items: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
             for change in changes:
                 if isinstance(change, CachePut):
                     cache[change.key] = change.outputs
@@ -87,7 +90,13 @@ class MemoryStore:
                 if record is None:
                     raise IllegalTransition(f"no execution {change.execution_id}")
                 executions[change.execution_id] = _changed(record, change)
+                if isinstance(change, AttemptChange) and change.outputs is not None:
+                    item = change.attempt.item
+                    if item is not None:
+                        items.setdefault((change.execution_id, change.path), {})[item] = change.outputs
             self.executions, self.cache, self.cache_parts = executions, cache, parts
+            for key, outputs in items.items():
+                self.items.setdefault(key, {}).update(outputs)
             self.events.extend(changes)
 
     def get_execution(self, execution_id: str) -> Execution:
@@ -99,6 +108,10 @@ class MemoryStore:
     def list_executions(self, *, limit: int = 50) -> list[Execution]:
         ordered = sorted(self.executions.values(), key=lambda e: e.created_at or 0, reverse=True)
         return ordered[:limit]
+
+    def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:
+        with self.lock:
+            return dict(self.items.get((execution_id, path), {}))
 
     def cache_get(self, key: str) -> Mapping[str, Any] | None:
         return self.cache.get(key)
@@ -306,6 +319,7 @@ def _changed(record: Execution, change: Change) -> Execution:
             outputs=change.outputs if change.outputs is not None else node.outputs,
             error=change.error,
             cache_reason=change.cache_reason or node.cache_reason,
+            items=change.items if change.items is not None else node.items,
         )
     elif isinstance(change, AttemptChange):
         attempts = [a for a in node.attempts if a.number != change.attempt.number]

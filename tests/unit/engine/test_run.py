@@ -109,7 +109,12 @@ def test_fan_out_lists_and_map_tasks_feed_a_reduction() -> None:
     assert record.outputs == (1 + 2 + 3 + 4) + (11 + 21 + 31)
     mapped = next(n for n in record.nodes if n.path == "n4")
     assert mapped.outputs == {"o0": [11, 21, 31]}
-    assert len(mapped.attempts) == 1
+    assert [(a.number, a.item, a.phase) for a in mapped.attempts] == [  # an attempt per item
+        (1, 0, Phase.SUCCEEDED),
+        (2, 1, Phase.SUCCEEDED),
+        (3, 2, Phase.SUCCEEDED),
+    ]
+    assert mapped.to_dict()["items"] == {"total": 3, "succeeded": 3, "failed": 0, "running": 0, "aborted": 0}
 
 
 def test_preemptions_are_system_attempts_and_the_last_attempt_runs_on_demand() -> None:

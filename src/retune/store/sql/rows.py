@@ -75,6 +75,7 @@ class Batch:
                 else dumps(dict(change.outputs), f"the outputs of {_place(change)}"),
                 "b_error": change.error,
                 "b_cache_reason": change.cache_reason,
+                "b_items": change.items,
                 "b_started": at if change.phase is Phase.RUNNING else None,
                 "b_finished": at if change.phase.terminal else None,
                 "b_at": at,
@@ -87,6 +88,11 @@ class Batch:
         row["logs"] = dumps(row["logs"], f"the logs of attempt {attempt.number} of {_place(change)}")
         row["execution_id"] = change.execution_id
         row["path"] = change.path
+        row["outputs"] = (
+            None
+            if change.outputs is None
+            else dumps(dict(change.outputs), f"the outputs of item {attempt.item} of {_place(change)}")
+        )
         self.attempts.append(row)
 
     def _execution(self, change: ExecutionChange, at: float) -> None:
@@ -130,13 +136,15 @@ def node_row(execution_id: str, position: int, node: NewNode, now: float, fragme
         "finished_at": None,
         "updated_at": now,
         "cache_reason": None,
+        "items": None,
     }
 
 
 COLUMNS: Final = {
-    table.name: tuple(c.name for c in table.c) for table in (t.executions, t.node_executions, t.attempts)
+    table.name: tuple(c.name for c in table.c if c.name not in t.UNREAD.get(table.name, ()))
+    for table in (t.executions, t.node_executions, t.attempts)
 }
-"""Column names in the order ``statements._select`` reads them."""
+"""Column names in the order ``statements._select`` reads them (``tables.UNREAD`` left out)."""
 
 
 RETURNED = "$returned"
@@ -203,6 +211,7 @@ class Decoder:
             ),
             error=row["error"],
             cache_reason=row["cache_reason"],
+            items=row["items"],
         )
 
     def attempt(self, values: Sequence[Any]) -> tuple[str, Attempt]:
@@ -218,6 +227,7 @@ class Decoder:
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             logs=MappingProxyType(loads(row["logs"])),
+            item=row["item"],
         )
 
     def _config(self, text: str) -> EffectiveConfig:

@@ -136,6 +136,7 @@ class Statements:
                 cache_reason=sa.func.coalesce(
                     sa.bindparam("b_cache_reason", type_=sa.Text), n.c.cache_reason
                 ),
+                items=sa.func.coalesce(sa.bindparam("b_items", type_=sa.Integer), n.c["items"]),
                 started_at=sa.func.coalesce(n.c.started_at, sa.bindparam("b_started", type_=sa.Float)),
                 finished_at=sa.func.coalesce(sa.bindparam("b_finished", type_=sa.Float), n.c.finished_at),
                 updated_at=sa.bindparam("b_at", type_=sa.Float),
@@ -180,6 +181,16 @@ class Statements:
         self.select_attempts_sql = sql(
             _select(a).where(a.c.execution_id == sa.bindparam("id")).order_by(a.c.path, a.c.number)
         )
+        self.select_item_outputs_sql = sql(
+            sa.select(a.c.item, sa.cast(a.c.outputs, sa.Text))
+            .where(
+                a.c.execution_id == sa.bindparam("id"),
+                a.c.path == sa.bindparam("path"),
+                a.c.item.is_not(None),
+                a.c.outputs.is_not(None),
+            )
+            .order_by(a.c.number)
+        )
 
         r = t.cache_reservations
         now = sa.literal_column(_NOW[name], sa.Float)  # the database's clock: one for every process
@@ -220,8 +231,12 @@ class Statements:
 
 
 def _select(table: sa.Table) -> sa.Select[Any]:
-    """Every column in table order, JSON as its text (SQLite and psycopg alike), for ``rows.py``."""
-    return sa.select(*(sa.cast(c, sa.Text) if isinstance(c.type, sa.JSON) else c for c in table.c))
+    """Every column a record reads (``tables.UNREAD`` left out) in table order, JSON as its text
+    (SQLite and psycopg alike), for ``rows.py``."""
+    unread = t.UNREAD.get(table.name, ())
+    return sa.select(
+        *(sa.cast(c, sa.Text) if isinstance(c.type, sa.JSON) else c for c in table.c if c.name not in unread)
+    )
 
 
 def _insert_arrays(table: sa.Table, alike: frozenset[str]) -> sa.Insert:

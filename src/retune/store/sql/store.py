@@ -400,6 +400,13 @@ class SqlStore:
             ids = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).scalars().all()
         return [replace(self.get_execution(i), nodes=()) for i in ids]
 
+    @_reconnecting
+    def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:
+        with self._raw(write=False) as cursor:
+            cursor.execute(self._sql.select_item_outputs_sql, {"id": execution_id, "path": path})
+            where = f"the outputs of an item of node {path!r} of execution {execution_id!r}"
+            return {int(item): dict(loads(text, where)) for item, text in cursor.fetchall()}
+
     # -- cache -----------------------------------------------------------------------------
 
     @_reconnecting

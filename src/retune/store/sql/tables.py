@@ -72,6 +72,8 @@ node_executions: Final = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
     # Revision 0005: why the node missed the cache.
     sa.Column("cache_reason", sa.Text, nullable=True),
+    # Revision 0006: a map node's number of items, once it started.
+    sa.Column("items", sa.Integer, nullable=True),
 )
 
 attempts: Final = sa.Table(
@@ -88,12 +90,19 @@ attempts: Final = sa.Table(
     sa.Column("started_at", sa.Float, nullable=True),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Column("logs", JSON, nullable=False),
+    # Revision 0006: a map item's attempt: its index, and its outputs once it succeeded (read
+    # back only on resume, never with the record).
+    sa.Column("item", sa.Integer, nullable=True),
+    sa.Column("outputs", JSON, nullable=True),
     sa.ForeignKeyConstraint(
         ["execution_id", "path"],
         ["node_executions.execution_id", "node_executions.path"],
         ondelete="CASCADE",
     ),
 )
+
+UNREAD: Final = {"attempts": ("outputs",)}
+"""Columns a record leaves out: map items' outputs are read only on resume (``item_outputs``)."""
 
 cache_entries: Final = sa.Table(
     "cache_entries",
