@@ -10,8 +10,9 @@ admits work against its capacity so concurrent attempts never oversubscribe it.
 
 ``executors.factory`` builds the configured executor for ``rt.run``, the CLI and workers.
 
-A map node is one attempt with several *calls* (one per item), so items run and are
-recorded in batches; a plain task node is an attempt with one call.
+The engine sends one call per attempt: a map node's items are attempts of their own
+(decision 0022). An attempt of several calls, run in order in one process, is still accepted
+(a batch of small items, should the engine pack them again).
 """
 
 from __future__ import annotations

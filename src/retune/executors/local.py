@@ -15,7 +15,7 @@
    (none for an attempt that asked for none; a process keeps the devices of its first attempt,
    since CUDA reads them once), and runs the attempt there (``retune.task_runtime.main``): environment, log capture and
    memory limit apply to that attempt only.
-4. A timeout (``config.timeout`` per call, so a map attempt of n calls gets n times it) or a
+4. A timeout (``config.timeout`` per call, so an attempt of n calls gets n times it) or a
    memory limit exceeded kills the process (``TIMEOUT``, ``OOM``); a process that exits or
    dies of a signal its code provoked (SIGSEGV, SIGABRT, ...) is ``CRASHED``, with the end of
    its stderr; one killed from outside is ``LOST``. Either way the slot starts a fresh process
