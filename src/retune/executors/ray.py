@@ -336,7 +336,9 @@ class RayExecutor:
             if where is not None and not _answers(where, CONNECT_TIMEOUT):
                 raise ConnectionError(f"the Ray cluster at {self.address} does not answer")
             ray.init(
-                address=self.address,
+                # None starts a local instance, as documented: Ray's own None would join any
+                # cluster this machine last started (/tmp/ray/ray_current_cluster), another user's too.
+                address=self.address or "local",
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
