@@ -17,15 +17,10 @@ a map node is still one attempt, so on Ray it would be one Ray task.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray loads
-
 import itertools
+import os
 import time
 from typing import Any
-
-import ray
 
 import retune as rt
 from bench import workloads
@@ -40,6 +35,9 @@ _seeds = itertools.count(1000)
 
 
 def bench_ray_fan() -> list[Row]:
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray loads
+    import ray  # here, not at the top: the other benchmarks neither need Ray nor pay its import
+
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(
@@ -101,6 +99,8 @@ def _direct_per_task() -> float:
 
 
 def _direct_fan(width: int, x: int) -> int:
+    import ray
+
     requests = _requests()
     add = ray.remote(**requests)(workloads.add.fn)
     total = ray.remote(**requests)(workloads.total.fn)
