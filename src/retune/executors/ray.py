@@ -106,6 +106,9 @@ INTERRUPTIBLE_LABEL: Final = ("retune.io/capacity", "interruptible")
 INTERRUPTIBLE_RESOURCE: Final = "interruptible"
 """The custom Ray resource that marks a node interruptible as well (for clusters without labels)."""
 
+STRANDED: Final = "every interruptible Ray node the attempt could run on died"
+"""The error of an interruptible attempt that was waiting for a node that died."""
+
 NODE_ID_LABEL: Final = "ray.io/node-id"
 """The label Ray gives every node: what placement selects on (a label and a resource alike)."""
 
@@ -445,8 +448,9 @@ class RayExecutor:
 
     def _preempt_stranded(self) -> None:
         """End ``PREEMPTED`` the interruptible attempts whose every node died before they
-        started: Ray would keep them pending until such a node came back (one that ran on its
-        node hears ``NodeDiedError`` from Ray itself)."""
+        started, should Ray keep them pending (it fails one whose single selected node died,
+        ``TaskUnschedulableError``, but says nothing of a selector of several nodes); one that
+        ran on its node hears ``NodeDiedError`` from Ray itself."""
         with self._lock:
             placed = [job for job in self._jobs.values() if job.capacity is Capacity.INTERRUPTIBLE]
         if not placed:
@@ -464,7 +468,7 @@ class RayExecutor:
                 del self._jobs[job.request.identity]
             with contextlib.suppress(Exception):
                 ray.cancel(job.ref, force=True)
-            _resolve(job.future, _preempted("every interruptible Ray node the attempt could run on died"))
+            _resolve(job.future, _preempted(STRANDED))
 
     def _gcs_answers(self) -> bool:
         return self._gcs is not None and _answers(self._gcs, PROBE_EVERY)
@@ -559,6 +563,10 @@ class RayExecutor:
             self._nodes = None  # read the nodes again before placing the next attempt
             if job.capacity is Capacity.INTERRUPTIBLE:
                 return _preempted(f"the interruptible Ray node running the attempt died: {_first_line(exc)}")
+        if isinstance(exc, errors.TaskUnschedulableError) and job.capacity is Capacity.INTERRUPTIBLE:
+            # Ray's own answer for a waiting attempt whose one selected node died.
+            self._nodes = None
+            return _preempted(f"{STRANDED}: {_first_line(exc)}")
         what = {
             errors.WorkerCrashedError: "the Ray worker running the attempt died (killed from outside, or crashed)",
             errors.NodeDiedError: "the Ray node running the attempt died",

@@ -11,6 +11,7 @@ runs last.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray loads
@@ -280,7 +281,8 @@ def _running(pid: int) -> bool:
 def test_an_interruptible_nodes_attempt_is_preempted_with_its_node_and_retried_on_demand(
     cluster: Cluster, executor: RayExecutor, store: Store, blobs: BlobStore, tmp_path: Path
 ) -> None:
-    """Runs last: it takes the module cluster's interruptible node away."""
+    """Runs last: it takes the module cluster's interruptible node away. An attempt still waiting
+    for room on that node is preempted too, rather than left pending for a node that is gone."""
     (spot,) = [node for node in cluster.list_all_nodes() if node.node_id in _interruptible_ids()]
     assert executor.interruptible_capacity is True
     marker = tmp_path / "nodes"
@@ -296,9 +298,20 @@ def test_an_interruptible_nodes_attempt_is_preempted_with_its_node_and_retried_o
         assert time.monotonic() < deadline, "the task never started"
         time.sleep(0.05)
     first_node = marker.read_text().strip()
+    waiting_request = dataclasses.replace(
+        request(
+            ref(ray_tasks.add),
+            [{"a": 1, "b": 2}],
+            config=effective(requests=resources(cpu=1)),
+            node="waiting",
+        ),
+        capacity=Capacity.INTERRUPTIBLE,
+    )
+    waiting = executor.submit(waiting_request)  # 250m of the node's one cpu are taken: it waits
 
     cluster.remove_node(spot)
     running.join(timeout=60)
+    stranded = waiting.result(timeout=30)
 
     execution = outcome["run"]
     assert first_node == spot.node_id, "the first attempt ran on the interruptible node"
@@ -317,6 +330,12 @@ def test_an_interruptible_nodes_attempt_is_preempted_with_its_node_and_retried_o
         Capacity.ON_DEMAND,
     )
     assert executor.interruptible_capacity is False
+    assert (stranded.outcome, stranded.capacity) == (Outcome.PREEMPTED, Capacity.INTERRUPTIBLE), (
+        stranded.error
+    )
+    assert (stranded.error or "").startswith(
+        "preempted: every interruptible Ray node the attempt could run on died"
+    )
 
 
 def _interruptible_ids() -> set[str]:
