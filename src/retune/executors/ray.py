@@ -49,6 +49,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import contextlib
 import importlib
+import json
 import logging
 import socket
 import threading
@@ -93,6 +94,9 @@ LOST_AFTER: Final = 3.0
 
 CONNECT_TIMEOUT: Final = 2.0
 """Seconds a cluster's address may take to accept a connection before it is called away."""
+
+BOUND_KEPT: Final = 256
+"""Distinct sets of Ray task options kept bound (``RayExecutor._remote``)."""
 
 NODES_FRESH: Final = 2.0
 """Seconds ``check`` reuses what it read of the cluster's nodes (``rt.run`` checks every node)."""
@@ -234,6 +238,7 @@ class RayExecutor:
         self._store = (url, dict(blob_options or {}))
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str, int], _Job] = {}
+        self._bound: dict[str, Any] = {}
         self._owned = False  # whether this executor called ray.init (and so ray.shutdown)
         self._connected = False
         self._gcs: tuple[str, int] | None = None
@@ -283,7 +288,7 @@ class RayExecutor:
                 options = self._options(request)
                 if selector:
                     options["label_selector"] = selector
-                ref = _REMOTE.options(**options).remote(self._attempt(request))
+                ref = self._remote(options).remote(self._attempt(request))
             except Exception as exc:
                 future.set_result(_lost(f"the Ray cluster refused the attempt: {_first_line(exc)}"))
                 return future
@@ -500,8 +505,20 @@ class RayExecutor:
             "memory": config.requests.mem,
             "num_gpus": config.requests.gpu,
             "runtime_env": runtime_env,
-            "name": f"{task.name} {request.execution_id}/{request.node}#{request.attempt}",
+            # The task's name, not the attempt's: options are bound once per distinct set (``_remote``).
+            "name": task.name,
         }
+
+    def _remote(self, options: dict[str, Any]) -> Any:
+        """``_REMOTE`` with ``options`` bound, reused for the same options: Ray's ``.options()``
+        validates them and builds a wrapper each call, half of what submitting costs (~0.5 ms)."""
+        key = json.dumps(options, sort_keys=True)
+        bound = self._bound.get(key)
+        if bound is None:
+            if len(self._bound) >= BOUND_KEPT:
+                self._bound.clear()
+            bound = self._bound[key] = _REMOTE.options(**options)
+        return bound
 
     def _attempt(self, request: AttemptRequest) -> dict[str, Any]:
         """What ``on_ray.run`` reads: the local task process's attempt, with the bundle by
