@@ -11,10 +11,10 @@ Ray is a placement layer here; the engine stays the only retry authority (DESIGN
    ``num_gpus`` are the effective requests, ``runtime_env.env_vars`` the effective environment
    plus ``RETUNE_CPU`` and ``RETUNE_BUNDLE`` (the bundle's digest, so that Ray gives each code
    bundle workers of its own), ``runtime_env.py_executable`` the image's interpreter. Placement
-   is a ``label_selector`` on Ray's ``ray.io/node-id``: an attempt the engine placed
-   ``INTERRUPTIBLE`` goes to the interruptible nodes (labelled ``retune.io/capacity=
-   interruptible``, or holding the custom resource ``interruptible``) that can hold it, any
-   other to the rest (none alive that hold it: on-demand, and the record says so).
+   is a ``label_selector`` on Ray's ``ray.io/node-id`` (``executors.ray_placement``): an attempt
+   the engine placed ``INTERRUPTIBLE`` goes to the interruptible nodes (labelled
+   ``retune.io/capacity=interruptible``, or holding the custom resource ``interruptible``) that
+   can hold it, any other to the rest (none alive that hold it: on-demand, and the record says so).
    The task body is ``retune.task_runtime.on_ray`` on the worker:
    it opens the blob store from its URL, installs the bundle from it, runs the calls as a local
    task process does, and writes outputs and logs to the blob store, so an execution survives
@@ -72,6 +72,7 @@ from retune.executors.base import (
     check_task_type,
     cpu_text,
 )
+from retune.executors.ray_placement import RayNode, check_fits, place
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
@@ -101,20 +102,8 @@ BOUND_KEPT: Final = 256
 NODES_FRESH: Final = 2.0
 """Seconds ``check`` reuses what it read of the cluster's nodes (``rt.run`` checks every node)."""
 
-_RESOURCES: Final = (("cpu", "CPU"), ("mem", "memory"), ("gpu", "GPU"))
-"""retune's resource names and Ray's."""
-
-INTERRUPTIBLE_LABEL: Final = ("retune.io/capacity", "interruptible")
-"""The Ray node label (key, value) of interruptible capacity (DESIGN §8)."""
-
-INTERRUPTIBLE_RESOURCE: Final = "interruptible"
-"""The custom Ray resource that marks a node interruptible as well (for clusters without labels)."""
-
 STRANDED: Final = "every interruptible Ray node the attempt could run on died"
 """The error of an interruptible attempt that was waiting for a node that died."""
-
-NODE_ID_LABEL: Final = "ray.io/node-id"
-"""The label Ray gives every node: what placement selects on (a label and a resource alike)."""
 
 log: Final = logging.getLogger("retune.executors.ray")
 log.addHandler(logging.NullHandler())
@@ -192,18 +181,6 @@ class _Job:
     """The interruptible nodes an ``INTERRUPTIBLE`` attempt may go to."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
-    """An alive Ray node as ``check`` and placement see it."""
-
-    id: str
-    resources: Mapping[str, float]
-    interruptible: bool
-
-    def holds(self, wanted: Mapping[str, float]) -> bool:
-        return all(wanted[ours] <= self.resources.get(theirs, 0.0) for ours, theirs in _RESOURCES)
-
-
 class RayExecutor:
     """``Executor`` running each attempt as one Ray task.
 
@@ -242,7 +219,7 @@ class RayExecutor:
         self._owned = False  # whether this executor called ray.init (and so ray.shutdown)
         self._connected = False
         self._gcs: tuple[str, int] | None = None
-        self._nodes: tuple[float, list[_Node]] | None = None
+        self._nodes: tuple[float, list[RayNode]] | None = None
         self._closed = False
         self._wake = threading.Event()
         self._connect()
@@ -261,7 +238,7 @@ class RayExecutor:
 
     def check(self, config: EffectiveConfig, task_type: str) -> None:
         self._static(config, task_type)
-        self._check_fits(config)
+        check_fits(self._alive_nodes(), config)
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()
@@ -271,7 +248,7 @@ class RayExecutor:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
             return future
         try:
-            self._check_fits(request.config)
+            check_fits(self._alive_nodes(), request.config)
         except Refused as exc:  # it fitted at launch: the cluster lost nodes since, not the task's fault
             future.set_result(_lost(f"refused: {exc}"))
             return future
@@ -284,7 +261,7 @@ class RayExecutor:
                 return future
             try:
                 self._connect()  # never .remote() unconnected: Ray would start a cluster of its own
-                capacity, nodes, selector = self._place(request)
+                capacity, nodes, selector = place(self._alive_nodes(), request.capacity, request.config)
                 options = self._options(request)
                 if selector:
                     options["label_selector"] = selector
@@ -365,7 +342,7 @@ class RayExecutor:
             with contextlib.suppress(Exception):
                 ray.shutdown()
 
-    def _alive_nodes(self) -> list[_Node]:
+    def _alive_nodes(self) -> list[RayNode]:
         now = time.monotonic()
         if self._nodes is not None and now - self._nodes[0] < NODES_FRESH:
             return self._nodes[1]
@@ -374,10 +351,10 @@ class RayExecutor:
             raise ConnectionError(f"the Ray cluster's GCS at {self._gcs_text()} does not answer")
         # ray.nodes() waits for a GCS that went away meanwhile until Ray gives up on it (and ends
         # this process): ask on a thread, and wait for it a bounded time.
-        answer: list[list[_Node]] = []
+        answer: list[list[RayNode]] = []
 
         def ask() -> None:
-            answer.append([_node(node) for node in ray.nodes() if node.get("Alive")])  # type: ignore[no-untyped-call]
+            answer.append([RayNode.of(node) for node in ray.nodes() if node.get("Alive")])  # type: ignore[no-untyped-call]
 
         asking = threading.Thread(target=ask, name="retune-ray-nodes", daemon=True)
         asking.start()
@@ -386,47 +363,6 @@ class RayExecutor:
             raise ConnectionError(f"the Ray cluster's GCS at {self._gcs_text()} did not list its nodes")
         self._nodes = (now, answer[0])
         return answer[0]
-
-    def _check_fits(self, config: EffectiveConfig) -> None:
-        """Refuse a request that no alive on-demand node can hold (an interruptible node's last
-        attempt runs on-demand too), naming the first resource too large for every such node,
-        or the whole request when each part fits somewhere but not together."""
-        alive = self._alive_nodes()
-        nodes = [node for node in alive if not node.interruptible]
-        which = "node" if len(nodes) == len(alive) else "on-demand node"
-        counted = f"{len(nodes)} {which}s" + (
-            "" if which == "node" else f", {len(alive) - len(nodes)} interruptible"
-        )
-        wanted = _wanted(config)
-        for ours, theirs in _RESOURCES:
-            most = max((node.resources.get(theirs, 0.0) for node in nodes), default=0.0)
-            if wanted[ours] > most:
-                raise Refused(
-                    f"resources.requests.{ours}",
-                    f"requests {ours}={format_quantity(ours, wanted[ours])} but no {which} of the Ray cluster "
-                    f"has that much (the largest has {ours}={format_quantity(ours, most)}; {counted})",
-                    f"Lower it (for example with the override HOOK.{ours}=...), or add a larger node to the cluster.",
-                )
-        if not any(node.holds(wanted) for node in nodes):
-            asked = ", ".join(f"{o}={format_quantity(o, wanted[o])}" for o, _ in _RESOURCES)
-            raise Refused(
-                "resources.requests",
-                f"requests {asked} but no single {which} of the Ray cluster has all of it",
-                "Lower one of them, or add a node that has all of it.",
-            )
-
-    def _place(self, request: AttemptRequest) -> tuple[Capacity, frozenset[str], dict[str, str]]:
-        """Where the attempt goes: ``(capacity, the interruptible nodes it may use, label_selector)``.
-        ``INTERRUPTIBLE``: the alive interruptible nodes that can hold it, or, with none,
-        on-demand (the record says where it ran). ``ON_DEMAND``: any node but the interruptible ones."""
-        nodes = self._alive_nodes()
-        if request.capacity is Capacity.INTERRUPTIBLE:
-            wanted = _wanted(request.config)
-            spot = sorted(node.id for node in nodes if node.interruptible and node.holds(wanted))
-            if spot:
-                return Capacity.INTERRUPTIBLE, frozenset(spot), {NODE_ID_LABEL: f"in({','.join(spot)})"}
-        spot = sorted(node.id for node in nodes if node.interruptible)
-        return Capacity.ON_DEMAND, frozenset(), {NODE_ID_LABEL: f"!in({','.join(spot)})"} if spot else {}
 
     def _watch(self) -> None:
         """While connected, probe the GCS; when it stayed away ``LOST_AFTER`` seconds, fail the
@@ -621,18 +557,6 @@ def _lost(error: str) -> AttemptResult:
 
 def _preempted(error: str) -> AttemptResult:
     return AttemptResult(Outcome.PREEMPTED, error=f"preempted: {error}", capacity=Capacity.INTERRUPTIBLE)
-
-
-def _node(described: Mapping[str, Any]) -> _Node:
-    """A node of ``ray.nodes()``: interruptible by its label or its custom resource."""
-    resources = {str(k): float(v) for k, v in described.get("Resources", {}).items()}
-    key, value = INTERRUPTIBLE_LABEL
-    labelled = (described.get("Labels") or {}).get(key) == value
-    return _Node(str(described["NodeID"]), resources, labelled or INTERRUPTIBLE_RESOURCE in resources)
-
-
-def _wanted(config: EffectiveConfig) -> dict[str, float]:
-    return {ours: float(getattr(config.requests, ours)) for ours, _ in _RESOURCES}
 
 
 def _resolve(future: Future[AttemptResult], result: AttemptResult) -> None:
