@@ -178,7 +178,10 @@ class Executor(Protocol):
     """Runs attempts. ``interruptible_capacity`` says whether it has any to offer."""
 
     name: str
-    interruptible_capacity: bool
+
+    @property
+    def interruptible_capacity(self) -> bool:
+        """Whether it has interruptible capacity to offer now (Ray: a labelled node is alive)."""
 
     def check(self, config: EffectiveConfig, task_type: str) -> None:
         """Raise ``Refused`` if an attempt of a ``task_type`` task with ``config`` could never

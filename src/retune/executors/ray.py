@@ -3,13 +3,19 @@
 Ray is a placement layer here; the engine stays the only retry authority (DESIGN §8).
 
 1. ``check`` refuses what can never run on the cluster: an unknown task type (or a
-   ``task_config`` its type refuses), a ``container_image`` (not run on Ray yet), a cpu request
-   Ray cannot express (a fraction above one core), and a request no alive node can hold
-   (``ray.nodes()``: CPU, memory, GPU of each node, read at most every ``NODES_FRESH`` seconds).
+   ``task_config`` its type refuses), a ``container_image`` that ``[images]`` does not map to an
+   executable interpreter, a cpu request Ray cannot express (a fraction above one core), and a
+   request no alive on-demand node can hold (``ray.nodes()``: CPU, memory, GPU of each node,
+   read at most every ``NODES_FRESH`` seconds; the last attempt of any node runs on-demand).
 2. ``submit`` starts one Ray task, ``max_retries=0``: ``num_cpus``, ``memory`` and
    ``num_gpus`` are the effective requests, ``runtime_env.env_vars`` the effective environment
    plus ``RETUNE_CPU`` and ``RETUNE_BUNDLE`` (the bundle's digest, so that Ray gives each code
-   bundle workers of its own). The task body is ``retune.task_runtime.on_ray`` on the worker:
+   bundle workers of its own), ``runtime_env.py_executable`` the image's interpreter. Placement
+   is a ``label_selector`` on Ray's ``ray.io/node-id`` (``executors.ray_placement``): an attempt
+   the engine placed ``INTERRUPTIBLE`` goes to the interruptible nodes (labelled
+   ``retune.io/capacity=interruptible``, or holding the custom resource ``interruptible``) that
+   can hold it, any other to the rest (none alive that hold it: on-demand, and the record says so).
+   The task body is ``retune.task_runtime.on_ray`` on the worker:
    it opens the blob store from its URL, installs the bundle from it, runs the calls as a local
    task process does, and writes outputs and logs to the blob store, so an execution survives
    the loss of its cluster.
@@ -20,6 +26,7 @@ Ray is a placement layer here; the engine stays the only retry authority (DESIGN
    | the task raised (its traceback, as ``task_runtime.calls.describe`` writes it) | ``USER_ERROR`` | user |
    | the worker died after writing the timeout mark (``on_ray``) | ``TIMEOUT`` | user |
    | Ray's memory monitor killed it (``OutOfMemoryError``) | ``OOM`` | user |
+   | its interruptible node died (or every interruptible node it could go to, before it started) | ``PREEMPTED`` | system |
    | the worker died (killed from outside, a crash), its node died, the owner or the object was lost, the ``runtime_env`` could not be set up, the blob store failed | ``LOST`` | system |
    | ``cancel`` (``ray.cancel(force=True)``) | ``LOST``, ``CANCELLED`` | system |
    | the cluster's GCS did not answer for ``LOST_AFTER`` seconds | ``LOST`` | system |
@@ -29,8 +36,7 @@ Ray is a placement layer here; the engine stays the only retry authority (DESIGN
    executor disconnects from it: Ray would otherwise end this very process once its GCS stayed
    away for ``gcs_rpc_server_reconnect_timeout_s``. The next ``submit`` connects again.
 
-There is no interruptible capacity yet: every attempt runs on-demand and says so. Numbers and
-what is left: docs/decisions/0020-ray-executor.md.
+Numbers and what is left: docs/decisions/0020-ray-executor.md.
 """
 
 from __future__ import annotations
@@ -43,13 +49,14 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import contextlib
 import importlib
+import json
 import logging
 import socket
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import ray
@@ -65,10 +72,12 @@ from retune.executors.base import (
     check_task_type,
     cpu_text,
 )
+from retune.executors.ray_placement import RayNode, check_fits, place
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
 from retune.settings import Settings
+from retune.settings import load as load_settings
 
 __all__ = ["ENTRYPOINT", "RayConfigCheck", "RayExecutor"]
 
@@ -87,11 +96,14 @@ LOST_AFTER: Final = 3.0
 CONNECT_TIMEOUT: Final = 2.0
 """Seconds a cluster's address may take to accept a connection before it is called away."""
 
+BOUND_KEPT: Final = 256
+"""Distinct sets of Ray task options kept bound (``RayExecutor._remote``)."""
+
 NODES_FRESH: Final = 2.0
 """Seconds ``check`` reuses what it read of the cluster's nodes (``rt.run`` checks every node)."""
 
-_RESOURCES: Final = (("cpu", "CPU"), ("mem", "memory"), ("gpu", "GPU"))
-"""retune's resource names and Ray's."""
+STRANDED: Final = "every interruptible Ray node the attempt could run on died"
+"""The error of an interruptible attempt that was waiting for a node that died."""
 
 log: Final = logging.getLogger("retune.executors.ray")
 log.addHandler(logging.NullHandler())
@@ -112,17 +124,13 @@ class RayConfigCheck:
     ``retune launch`` make before storing a launch (``executors.factory.config_check``), with no
     connection to the cluster; ``RayExecutor.check`` adds the nodes' resources."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, images: Mapping[str, str] | None = None) -> None:
         self.settings = settings
+        self._images = None if images is None else dict(images)
 
     def __call__(self, config: EffectiveConfig, task_type: str) -> None:
         check_task_type(config, task_type, self.settings)
-        if config.container_image is not None:
-            raise Refused(
-                "container_image",
-                f"the Ray executor does not run images yet (asked for {config.container_image!r})",
-                "Leave container_image unset for this run, or use the local executor, whose [images] name interpreters.",
-            )
+        self.interpreter(config.container_image)
         cpu = config.requests.cpu
         if cpu > 1 and cpu != int(cpu):
             raise Refused(
@@ -131,12 +139,46 @@ class RayConfigCheck:
                 f"Ask for a whole number of cores (HOOK.cpu={int(cpu) + 1}) or less than one.",
             )
 
+    def images(self) -> dict[str, str]:
+        """``[images]``: image name -> Python interpreter (given, else the settings')."""
+        if self._images is not None:
+            return self._images
+        return dict((self.settings if self.settings is not None else load_settings()).images)
+
+    def interpreter(self, image: str | None) -> str | None:
+        """The interpreter of ``image`` (``None``: the Ray workers' own), refused when ``[images]``
+        does not map it to an executable. The path is checked on this machine: Ray's
+        ``py_executable`` needs the same path on every node (a shared venv, a node image), and a
+        worker that cannot start under it leaves the task pending forever rather than failing."""
+        if image is None:
+            return None
+        images = self.images()
+        interpreter = images.get(image)
+        if interpreter is None:
+            known = ", ".join(repr(name) for name in sorted(images)) or "none"
+            raise Refused(
+                "container_image",
+                f"unknown image {image!r} (the Ray executor knows: {known})",
+                "Map it to a Python interpreter in the [images] table of retune.toml "
+                "(or RETUNE_IMAGES=name=/path/to/python), or override container_image with a known one.",
+            )
+        if not os.access(interpreter, os.X_OK):
+            raise Refused(
+                "container_image",
+                f"image {image!r} maps to {interpreter!r}, which is not an executable Python",
+                "Fix the [images] table of retune.toml (or RETUNE_IMAGES); every Ray node needs it at that path.",
+            )
+        return interpreter
+
 
 @dataclass(slots=True)
 class _Job:
     request: AttemptRequest
     future: Future[AttemptResult]
     ref: Any  # ray.ObjectRef
+    capacity: Capacity = Capacity.ON_DEMAND
+    nodes: frozenset[str] = frozenset()
+    """The interruptible nodes an ``INTERRUPTIBLE`` attempt may go to."""
 
 
 class RayExecutor:
@@ -149,7 +191,6 @@ class RayExecutor:
     """
 
     name = "ray"
-    interruptible_capacity = False
 
     def __init__(
         self,
@@ -159,6 +200,7 @@ class RayExecutor:
         blob_url: str | None = None,
         blob_options: Mapping[str, Any] | None = None,
         settings: Settings | None = None,
+        images: Mapping[str, str] | None = None,
     ) -> None:
         url = blob_url if blob_url is not None else getattr(blobs, "url", None)
         if not isinstance(url, str) or not url:
@@ -169,14 +211,15 @@ class RayExecutor:
         self.blobs = blobs
         self.address = address
         self.settings = settings
-        self._static = RayConfigCheck(settings)
+        self._static = RayConfigCheck(settings, images)
         self._store = (url, dict(blob_options or {}))
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str, int], _Job] = {}
+        self._bound: dict[str, Any] = {}
         self._owned = False  # whether this executor called ray.init (and so ray.shutdown)
         self._connected = False
         self._gcs: tuple[str, int] | None = None
-        self._nodes: tuple[float, list[dict[str, float]]] | None = None
+        self._nodes: tuple[float, list[RayNode]] | None = None
         self._closed = False
         self._wake = threading.Event()
         self._connect()
@@ -185,9 +228,17 @@ class RayExecutor:
 
     # --- the Executor protocol ---------------------------------------------------------------
 
+    @property
+    def interruptible_capacity(self) -> bool:
+        """Whether an alive node of the cluster is interruptible (what the engine's placement asks)."""
+        try:
+            return any(node.interruptible for node in self._alive_nodes())
+        except Exception:  # the cluster cannot be reached: nothing to offer; submit says the rest
+            return False
+
     def check(self, config: EffectiveConfig, task_type: str) -> None:
         self._static(config, task_type)
-        self._check_fits(config)
+        check_fits(self._alive_nodes(), config)
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()
@@ -197,7 +248,7 @@ class RayExecutor:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
             return future
         try:
-            self._check_fits(request.config)
+            check_fits(self._alive_nodes(), request.config)
         except Refused as exc:  # it fitted at launch: the cluster lost nodes since, not the task's fault
             future.set_result(_lost(f"refused: {exc}"))
             return future
@@ -210,11 +261,15 @@ class RayExecutor:
                 return future
             try:
                 self._connect()  # never .remote() unconnected: Ray would start a cluster of its own
-                ref = _REMOTE.options(**self._options(request)).remote(self._attempt(request))
+                capacity, nodes, selector = place(self._alive_nodes(), request.capacity, request.config)
+                options = self._options(request)
+                if selector:
+                    options["label_selector"] = selector
+                ref = self._remote(options).remote(self._attempt(request))
             except Exception as exc:
                 future.set_result(_lost(f"the Ray cluster refused the attempt: {_first_line(exc)}"))
                 return future
-            job = self._jobs[request.identity] = _Job(request, future, ref)
+            job = self._jobs[request.identity] = _Job(request, future, ref, capacity, nodes)
         self._wake.set()
         ref.future().add_done_callback(lambda done: self._settle(job, done))
         return future
@@ -226,7 +281,7 @@ class RayExecutor:
             return
         with contextlib.suppress(Exception):  # finished or gone meanwhile: nothing left to stop
             ray.cancel(job.ref, force=True)
-        _resolve(job.future, _lost(CANCELLED))
+        _resolve(job.future, replace(_lost(CANCELLED), capacity=job.capacity))
 
     def close(self) -> None:
         with self._lock:
@@ -236,7 +291,7 @@ class RayExecutor:
         for job in jobs:
             with contextlib.suppress(Exception):
                 ray.cancel(job.ref, force=True)
-            _resolve(job.future, _lost("the Ray executor was closed"))
+            _resolve(job.future, replace(_lost("the Ray executor was closed"), capacity=job.capacity))
         self._watchdog.join(timeout=5)
         self._disconnect()
 
@@ -266,7 +321,9 @@ class RayExecutor:
             if where is not None and not _answers(where, CONNECT_TIMEOUT):
                 raise ConnectionError(f"the Ray cluster at {self.address} does not answer")
             ray.init(
-                address=self.address,
+                # None starts a local instance, as documented: Ray's own None would join any
+                # cluster this machine last started (/tmp/ray/ray_current_cluster), another user's too.
+                address=self.address or "local",
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
@@ -285,7 +342,7 @@ class RayExecutor:
             with contextlib.suppress(Exception):
                 ray.shutdown()
 
-    def _alive_nodes(self) -> list[dict[str, float]]:
+    def _alive_nodes(self) -> list[RayNode]:
         now = time.monotonic()
         if self._nodes is not None and now - self._nodes[0] < NODES_FRESH:
             return self._nodes[1]
@@ -294,10 +351,10 @@ class RayExecutor:
             raise ConnectionError(f"the Ray cluster's GCS at {self._gcs_text()} does not answer")
         # ray.nodes() waits for a GCS that went away meanwhile until Ray gives up on it (and ends
         # this process): ask on a thread, and wait for it a bounded time.
-        answer: list[list[dict[str, float]]] = []
+        answer: list[list[RayNode]] = []
 
         def ask() -> None:
-            answer.append([dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")])  # type: ignore[no-untyped-call]
+            answer.append([RayNode.of(node) for node in ray.nodes() if node.get("Alive")])  # type: ignore[no-untyped-call]
 
         asking = threading.Thread(target=ask, name="retune-ray-nodes", daemon=True)
         asking.start()
@@ -306,28 +363,6 @@ class RayExecutor:
             raise ConnectionError(f"the Ray cluster's GCS at {self._gcs_text()} did not list its nodes")
         self._nodes = (now, answer[0])
         return answer[0]
-
-    def _check_fits(self, config: EffectiveConfig) -> None:
-        """Refuse a request that no alive node can hold, naming the first resource too large
-        for every node, or the whole request when each part fits somewhere but not together."""
-        nodes = self._alive_nodes()
-        wanted = {ours: float(getattr(config.requests, ours)) for ours, _ in _RESOURCES}
-        for ours, theirs in _RESOURCES:
-            most = max((node.get(theirs, 0.0) for node in nodes), default=0.0)
-            if wanted[ours] > most:
-                raise Refused(
-                    f"resources.requests.{ours}",
-                    f"requests {ours}={format_quantity(ours, wanted[ours])} but no node of the Ray cluster "
-                    f"has that much (the largest has {ours}={format_quantity(ours, most)}; {len(nodes)} nodes)",
-                    f"Lower it (for example with the override HOOK.{ours}=...), or add a larger node to the cluster.",
-                )
-        if not any(all(wanted[o] <= node.get(t, 0.0) for o, t in _RESOURCES) for node in nodes):
-            asked = ", ".join(f"{o}={format_quantity(o, wanted[o])}" for o, _ in _RESOURCES)
-            raise Refused(
-                "resources.requests",
-                f"requests {asked} but no single node of the Ray cluster has all of it",
-                "Lower one of them, or add a node that has all of it.",
-            )
 
     def _watch(self) -> None:
         """While connected, probe the GCS; when it stayed away ``LOST_AFTER`` seconds, fail the
@@ -342,6 +377,7 @@ class RayExecutor:
                 continue
             if self._gcs_answers():
                 away_since = None
+                self._preempt_stranded()
                 continue
             now = time.monotonic()
             away_since = away_since or now
@@ -350,6 +386,30 @@ class RayExecutor:
                     f"the Ray cluster's GCS at {self._gcs_text()} did not answer for {LOST_AFTER:g}s"
                 )
                 away_since = None
+
+    def _preempt_stranded(self) -> None:
+        """End ``PREEMPTED`` the interruptible attempts whose every node died before they
+        started, should Ray keep them pending (it fails one whose single selected node died,
+        ``TaskUnschedulableError``, but says nothing of a selector of several nodes); one that
+        ran on its node hears ``NodeDiedError`` from Ray itself."""
+        with self._lock:
+            placed = [job for job in self._jobs.values() if job.capacity is Capacity.INTERRUPTIBLE]
+        if not placed:
+            return
+        try:
+            alive = {node.id for node in self._alive_nodes()}
+        except Exception:
+            return  # the GCS went away meanwhile: the next probes say so
+        for job in placed:
+            if job.nodes & alive:
+                continue
+            with self._lock:
+                if self._jobs.get(job.request.identity) is not job:
+                    continue
+                del self._jobs[job.request.identity]
+            with contextlib.suppress(Exception):
+                ray.cancel(job.ref, force=True)
+            _resolve(job.future, _preempted(STRANDED))
 
     def _gcs_answers(self) -> bool:
         return self._gcs is not None and _answers(self._gcs, PROBE_EVERY)
@@ -362,7 +422,7 @@ class RayExecutor:
             jobs, self._jobs = list(self._jobs.values()), {}
         log.warning("%s; %d running attempts are lost", why, len(jobs))
         for job in jobs:
-            _resolve(job.future, _lost(why))
+            _resolve(job.future, replace(_lost(why), capacity=job.capacity))
         self._disconnect()
 
     # --- one attempt -------------------------------------------------------------------------
@@ -372,13 +432,29 @@ class RayExecutor:
         env = {**config.environment, "RETUNE_CPU": cpu_text(config.requests.cpu)}
         if task.bundle is not None:
             env["RETUNE_BUNDLE"] = task.bundle
+        runtime_env: dict[str, Any] = {"env_vars": env}
+        interpreter = self._static.interpreter(config.container_image)
+        if interpreter is not None:
+            runtime_env["py_executable"] = interpreter
         return {
             "num_cpus": config.requests.cpu,
             "memory": config.requests.mem,
             "num_gpus": config.requests.gpu,
-            "runtime_env": {"env_vars": env},
-            "name": f"{task.name} {request.execution_id}/{request.node}#{request.attempt}",
+            "runtime_env": runtime_env,
+            # The task's name, not the attempt's: options are bound once per distinct set (``_remote``).
+            "name": task.name,
         }
+
+    def _remote(self, options: dict[str, Any]) -> Any:
+        """``_REMOTE`` with ``options`` bound, reused for the same options: Ray's ``.options()``
+        validates them and builds a wrapper each call, half of what submitting costs (~0.5 ms)."""
+        key = json.dumps(options, sort_keys=True)
+        bound = self._bound.get(key)
+        if bound is None:
+            if len(self._bound) >= BOUND_KEPT:
+                self._bound.clear()
+            bound = self._bound[key] = _REMOTE.options(**options)
+        return bound
 
     def _attempt(self, request: AttemptRequest) -> dict[str, Any]:
         """What ``on_ray.run`` reads: the local task process's attempt, with the bundle by
@@ -413,8 +489,8 @@ class RayExecutor:
         except BaseException as exc:
             result = self._failure(job, exc)
         else:
-            result = _result(reply, job.request.config)
-        _resolve(job.future, result)
+            result = _result(reply)
+        _resolve(job.future, replace(result, capacity=job.capacity))
 
     def _failure(self, job: _Job, exc: BaseException) -> AttemptResult:
         """Ray's exception for a task that did not reply (see the table in the module docstring)."""
@@ -426,7 +502,6 @@ class RayExecutor:
                 error=f"out of memory: Ray's memory monitor killed the task (memory request "
                 f"{format_quantity('mem', config.requests.mem)}, limit {format_quantity('mem', config.limits.mem)}; "
                 f"its node ran low on memory): {_first_line(exc)}",
-                capacity=Capacity.ON_DEMAND,
             )
         if isinstance(exc, errors.WorkerCrashedError) and self._timed_out(job.request):
             timeout = config.timeout or 0.0
@@ -434,10 +509,17 @@ class RayExecutor:
             return AttemptResult(
                 Outcome.TIMEOUT,
                 error=f"timed out after {total:g}s (timeout {timeout:g}s per call)",
-                capacity=Capacity.ON_DEMAND,
             )
         if isinstance(exc, errors.TaskCancelledError):
             return _lost(CANCELLED)
+        if isinstance(exc, errors.NodeDiedError):
+            self._nodes = None  # read the nodes again before placing the next attempt
+            if job.capacity is Capacity.INTERRUPTIBLE:
+                return _preempted(f"the interruptible Ray node running the attempt died: {_first_line(exc)}")
+        if isinstance(exc, errors.TaskUnschedulableError) and job.capacity is Capacity.INTERRUPTIBLE:
+            # Ray's own answer for a waiting attempt whose one selected node died.
+            self._nodes = None
+            return _preempted(f"{STRANDED}: {_first_line(exc)}")
         what = {
             errors.WorkerCrashedError: "the Ray worker running the attempt died (killed from outside, or crashed)",
             errors.NodeDiedError: "the Ray node running the attempt died",
@@ -460,17 +542,21 @@ class RayExecutor:
             return False
 
 
-def _result(reply: tuple[Any, ...], config: EffectiveConfig) -> AttemptResult:
+def _result(reply: tuple[Any, ...]) -> AttemptResult:
     if reply[0] == "done":
         _, outputs, logs = reply
-        return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, capacity=Capacity.ON_DEMAND, logs=logs)
+        return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, logs=logs)
     _, kind, error, logs = reply
     outcome = Outcome.USER_ERROR if kind == "user" else Outcome.LOST
-    return AttemptResult(outcome, error=error, capacity=Capacity.ON_DEMAND, logs=logs)
+    return AttemptResult(outcome, error=error, logs=logs)
 
 
 def _lost(error: str) -> AttemptResult:
     return AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND)
+
+
+def _preempted(error: str) -> AttemptResult:
+    return AttemptResult(Outcome.PREEMPTED, error=f"preempted: {error}", capacity=Capacity.INTERRUPTIBLE)
 
 
 def _resolve(future: Future[AttemptResult], result: AttemptResult) -> None:

@@ -26,6 +26,7 @@ The reply: ``("done", outputs, logs)`` or ``("failed", kind, error, logs)`` with
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -46,6 +47,7 @@ TIMED_OUT: Final = "timed_out"
 """The blob (under the attempt's log prefix) that says the attempt ran past its timeout."""
 
 _STORES: dict[tuple[str, str], Any] = {}
+_SCRATCH: list[Path] = []
 _BUNDLES: dict[str, InstalledBundles] = {}
 
 
@@ -64,7 +66,7 @@ def run(attempt: Mapping[str, Any]) -> tuple[Any, ...]:
             {},
         )
     prefix = attempt["log_prefix"]
-    scratch = Path(tempfile.mkdtemp(prefix="retune-ray-"))
+    scratch = _scratch()
     logs: dict[str, str] = {}
     try:
         with (
@@ -82,7 +84,21 @@ def run(attempt: Mapping[str, Any]) -> tuple[Any, ...]:
                 context.set_context(None)
     finally:
         logs.update(_publish(scratch, prefix, blobs))
-        shutil.rmtree(scratch, ignore_errors=True)
+        if (scratch / "work").exists():
+            shutil.rmtree(scratch / "work", ignore_errors=True)
+
+
+def _scratch() -> Path:
+    """This worker process's directory for an attempt's captured streams (truncated by each
+    attempt) and its working files (``work``, removed after each): made once per process, as a
+    directory made and removed per attempt was half of what ``run`` itself cost. Removed when
+    the worker exits; one killed (timeout, cancel) leaves its few bytes in the temp directory."""
+    if _SCRATCH and _SCRATCH[0].is_dir():
+        return _SCRATCH[0]
+    made = Path(tempfile.mkdtemp(prefix="retune-ray-"))
+    atexit.register(shutil.rmtree, made, True)
+    _SCRATCH[:] = [made]
+    return made
 
 
 def _blobs(described: tuple[str, Mapping[str, Any]]) -> Any:

@@ -73,3 +73,37 @@ def nap(seconds: float) -> float:
 
 def add(a: int, b: int) -> int:
     return a + b
+
+
+@rt.task(interruptible=True, retries=1)
+def place(marker: str) -> str:
+    """Appends the id of the Ray node it runs on to ``marker``; the first attempt then sleeps
+    (its node is taken away under it), a later one returns that id at once."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    path = Path(marker)
+    first = not path.exists()
+    with path.open("a") as seen:
+        seen.write(f"{node}\n")
+    if first:
+        time.sleep(60)
+    return node
+
+
+@rt.workflow
+def placing(marker: str) -> str:
+    return place(marker=marker).with_runtime_override("place")
+
+
+@rt.task
+def interpreter() -> dict[str, Any]:
+    """The interpreter the task runs under, and the marker a wrapper interpreter sets."""
+    import sys
+
+    return {"executable": sys.executable, "marker": os.environ.get("RETUNE_IMAGE_MARKER")}
+
+
+@rt.workflow
+def imaged() -> dict[str, Any]:
+    return interpreter().with_runtime_override("image")

@@ -1,19 +1,23 @@
 """The Ray executor on a real three-node Ray cluster on 127.0.0.1 (issue 10): overrides become the
-Ray task's resources and environment, a killed worker is the system's failure and the run
-succeeds on retry, a request no node can hold is refused before anything is stored, a user
-error keeps its traceback, cancel stops the Ray task.
+Ray task's resources and environment, an image runs under its interpreter, a killed worker is the
+system's failure and the run succeeds on retry, a request no on-demand node can hold is refused
+before anything is stored, a user error keeps its traceback, cancel stops the Ray task, an
+interruptible node's attempt goes to the interruptible node and its death is a preemption.
 
 One cluster for the module (starting one costs ~8 s on two cores); health checks tuned so a dead
-node is seen within about a second.
+node is seen within about a second. The preemption test takes the interruptible node away: it
+runs last.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray loads
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +33,7 @@ import retune as rt
 from retune.executors.base import CANCELLED, Outcome, Refused
 from retune.executors.bundles import bundle_key
 from retune.executors.ray import RayExecutor
-from retune.model.execution import AttemptKind, Phase
+from retune.model.execution import AttemptKind, Capacity, Phase
 from retune.store import open_blobs, open_store
 from retune.store.base import BlobStore, Store
 
@@ -80,8 +84,18 @@ def blobs(tmp_path_factory: pytest.TempPathFactory) -> BlobStore:
 
 
 @pytest.fixture(scope="module")
-def executor(cluster: Cluster, blobs: BlobStore) -> Iterator[RayExecutor]:
-    with RayExecutor(blobs, cluster.address) as ray_executor:
+def wrapper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An "image": a script that execs this Python with a marker in its environment (the Ray
+    workers need Ray and retune, so a bare venv would not do)."""
+    script = tmp_path_factory.mktemp("image") / "python-wrapped"
+    script.write_text(f'#!/bin/sh\nexport RETUNE_IMAGE_MARKER=py-wrapped\nexec {sys.executable} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture(scope="module")
+def executor(cluster: Cluster, blobs: BlobStore, wrapper: Path) -> Iterator[RayExecutor]:
+    with RayExecutor(blobs, cluster.address, images={"py-wrapped": str(wrapper)}) as ray_executor:
         yield ray_executor
 
 
@@ -163,14 +177,14 @@ def test_a_request_above_every_node_is_refused_before_anything_is_stored(
     message = str(refused.value)
     assert "probe" in message
     assert "resources.requests.cpu" in message
-    assert "no node of the Ray cluster has that much (the largest has cpu=2" in message
+    assert "no on-demand node of the Ray cluster has that much (the largest has cpu=2; 2 on-demand" in message
     assert store.list_executions() == []
 
 
 def test_a_request_whose_parts_fit_only_on_different_nodes_is_refused(executor: RayExecutor) -> None:
     config = effective(requests=resources(cpu=2, mem=2 * GI + 1), limits=resources(cpu=2, mem=2 * GI + 1))
 
-    with pytest.raises(Refused, match="no single node of the Ray cluster has all of it"):
+    with pytest.raises(Refused, match="no single on-demand node of the Ray cluster has all of it"):
         executor.check(config, "python")
 
 
@@ -230,8 +244,23 @@ def test_an_attempt_past_its_timeout_is_a_user_timeout(executor: RayExecutor, tm
 def test_unknown_task_types_and_images_are_refused(executor: RayExecutor) -> None:
     with pytest.raises(Refused, match="Unknown task type 'hive'"):
         executor.check(effective(), "hive")
-    with pytest.raises(Refused, match="container_image: the Ray executor does not run images yet"):
+    with pytest.raises(
+        Refused, match=r"container_image: unknown image 'py312' \(the Ray executor knows: 'py-wrapped'\)"
+    ):
         executor.check(effective(container_image="py312"), "python")
+
+
+def test_an_image_runs_under_its_mapped_interpreter(
+    executor: RayExecutor, store: Store, blobs: BlobStore
+) -> None:
+    default = _run(executor, store, blobs, ray_tasks.imaged)
+    mapped = _run(
+        executor, store, blobs, ray_tasks.imaged, overrides={"image": {"container_image": "py-wrapped"}}
+    )
+
+    assert default.outputs["marker"] is None
+    assert mapped.outputs == {"executable": sys.executable, "marker": "py-wrapped"}
+    assert mapped.node("image").config.container_image == "py-wrapped"
 
 
 def test_a_map_of_calls_runs_in_one_ray_task(executor: RayExecutor) -> None:
@@ -247,3 +276,71 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+def test_an_interruptible_nodes_attempt_is_preempted_with_its_node_and_retried_on_demand(
+    cluster: Cluster, executor: RayExecutor, store: Store, blobs: BlobStore, tmp_path: Path
+) -> None:
+    """Runs last: it takes the module cluster's interruptible node away. An attempt still waiting
+    for room on that node is preempted too, rather than left pending for a node that is gone."""
+    (spot,) = [node for node in cluster.list_all_nodes() if node.node_id in _interruptible_ids()]
+    assert executor.interruptible_capacity is True
+    marker = tmp_path / "nodes"
+    outcome: dict[str, Any] = {}
+    running = threading.Thread(
+        target=lambda: outcome.update(
+            run=_run(executor, store, blobs, ray_tasks.placing, inputs={"marker": str(marker)})
+        )
+    )
+    running.start()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.05)
+    first_node = marker.read_text().strip()
+    waiting_request = dataclasses.replace(
+        request(
+            ref(ray_tasks.add),
+            [{"a": 1, "b": 2}],
+            config=effective(requests=resources(cpu=1)),
+            node="waiting",
+        ),
+        capacity=Capacity.INTERRUPTIBLE,
+    )
+    waiting = executor.submit(waiting_request)  # 250m of the node's one cpu are taken: it waits
+
+    cluster.remove_node(spot)
+    running.join(timeout=60)
+    stranded = waiting.result(timeout=30)
+
+    execution = outcome["run"]
+    assert first_node == spot.node_id, "the first attempt ran on the interruptible node"
+    assert execution.phase is Phase.SUCCEEDED
+    assert execution.outputs != spot.node_id, "the next attempt ran elsewhere"
+    first, second = execution.node("place").attempts
+    assert (first.phase, first.kind, first.capacity) == (
+        Phase.FAILED,
+        AttemptKind.SYSTEM,
+        Capacity.INTERRUPTIBLE,
+    )
+    assert (first.error or "").startswith("preempted: the interruptible Ray node running the attempt died")
+    assert (second.phase, second.kind, second.capacity) == (
+        Phase.SUCCEEDED,
+        AttemptKind.USER,
+        Capacity.ON_DEMAND,
+    )
+    assert executor.interruptible_capacity is False
+    assert (stranded.outcome, stranded.capacity) == (Outcome.PREEMPTED, Capacity.INTERRUPTIBLE), (
+        stranded.error
+    )
+    assert (stranded.error or "").startswith(
+        "preempted: every interruptible Ray node the attempt could run on died"
+    )
+
+
+def _interruptible_ids() -> set[str]:
+    import ray
+
+    return {
+        node["NodeID"] for node in ray.nodes() if node["Labels"].get("retune.io/capacity") == "interruptible"
+    }

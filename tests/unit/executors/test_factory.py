@@ -3,6 +3,7 @@ kind is refused naming where it was set and the kinds there are."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,14 +104,17 @@ def test_the_ray_address_comes_from_the_environment_over_retune_toml(
     assert from_env.ray_address == "127.0.0.1:6380"
 
 
-def test_the_ray_config_check_refuses_images_and_unknown_types_without_a_cluster(tmp_path: Path) -> None:
-    check = config_check(_settings(tmp_path), kind="ray")
+def test_the_ray_config_check_refuses_unknown_images_and_types_without_a_cluster(tmp_path: Path) -> None:
+    check = config_check(_settings(tmp_path, images={"py-here": sys.executable}), kind="ray")
     config = next(iter(rt.resolve(flow).values())).config
 
     check(config, "python")
+    check(replace(config, container_image="py-here"), "python")
     with pytest.raises(Refused, match="Unknown task type 'hive'"):
         check(config, "hive")
-    with pytest.raises(Refused, match="container_image: the Ray executor does not run images yet"):
+    with pytest.raises(
+        Refused, match=r"container_image: unknown image 'py312' \(the Ray executor knows: 'py-here'\)"
+    ):
         check(replace(config, container_image="py312"), "python")
     with pytest.raises(Refused, match=r"resources.requests.cpu: requests cpu=1500m, but Ray takes"):
         check(replace(config, requests=replace(config.requests, cpu=1.5)), "python")
