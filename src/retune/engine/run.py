@@ -21,11 +21,12 @@ at once and the node's other items are cancelled (Flyte's ``min_success_ratio=1`
 from __future__ import annotations
 
 import contextlib
+import queue
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -165,6 +166,7 @@ class _Run:
         )
         self.running: dict[Future[AttemptResult], _Node] = {}
         self.requests: dict[Future[AttemptResult], AttemptRequest] = {}  # what to cancel on abort
+        self.finished: queue.SimpleQueue[Future[AttemptResult]] = queue.SimpleQueue()
         self.holding: list[_Node] = []  # nodes holding a cache_serialize reservation
         # Per task, the parts of its latest cache entry: read from the store once per run, then
         # the entries this run writes (a 200-node chain of one task asked the store 200 times).
@@ -215,8 +217,7 @@ class _Run:
             if not self.running:  # only waiting on another run's reservation
                 time.sleep(self.engine.poll)
                 continue
-            done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in self.finished_futures(timeout):
                 request = self.requests.pop(future)
                 self.finish(self.running.pop(future), request.attempt, future.result())
             self.heartbeat()
@@ -243,6 +244,20 @@ class _Run:
             future = self.engine.executor.submit(request)
             self.running[future] = node
             self.requests[future] = request
+            future.add_done_callback(self.finished.put)
+
+    def finished_futures(self, timeout: float | None) -> list[Future[AttemptResult]]:
+        """The attempts that ended since last asked, waiting up to ``timeout`` for the first: a
+        queue their futures feed as they end, so a wake-up costs what ended, not what runs
+        (``concurrent.futures.wait`` registers with every future in flight, each time)."""
+        try:
+            done = [self.finished.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                done.append(self.finished.get_nowait())
+        return [future for future in done if future in self.running]  # not those dropped by abort
 
     def latest_parts(self, task: str) -> Parts | None:
         if task not in self.latest:
