@@ -35,8 +35,10 @@ typecheck: setup
 	$(RUN) mypy
 
 # The whole check: lint, types, tests. This is what CI runs.
+# The tests that start Ray clusters run in a pytest process of their own, after the rest.
 test: lint typecheck
-	$(RUN) pytest -q
+	$(RUN) pytest -q -m "not ray"
+	$(RUN) pytest -q -m ray
 
 check: test
 

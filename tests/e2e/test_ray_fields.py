@@ -31,6 +31,8 @@ from retune.store import open_store
 from . import flows_fields as flows
 from . import flows_ray
 
+pytestmark = pytest.mark.ray  # run in a pytest process of their own (Makefile: test)
+
 GI = 2**30
 MI = 2**20
 

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from ray.cluster_utils import Cluster
 
+pytestmark = pytest.mark.ray  # run in a pytest process of their own (Makefile: test)
+
 FLOWS = Path(__file__).with_name("flows_ray.py")
 RETUNE = str(Path(sys.executable).with_name("retune"))
 STOPPED_WITHIN = 30.0

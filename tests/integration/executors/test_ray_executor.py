@@ -37,6 +37,8 @@ from retune.model.execution import AttemptKind, Capacity, Phase
 from retune.store import open_blobs, open_store
 from retune.store.base import BlobStore, Store
 
+pytestmark = pytest.mark.ray  # run in a pytest process of their own (Makefile: test)
+
 GI = 2**30
 MI = 2**20
 
