@@ -40,6 +40,7 @@ _seeds = itertools.count(1000)
 
 def bench_ray_fan() -> list[Row]:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before Ray loads
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # no `uv run` in workers (executors/ray.py)
     import ray  # here, not at the top: the other benchmarks neither need Ray nor pay its import
 
     from retune.executors.local import LocalExecutor

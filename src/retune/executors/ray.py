@@ -46,6 +46,11 @@ import os
 # Before Ray is imported: Ray then takes the loopback address for this node instead of the
 # machine's external one (set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1 for a driver on a multi-machine cluster).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# And off: Ray's own `uv run` propagation. A driver started by `uv run` (as `make test` runs
+# pytest) would otherwise give every worker a runtime_env that runs `uv run` again, and the
+# attempt's Ray task never started (seen: the engine waited on it forever). retune already says
+# what runs where: the code bundle, and [images] for the interpreter.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 import contextlib
 import importlib
