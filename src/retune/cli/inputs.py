@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import inspect
-import re
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -83,39 +80,13 @@ def convert(raw: str, param: Param) -> Any:
 
 
 def read_value(raw: str, kind: str, label: str) -> Any:
-    """The one grammar of an input given as text on the command line (``--x VALUE`` on
-    ``retune run``, ``-i x=VALUE`` on ``retune launch``): a ``str`` input is the text itself;
-    any other is read as YAML (so JSON too: ``[1, 2]``, ``{a: 1}``, ``true``), keeping the text
-    where YAML would turn it into a date, and a ``float`` input reads ``1e3`` as a number."""
-    if kind == "str":
-        return raw
+    """The one grammar of an input given as text (``retune run --x VALUE``, ``retune launch -i
+    x=VALUE``, the web form): ``retune.model.values.text.read_text``, after refusing an integer
+    too long to store with a message naming ``label``."""
+    from retune.model.values.text import read_text
+
     refuse_long_int(raw, label)
-    if _DECIMAL.fullmatch(raw):  # what YAML reads it as, without importing yaml (~10 ms)
-        value: Any = int(raw)
-    else:
-        value = _yaml(raw)
-    if isinstance(value, datetime.date):  # YAML reads 2024-01-01 as a date: keep the text
-        value = raw
-    if kind == "float" and isinstance(value, str | int) and not isinstance(value, bool):
-        with contextlib.suppress(ValueError):
-            value = float(raw)
-    if kind == "bool" and value in (0, 1) and not isinstance(value, bool):
-        value = bool(value)
-    return value
-
-
-_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
-"""A decimal integer YAML reads as ``int(text)`` (no ``_``, no leading zero: those YAML reads
-its own way, as it does ``0o17`` and ``0x1f``)."""
-
-
-def _yaml(raw: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(raw) if raw.strip() else raw
-    except (yaml.YAMLError, ValueError):  # ValueError: an int past Python's digit limit
-        return raw
+    return read_text(raw, kind)
 
 
 def parse_int(raw: str, label: str) -> int:

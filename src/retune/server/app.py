@@ -35,6 +35,7 @@ from retune.server.planes import Planes
 from retune.server.responses import errors_as_json
 from retune.server.routes import ROUTERS
 from retune.server.routes.health import VERSION
+from retune.server import ui
 from retune.settings import Settings, SettingsError, load
 
 DESCRIPTION = """\
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     errors.install(app)
+    ui.install(app)
     _document_errors_as_json(app)
     # Each add_middleware wraps the ones before it: the last added runs first.
     app.add_middleware(JsonDepth)

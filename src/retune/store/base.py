@@ -241,8 +241,16 @@ class ControlStore(Store, Protocol):
         """One version, or the newest when ``version`` is None; ``NotFound`` lists what exists."""
 
     def list_registered(
-        self, kind: str, project: str, domain: str, name: str | None = None
-    ) -> list[Registered]: ...
+        self,
+        kind: str,
+        project: str | None,
+        domain: str | None,
+        name: str | None = None,
+        *,
+        specs: bool = True,
+    ) -> list[Registered]:
+        """Every version of ``kind`` in a project and domain (None: every one), by project, domain
+        and name, newest first within a name; ``specs=False`` leaves each ``spec`` empty (listings)."""
 
     def claim_execution(self, worker: str, lease: float) -> str | None:
         """The id of a launched execution now held by ``worker`` for ``lease`` seconds: the

@@ -184,17 +184,27 @@ class MemoryStore:
             raise missing(kind, project, domain, name, version, [r.version for r in versions], names)
 
     def list_registered(
-        self, kind: str, project: str, domain: str, name: str | None = None
+        self,
+        kind: str,
+        project: str | None,
+        domain: str | None,
+        name: str | None = None,
+        *,
+        specs: bool = True,
     ) -> list[Registered]:
         with self.lock:
             newest_first = reversed(list(self.registry.values()))
             return sorted(
                 (
-                    replace(r, created=False)
+                    replace(r, created=False) if specs else replace(r, created=False, spec={})
                     for r in newest_first
-                    if (r.kind, r.project, r.domain) == (kind, project, domain) and name in (None, r.name)
+                    if r.kind == kind
+                    and project in (None, r.project)
+                    and domain in (None, r.domain)
+                    and name in (None, r.name)
                 ),
-                key=lambda r: r.name,  # sorted() is stable: newest first within a name
+                # sorted() is stable: newest first within a name
+                key=lambda r: (r.project, r.domain, r.name),
             )
 
     # -- launched executions: claims and leases ------------------------------------------

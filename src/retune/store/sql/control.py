@@ -120,14 +120,23 @@ def registered(
 
 
 def list_registered(
-    conn: sa.Connection, kind: str, project: str, domain: str, name: str | None
+    conn: sa.Connection,
+    kind: str,
+    project: str | None,
+    domain: str | None,
+    name: str | None,
+    *,
+    specs: bool = True,
 ) -> list[Registered]:
     r = t.registry
-    query = sa.select(r).where(r.c.kind == kind, r.c.project == project, r.c.domain == domain)
-    if name is not None:
-        query = query.where(r.c.name == name)
-    rows = conn.execute(query.order_by(r.c.name, r.c.created_at.desc())).all()
-    return [_registered(row, created=False) for row in rows]
+    columns = list(r.c) if specs else [c for c in r.c if c.name != "spec"]
+    query = sa.select(*columns).where(r.c.kind == kind)
+    for column, value in ((r.c.project, project), (r.c.domain, domain), (r.c.name, name)):
+        if value is not None:
+            query = query.where(column == value)
+    order = (r.c.project, r.c.domain, r.c.name, r.c.created_at.desc())
+    rows = conn.execute(query.order_by(*order)).all()
+    return [_registered(row, created=False, spec=None if specs else {}) for row in rows]
 
 
 def claim(conn: sa.Connection, worker: str, lease: float, now: float, *, skip_locked: bool) -> str | None:

@@ -351,10 +351,16 @@ class SqlStore:
 
     @_reconnecting
     def list_registered(
-        self, kind: str, project: str, domain: str, name: str | None = None
+        self,
+        kind: str,
+        project: str | None,
+        domain: str | None,
+        name: str | None = None,
+        *,
+        specs: bool = True,
     ) -> list[Registered]:
         with self._transaction() as conn:
-            return control.list_registered(conn, kind, project, domain, name)
+            return control.list_registered(conn, kind, project, domain, name, specs=specs)
 
     @_reconnecting
     def claim_execution(self, worker: str, lease: float) -> str | None:
