@@ -25,7 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from retune.server import errors
+from retune.server import errors, ui
 from retune.server.auth import load_tokens
 from retune.server.depth import JsonDepth
 from retune.server.hosts import HostRule
@@ -35,7 +35,6 @@ from retune.server.planes import Planes
 from retune.server.responses import errors_as_json
 from retune.server.routes import ROUTERS
 from retune.server.routes.health import VERSION
-from retune.server import ui
 from retune.settings import Settings, SettingsError, load
 
 DESCRIPTION = """\

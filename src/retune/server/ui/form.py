@@ -154,7 +154,7 @@ def _section(spec: WorkflowSpec, hook: HookSpec, node: NodeConfig) -> Section:
     for path, kind, hint in _PLAIN_FIELDS:
         attr = "container_image" if path == "image" else path
         value = getattr(config, attr)
-        shown = "the executor's default" if value is None else _text(value)
+        shown = "the executor's default" if value is None else _text(value) or "(empty)"
         fields.append(
             Field(
                 _name(hook.name, path),

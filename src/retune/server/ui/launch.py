@@ -11,6 +11,7 @@ kept, nothing created.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -26,7 +27,7 @@ from retune.model.execution import Execution
 from retune.model.spec import LaunchPlanSpec, WorkflowSpec
 from retune.server.auth import Grant
 from retune.server.dependencies import DomainPath, NamePath, PlanesDep, ProjectPath, VersionQuery
-from retune.server.ui.config_view import config_rows
+from retune.server.ui.config_view import ConfigRow, config_rows
 from retune.server.ui.form import (
     LaunchForm,
     build_form,
@@ -166,7 +167,7 @@ def _page(
     rows = None
     if preview is not None:
         rows = [
-            (node, config_rows(node.config, node.provenance))
+            (node, [_this_launch(row) for row in config_rows(node.config, node.provenance)])
             for node in preview.nodes
             if node.hook is not None
         ]
@@ -180,6 +181,11 @@ def _page(
         parent=parent,
         can_launch="launch" in grant.rights,
     )
+
+
+def _this_launch(row: ConfigRow) -> ConfigRow:
+    """A preview's execution has no id a person could look up: its own values are "this launch"."""
+    return replace(row, source="this launch") if row.layer == "execution" else row
 
 
 def _validation_message(exc: ValidationError) -> str:
