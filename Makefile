@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 endif
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup fmt lint typecheck test check bench demo clean
+.PHONY: setup system fmt lint typecheck test check bench demo screenshots clean
 
 setup: .venv/.synced
 
@@ -21,6 +21,10 @@ $(UV):
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	.venv/bin/python -m compileall -q src
 	@touch $@
+
+# Debian packages the tests need (a JRE, chromium), installed only when missing.
+system:
+	bash .ci/system-packages
 
 fmt: setup
 	$(RUN) ruff format src tests bench examples
@@ -36,7 +40,7 @@ typecheck: setup
 
 # The whole check: lint, types, tests. This is what CI runs.
 # The tests that start Ray clusters run in a pytest process of their own, after the rest.
-test: lint typecheck
+test: system lint typecheck
 	$(RUN) pytest -q -m "not ray"
 	$(RUN) pytest -q -m ray
 

@@ -348,6 +348,13 @@ def fill(form: LaunchForm, posted: Mapping[str, str]) -> None:
     fields named in ``posted`` that the form does not have become fields of their section."""
     for item in form.inputs:
         item.value = posted.get(item.form_name, "").strip() if not item.fixed else ""
+    hooks = {s.hook for s in form.sections}
+    for name, value in posted.items():
+        hook = name[len(OVERRIDES) :].partition(".")[0] if name.startswith(OVERRIDES) else None
+        if hook is not None and hook not in hooks and value.strip():
+            from retune.overrides.validate import unknown_hook_fix
+
+            form.errors.append(f"{name!r}: the workflow has no hook {hook!r}. {unknown_hook_fix(hook, hooks)}")
     for section in form.sections:
         known = {f.name for f in section.fields}
         for name, value in posted.items():

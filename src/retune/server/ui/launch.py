@@ -124,7 +124,8 @@ async def submit(
     request: Request, project: ProjectPath, domain: DomainPath, name: NamePath, planes: PlanesDep
 ) -> Response:
     posted = dict(parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True))
-    grant = page_grant(request, "launch")
+    preview = posted.get("action") == "preview"
+    grant = page_grant(request, "read" if preview else "launch")  # a preview launches nothing
     grant.check_project(project)
     check_csrf(request, posted.get("csrf"))
 
@@ -135,7 +136,6 @@ async def submit(
         )
         form = build_form(target.spec, target.plan)
         fill(form, posted)
-        preview = posted.get("action") == "preview"
         try:
             inputs, overrides = read_posted(form, target.spec)
             if form.invalid:
