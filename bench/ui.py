@@ -1,0 +1,167 @@
+"""The web UI's rows (issue 9): pages of a big workflow, served by a real ``retune serve`` and
+made ready in Debian's Chromium, next to ``GET /api/v1/health`` of the same server in the run.
+
+The workflow is the compile row's (``bench/graphs.py``, 50 groups): 2,000 task nodes and 200
+hooks, registered over HTTP; one execution of it is launched with the execution overrides of
+the resolve row and left queued (no worker), so its page shows 2,000 nodes.
+
+- *served*: the wall time of ``GET`` from a keep-alive ``httpx`` client, send to the whole body.
+- *ready in Chromium*: ``page.goto(url, wait_until="load")`` in a warm browser (HTML parsed,
+  style sheet and script loaded and run), from the navigation's start.
+
+Targets: the launch form of 200 hooks ready in under 1 s; the execution page of 2,000 nodes
+served in under 300 ms and ready in under 1.5 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import retune as rt
+from bench import graphs
+from bench.report import Row, format_seconds
+from bench.timing import Stats, summarise
+
+GROUPS = 50
+PROJECT, DOMAIN = "bench", "development"
+REPS, WARMUPS = 9, 2
+FORM_TARGET = 1.0
+PAGE_SERVED_TARGET = 0.300
+PAGE_READY_TARGET = 1.5
+CHROMIUM = "/usr/bin/chromium"
+CAPACITY = "[capacity]\ngpu = 1\n"  # the workflow's train nodes ask for a GPU; no worker runs them
+
+
+def bench_ui() -> list[Row]:
+    from retune.testing.stack import LocalStack
+
+    spec = rt.compile(graphs.build_workflow(GROUPS)).spec
+    home = Path(tempfile.mkdtemp(prefix="retune-bench-ui-"))
+    try:
+        with (
+            LocalStack(home / "home", workers=0, config=CAPACITY) as stack,
+            httpx.Client(base_url=stack.url, timeout=60) as client,
+        ):
+            execution = _prepare(client, spec)
+            form = f"/ui/workflows/{PROJECT}/{DOMAIN}/{spec.name}/launch"
+            page = f"/ui/executions/{execution}"
+            health = _served(client, "/api/v1/health")
+            form_served = _served(client, form)
+            page_served = _served(client, page)
+            form_ready, page_ready = _ready(stack.url, [form, page])
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    base = f"a 2,000-node / 200-hook workflow (bench/graphs.py, {GROUPS} groups) registered on a real `retune serve` (SQLite)"
+    how = f"{WARMUPS} warm-ups, {REPS} repetitions"
+    return [
+        _row(
+            "ui: launch form of 200 hooks, ready in Chromium",
+            form_ready,
+            FORM_TARGET,
+            health,
+            f"{base}; `page.goto(form, wait_until='load')` in a warm Debian Chromium; {how}.",
+        ),
+        _row(
+            "ui: launch form of 200 hooks, served",
+            form_served,
+            None,
+            health,
+            f"{base}; `GET {form}` from a keep-alive httpx client; {how}.",
+        ),
+        _row(
+            "ui: execution page of 2,000 nodes, served",
+            page_served,
+            PAGE_SERVED_TARGET,
+            health,
+            f"{base}, one execution launched with 200 overrides and left queued; `GET /ui/executions/ID`; {how}.",
+        ),
+        _row(
+            "ui: execution page of 2,000 nodes, ready in Chromium",
+            page_ready,
+            PAGE_READY_TARGET,
+            health,
+            f"the same page, `page.goto(..., wait_until='load')` in a warm Debian Chromium; {how}.",
+        ),
+        Row(
+            "ui: GET /api/v1/health of the same server (baseline)",
+            health,
+            "– (baseline)",
+            "info",
+            note=f"the same keep-alive client and server, in the same run; {how}.",
+        ),
+    ]
+
+
+def _prepare(client: httpx.Client, spec: Any) -> str:
+    body = {
+        "project": PROJECT,
+        "domain": DOMAIN,
+        "version": "v1",
+        "workflows": [spec.model_dump(mode="json")],
+    }
+    answer = client.post("/api/v1/registrations", json=body)
+    answer.raise_for_status()
+    launch = {
+        "project": PROJECT,
+        "domain": DOMAIN,
+        "workflow": spec.name,
+        "inputs": {"seed": 1},
+        "overrides": graphs.execution_overrides(GROUPS),
+    }
+    launched = client.post("/api/v1/executions", json=launch)
+    if launched.status_code != 201:
+        raise RuntimeError(f"launch refused: {launched.text[:500]}")
+    nodes = len(launched.json()["nodes"])
+    assert nodes == GROUPS * graphs.NODES_PER_GROUP, nodes
+    return str(launched.json()["id"])
+
+
+def _served(client: httpx.Client, path: str) -> Stats:
+    seconds = []
+    for rep in range(WARMUPS + REPS):
+        start = time.perf_counter()
+        answer = client.get(path)
+        elapsed = time.perf_counter() - start
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
+        if rep >= WARMUPS:
+            seconds.append(elapsed)
+    return summarise(seconds)
+
+
+def _ready(url: str, paths: list[str]) -> list[Stats]:
+    from playwright.sync_api import sync_playwright
+
+    found = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        for path in paths:
+            seconds = []
+            for rep in range(WARMUPS + REPS):
+                start = time.perf_counter()
+                answer = page.goto(url + path, wait_until="load")
+                elapsed = time.perf_counter() - start
+                if answer is None or answer.status != 200:
+                    raise RuntimeError(f"Chromium could not load {path}")
+                if rep >= WARMUPS:
+                    seconds.append(elapsed)
+            found.append(summarise(seconds))
+        browser.close()
+    return found
+
+
+def _row(name: str, stats: Stats, target: float | None, health: Stats, note: str) -> Row:
+    ratio = f"{stats.p50 / health.p50:.0f}× health ({format_seconds(health.p50)})"
+    if target is None:
+        return Row(name, stats, "– (reported)", "info", ratio=ratio, note=note)
+    result = "PASS" if stats.p50 <= target else "FAIL"
+    return Row(name, stats, f"≤ {format_seconds(target)}", result, ratio=ratio, note=note)
