@@ -24,6 +24,7 @@ from retune.executors.base import ConfigCheck
 from retune.executors.bundles import bundle_key
 from retune.model import NodeConfig
 from retune.model.control import (
+    LOCAL,
     ExecutionRequest,
     LaunchPlanRecord,
     LaunchPlanRequest,
@@ -183,9 +184,25 @@ class LocalControlPlane:
         return self.store.get_execution(execution_id)
 
     def list_executions(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
-        return self.store.list_launched(project=project, domain=domain, limit=limit)
+        return self.store.list_launched(
+            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit
+        )
+
+    def spec_of(self, execution: Execution) -> tuple[WorkflowSpec, str]:
+        """The workflow spec ``execution`` ran and its content hash (which keys caches of what is
+        drawn from it). A local run (``rt.run``) is found under the project ``_local``
+        (docs/decisions/0015)."""
+        found = self._registered_of(execution)
+        spec: WorkflowSpec = self._parse(WorkflowSpec, found)
+        return spec, found.content_hash
 
     def relaunch(self, execution_id: str, request: RelaunchRequest) -> Execution:
         parent = self._launched(execution_id, "relaunch")
@@ -281,11 +298,18 @@ class LocalControlPlane:
         return record
 
     def _spec_of(self, record: Execution) -> tuple[WorkflowSpec, str | None]:
-        found = self.store.registered(
-            "workflow", record.project or "", record.domain or "", record.workflow, record.workflow_version
-        )
+        found = self._registered_of(record)
         spec: WorkflowSpec = self._parse(WorkflowSpec, found)
         return spec, found.bundle
+
+    def _registered_of(self, record: Execution) -> Registered:
+        return self.store.registered(
+            "workflow",
+            record.project or LOCAL,
+            record.domain or LOCAL,
+            record.workflow,
+            record.workflow_version,
+        )
 
     def _plan_of(self, record: Execution) -> LaunchPlanSpec | None:
         if record.launch_plan is None:

@@ -271,6 +271,13 @@ class ControlStore(Store, Protocol):
         """(id, request hash) of the execution launched with this idempotency key."""
 
     def list_launched(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
-        """Launched executions, newest first, nodes left out."""
+        """Launched executions, newest first, those of ``project``, ``domain``, ``workflow`` and
+        in ``phase`` where given; nodes left out (and never read: a listing costs one query)."""

@@ -270,16 +270,26 @@ class MemoryStore:
             return None if found is None else (found, self.holds[found].request_hash)
 
     def list_launched(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
         with self.lock:
-            launched = [
-                replace(self.executions[execution_id], nodes=())
-                for execution_id, hold in sorted(self.holds.items(), key=lambda item: -item[1].seq)
-                if hold.project is not None
-                and project in (None, hold.project)
-                and domain in (None, self.executions[execution_id].domain)
-            ]
+            launched = []
+            for execution_id, hold in sorted(self.holds.items(), key=lambda item: -item[1].seq):
+                record = self.executions[execution_id]
+                wanted = (
+                    (project, hold.project),
+                    (domain, record.domain),
+                    (workflow, record.workflow),
+                    (phase, record.phase),
+                )
+                if hold.project is not None and all(value in (None, have) for value, have in wanted):
+                    launched.append(replace(record, nodes=()))
             return launched[:limit]
 
     def close(self) -> None:

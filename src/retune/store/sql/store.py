@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -63,7 +62,7 @@ from retune.store.sql.engine import WRITE, create_engine, normalize_url
 from retune.store.sql.outage import CommitLost, Lost, connection_lost, quietly, reason_of, transient
 from retune.store.sql.rows import Batch, Decoder, node_row
 from retune.store.sql.schema import ensure_schema
-from retune.store.sql.statements import Statements, dumps, loads
+from retune.store.sql.statements import Statements, dumps, loads, select_record
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -394,17 +393,26 @@ class SqlStore:
 
     @_reconnecting
     def list_launched(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
+        # The executions table's columns only: a listing never reads a node.
         x = t.executions
-        query = sa.select(x.c.id).where(x.c.project.is_not(None))
-        if project is not None:
-            query = query.where(x.c.project == project)
-        if domain is not None:
-            query = query.where(x.c.domain == domain)
+        query = select_record(x).where(x.c.project.is_not(None))
+        for column, value in ((x.c.project, project), (x.c.domain, domain), (x.c.workflow, workflow)):
+            if value is not None:
+                query = query.where(column == value)
+        if phase is not None:
+            query = query.where(x.c.phase == phase.value)
+        decode = Decoder()
         with self._transaction() as conn:
-            ids = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).scalars().all()
-        return [replace(self.get_execution(i), nodes=()) for i in ids]
+            rows = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).all()
+        return [decode.execution(tuple(row), ()) for row in rows]
 
     @_reconnecting
     def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:
