@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retune.model.execution import Execution, Phase
+from retune.model.execution import Execution, NodeExecution, NodeProgress, Phase
 from retune.store.base import (
     AttemptChange,
     CachePut,
@@ -268,6 +268,23 @@ class MemoryStore:
         with self.lock:
             found = self._by_key(idempotency_key)
             return None if found is None else (found, self.holds[found].request_hash)
+
+    def execution_progress(self, execution_id: str) -> tuple[Execution, tuple[NodeProgress, ...]]:
+        with self.lock:
+            record = self.get_execution(execution_id)
+        nodes = tuple(
+            NodeProgress(n.path, n.hook, n.task, n.phase, n.cache, len(n.attempts), n.item_counts())
+            for n in record.nodes
+        )
+        return replace(record, nodes=()), nodes
+
+    def get_node(self, execution_id: str, key: str) -> tuple[Execution, NodeExecution]:
+        with self.lock:
+            record = self.get_execution(execution_id)
+        for node in record.nodes:
+            if key in (node.path, node.hook):
+                return replace(record, nodes=()), node
+        raise NotFound(f"Execution {execution_id} has no node or hook {key!r}.")
 
     def list_launched(
         self,

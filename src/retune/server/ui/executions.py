@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from retune.control import LocalControlPlane
 from retune.model.control import ENTITY_PATTERN, NAME_PATTERN
-from retune.model.execution import Execution, NodeExecution, Phase
+from retune.model.execution import Execution, NodeProgress, Phase
 from retune.server.auth import Grant
 from retune.server.dependencies import ExecutionId, PlanesDep
 from retune.server.ui.routing import UiRoute
@@ -81,13 +81,14 @@ def list_executions(
 def execution_page(request: Request, execution_id: ExecutionId, planes: PlanesDep) -> Response:
     grant = page_grant(request, "read")
     plane = planes.current()
-    execution = readable(plane, grant, execution_id)
+    execution, nodes = readable(plane, grant, execution_id)
     return render(
         request,
         "execution.html",
         execution=execution,
+        nodes=nodes,
         graph=_graph(plane, execution),
-        state_json=embedded_json(state_of(execution)),
+        phases_json=embedded_json(phases_of(execution, nodes)),
         live=execution.phase in LIVE,
         now=time.time(),
         inputs=_shown(execution.inputs),
@@ -101,8 +102,8 @@ def execution_page(request: Request, execution_id: ExecutionId, planes: PlanesDe
 @router.get("/ui/executions/{execution_id}/state")
 def execution_state(request: Request, execution_id: ExecutionId, planes: PlanesDep) -> Response:
     grant = page_grant(request, "read")
-    execution = readable(planes.current(), grant, execution_id)
-    return JSONResponse(state_of(execution), headers={"Cache-Control": "no-store"})
+    execution, nodes = readable(planes.current(), grant, execution_id)
+    return JSONResponse(state_of(execution, nodes), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/ui/executions/{execution_id}/abort")
@@ -111,19 +112,23 @@ async def abort(request: Request, execution_id: ExecutionId, planes: PlanesDep) 
     grant = page_grant(request, "launch")
     check_csrf(request, posted.get("csrf"))
     plane = planes.current()
-    grant.check_project(plane.get_execution(execution_id).project)
+    readable(plane, grant, execution_id)
     plane.abort(execution_id)  # a local run: RequestRefused, a 409 page
     return RedirectResponse(f"/ui/executions/{execution_id}", status_code=303)
 
 
-def readable(plane: LocalControlPlane, grant: Grant, execution_id: str) -> Execution:
-    """The execution, if the grant may see its project (a local run needs every project)."""
-    execution = plane.get_execution(execution_id)
+def readable(
+    plane: LocalControlPlane, grant: Grant, execution_id: str
+) -> tuple[Execution, tuple[NodeProgress, ...]]:
+    """The execution (without nodes) and its nodes' progress, if the grant may see its project
+    (a local run needs every project). Not ``get_execution``: what each node ran with is most of
+    a big execution's bytes, and only the node panel needs it, for one node."""
+    execution, nodes = plane.execution_progress(execution_id)
     grant.check_project(execution.project)
-    return execution
+    return execution, nodes
 
 
-def state_of(execution: Execution) -> dict[str, Any]:
+def state_of(execution: Execution, nodes: Sequence[NodeProgress]) -> dict[str, Any]:
     """What the page's script needs to show the execution's progress: the whole of it, always."""
     duration = duration_of(execution, time.time())
     so_far = "" if execution.finished_at is not None or duration is None else " so far"
@@ -133,20 +138,22 @@ def state_of(execution: Execution) -> dict[str, Any]:
         "finished_text": format_time(execution.finished_at),
         "duration": duration,
         "duration_text": format_duration(duration) + so_far,
-        "nodes": {node.path: node_state(node) for node in execution.nodes},
+        "nodes": {node.path: node_state(node) for node in nodes},
     }
 
 
-def node_state(node: NodeExecution) -> dict[str, Any]:
-    return {
-        "phase": node.phase.value,
-        "cache": node.cache.value,
-        "attempts": len(node.attempts),
-        "items": node.item_counts(),
-    }
+def phases_of(execution: Execution, nodes: Sequence[NodeProgress]) -> dict[str, Any]:
+    """What the page embeds for its script: the execution's phase and each node's, by path (the
+    table has the rest; the first poll brings the whole state)."""
+    return {"phase": execution.phase.value, "nodes": {node.path: node.phase.value for node in nodes}}
 
 
-def items_text(counts: dict[str, int] | None) -> str:
+def node_state(node: NodeProgress) -> dict[str, Any]:
+    items = None if node.items is None else dict(node.items)
+    return {"phase": node.phase.value, "cache": node.cache.value, "attempts": node.attempts, "items": items}
+
+
+def items_text(counts: Mapping[str, int] | None) -> str:
     """``7 done, 1 failed of 10`` for a map node (the script writes the same); '' otherwise."""
     if counts is None:
         return ""

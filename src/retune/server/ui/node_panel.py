@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from retune.control import LocalControlPlane
-from retune.model.execution import Attempt, Execution, NodeExecution
+from retune.model.execution import Attempt
 from retune.server.dependencies import ExecutionId, PlanesDep
 from retune.server.ui.config_view import config_rows
 from retune.server.ui.executions import items_text, readable
@@ -56,8 +56,12 @@ class AttemptView:
 def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: PlanesDep) -> Response:
     grant = page_grant(request, "read")
     plane = planes.current()
-    execution = readable(plane, grant, execution_id)
-    node = node_of(execution, key)
+    try:
+        execution, node = plane.get_node(execution_id, key)
+    except NotFound:
+        readable(plane, grant, execution_id)  # a token without the project: 403, not "no such node"
+        raise
+    grant.check_project(execution.project)
     fragment = (
         request.headers.get("x-requested-with") == "fetch" or request.query_params.get("fragment") == "1"
     )
@@ -80,16 +84,6 @@ def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: Pl
     )
     answer.headers["Vary"] = "X-Requested-With"
     return answer
-
-
-def node_of(execution: Execution, key: str) -> NodeExecution:
-    """The node whose path or hook is ``key``; NotFound names a few it could have been."""
-    for node in execution.nodes:
-        if key in (node.path, node.hook):
-            return node
-    near = sorted(n.path for n in execution.nodes if key.split("/")[-1] in n.path)[:5]
-    hint = f" Nodes with a similar path: {', '.join(near)}." if near else ""
-    raise NotFound(f"Execution {execution.id} has no node or hook {key!r}.{hint}")
 
 
 def logs_of(plane: LocalControlPlane, attempt: Attempt) -> tuple[Log, ...]:

@@ -38,7 +38,15 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 
 from retune.model.config import SHARED_FRAGMENTS
-from retune.model.execution import Attempt, Execution, Phase
+from retune.model.execution import (
+    Attempt,
+    CacheStatus,
+    Execution,
+    NodeExecution,
+    NodeProgress,
+    Phase,
+    count_items,
+)
 from retune.store.base import (
     AttemptChange,
     CachePut,
@@ -60,7 +68,7 @@ from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
 from retune.store.sql.outage import CommitLost, Lost, connection_lost, quietly, reason_of, transient
-from retune.store.sql.rows import Batch, Decoder, node_row
+from retune.store.sql.rows import COLUMNS, Batch, Decoder, node_row
 from retune.store.sql.schema import ensure_schema
 from retune.store.sql.statements import Statements, dumps, loads, select_record
 
@@ -299,6 +307,56 @@ class SqlStore:
             cursor.execute(sql.select_nodes_sql, {"id": execution_id})
             nodes = tuple(decode.node(values, attempts.get(values[1], ())) for values in cursor.fetchall())
         return decode.execution(row, nodes)
+
+    @_reconnecting
+    def execution_progress(self, execution_id: str) -> tuple[Execution, tuple[NodeProgress, ...]]:
+        sql = self._sql
+        with self._raw(write=False) as cursor:
+            row = self._execution_row(cursor, execution_id)
+            tries: dict[str, list[tuple[int | None, Phase]]] = {}
+            cursor.execute(sql.select_attempt_phases_sql, {"id": execution_id})
+            for path, item, phase in cursor.fetchall():
+                tries.setdefault(path, []).append((item, Phase(phase)))
+            cursor.execute(sql.select_node_progress_sql, {"id": execution_id})
+            nodes = tuple(
+                NodeProgress(
+                    path,
+                    hook,
+                    task,
+                    Phase(phase),
+                    CacheStatus(cache),
+                    len(tries.get(path, ())),
+                    count_items(items, tries.get(path, ())),
+                )
+                for path, hook, task, phase, cache, items in cursor.fetchall()
+            )
+        return Decoder().execution(row, ()), nodes
+
+    @_reconnecting
+    def get_node(self, execution_id: str, key: str) -> tuple[Execution, NodeExecution]:
+        sql, decode = self._sql, Decoder()
+        with self._raw(write=False) as cursor:
+            row = self._execution_row(cursor, execution_id)
+            cursor.execute(sql.select_node_sql, {"id": execution_id, "key": key, "limit": 1, "offset": 0})
+            values = cursor.fetchone()
+            if values is None:
+                raise NotFound(f"Execution {execution_id} has no node or hook {key!r}.")
+            path = values[COLUMNS["node_executions"].index("path")]
+            cursor.execute(sql.select_node_attempts_sql, {"id": execution_id, "path": path})
+            attempts = [decode.attempt(found)[1] for found in cursor.fetchall()]
+            node = decode.node(values, attempts)
+        return decode.execution(row, ()), node
+
+    def _execution_row(self, cursor: Any, execution_id: str) -> Any:
+        """The execution's row, the first read of a snapshot (PostgreSQL: repeatable read, as
+        SQLite's BEGIN gives)."""
+        if not self._sqlite:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(self._sql.select_execution_sql, {"id": execution_id})
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound(f"No execution {execution_id!r} in the store.")
+        return row
 
     @_reconnecting
     def list_executions(self, *, limit: int = 50, offset: int = 0) -> list[Execution]:

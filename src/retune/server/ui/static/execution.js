@@ -33,16 +33,19 @@
     rows[tr.getAttribute("data-path")] = tr;
   });
 
+  function markNode(path, phase) { // the graph's node: coloured by CSS, its phase also in words
+    var g = graphNodes[path];
+    if (!g || g.getAttribute("data-phase") === phase) return;
+    g.setAttribute("data-phase", phase);
+    g.setAttribute("aria-label", path + ": " + phase + ". Show its config, attempts and logs");
+  }
+
   function applyNode(path, node) {
     var before = shown[path];
     if (before && before.phase === node.phase && before.cache === node.cache &&
         before.attempts === node.attempts && JSON.stringify(before.items) === JSON.stringify(node.items)) return false;
     shown[path] = node;
-    var g = graphNodes[path];
-    if (g) {
-      g.setAttribute("data-phase", node.phase);
-      g.setAttribute("aria-label", path + ": " + node.phase + ". Show its config, attempts and logs");
-    }
+    markNode(path, node.phase);
     var tr = rows[path];
     if (tr) {
       var cells = tr.cells; // node, hook, task, phase, cache, attempts, items
@@ -162,8 +165,10 @@
     openPanel(g.getAttribute("data-path"), true);
   });
 
+  // The page embeds the phases only ({phase, nodes: {path: phase}}); the table shows the rest.
   var first = JSON.parse(embedded.textContent);
-  var live = apply(first);
+  Object.keys(first.nodes).forEach(function (path) { markNode(path, first.nodes[path]); });
+  var live = !TERMINAL[first.phase];
   if (location.hash.indexOf("#node=") === 0) {
     openPanel(decodeURIComponent(location.hash.slice(6)), true);
   }
