@@ -69,7 +69,7 @@ def list_executions(
         executions=found,
         filters=filters,
         phase=chosen.value if chosen else "",
-        phases=[p.value for p in Phase],
+        phases=[p.value for p in Phase if p is not Phase.SKIPPED],  # SKIPPED is for nodes only
         phase_links=_phase_links(filters, chosen),
         problems=problems,
         now=time.time(),
@@ -222,6 +222,8 @@ def _phase_links(filters: dict[str, str | None], chosen: Phase | None) -> list[t
     kept = [(name, value) for name, value in filters.items() if value is not None]
     links = [("All", "/ui/executions" + (f"?{urlencode(kept)}" if kept else ""), chosen is None)]
     for phase in Phase:
+        if phase is Phase.SKIPPED:
+            continue
         links.append(
             (phase.value, f"/ui/executions?{urlencode([*kept, ('phase', phase.value)])}", phase is chosen)
         )
