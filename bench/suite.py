@@ -37,7 +37,7 @@ from bench.runs import bench_cli, bench_memory, bench_run_chain, bench_run_fan, 
 from bench.server import bench_server
 from bench.tasktypes import bench_sql_task
 from bench.timing import Body, Setup, Stats, measure, profile, summarise
-from bench.ui import bench_ui
+from bench.ui import bench_ui, bench_ui_execution_page
 from bench.ui_graph import bench_ui_graph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,7 @@ def main() -> int:
         bench_ui_graph,
         bench_sql_task,
         bench_ui,
+        bench_ui_execution_page,
         bench_ray_fan,
     )
     wanted = sys.argv[1:]  # `python -m bench server`: only the benchmarks whose name has "server"
