@@ -5,22 +5,15 @@ abort stops a running execution."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from retune.testing.stack import LocalStack
 
 from .conftest import DOMAIN, PIPELINE, PROJECT, SLOW
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("retune.server.ui.graph") is None,
-    reason="the execution page draws its graph with retune.server.ui.graph (branch ui-graph), not merged yet",
-)
 
 
 def launch(stack: LocalStack, workflow: str, inputs: dict[str, Any]) -> str:
