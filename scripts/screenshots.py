@@ -56,7 +56,7 @@ def main() -> int:
             _wait_done(stack.url, execution)
             page.reload()
             page.locator('g.node[data-hook="train"]').first.click()
-            page.locator("[data-node-panel]").wait_for()
+            page.locator("#node-panel table.config").wait_for()
             page.screenshot(path=str(IMAGES / "execution.png"), full_page=False)
             print("written: docs/images/execution.png")
             browser.close()
