@@ -65,9 +65,13 @@ def test_choosing_a_launch_plan_shows_its_defaults_with_its_name_as_their_source
     page.goto(stack.url + FORM)
     page.select_option("#launch_plan", "nightly")  # the page reloads with the plan's defaults
     page.wait_for_url("**launch_plan=nightly**")
-    expect(field(page, "overrides.train.retries").locator(".default")).to_have_text("4, launch plan nightly (a whole number, 0-100)")
+    expect(field(page, "overrides.train.retries").locator(".default")).to_have_text(
+        "4, launch plan nightly (a whole number, 0-100)"
+    )
     expect(field(page, "inputs.x").locator(".default")).to_have_text("5, launch plan nightly")
-    expect(field(page, "overrides.train.mem").locator(".default")).to_contain_text(f"384Mi, workflow {PIPELINE}")
+    expect(field(page, "overrides.train.mem").locator(".default")).to_contain_text(
+        f"384Mi, workflow {PIPELINE}"
+    )
 
     page.get_by_role("button", name="Preview").click()
     preview = page.locator("#preview")

@@ -354,7 +354,9 @@ def fill(form: LaunchForm, posted: Mapping[str, str]) -> None:
         if hook is not None and hook not in hooks and value.strip():
             from retune.overrides.validate import unknown_hook_fix
 
-            form.errors.append(f"{name!r}: the workflow has no hook {hook!r}. {unknown_hook_fix(hook, hooks)}")
+            form.errors.append(
+                f"{name!r}: the workflow has no hook {hook!r}. {unknown_hook_fix(hook, hooks)}"
+            )
     for section in form.sections:
         known = {f.name for f in section.fields}
         for name, value in posted.items():

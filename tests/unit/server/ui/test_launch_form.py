@@ -62,7 +62,12 @@ def test_an_invalid_value_is_shown_at_its_field_with_the_values_kept_and_nothing
 ) -> None:
     answer = client.post(
         FORM,
-        data={"inputs.x": "3", "overrides.train.cpu": "lots", "overrides.train.retries": "4", "action": "launch"},
+        data={
+            "inputs.x": "3",
+            "overrides.train.cpu": "lots",
+            "overrides.train.retries": "4",
+            "action": "launch",
+        },
         follow_redirects=False,
     )
     assert answer.status_code == 422
@@ -75,7 +80,12 @@ def test_an_invalid_value_is_shown_at_its_field_with_the_values_kept_and_nothing
 
     fixed = client.post(
         FORM,
-        data={"inputs.x": "3", "overrides.train.cpu": "1.5", "overrides.train.retries": "4", "action": "launch"},
+        data={
+            "inputs.x": "3",
+            "overrides.train.cpu": "1.5",
+            "overrides.train.retries": "4",
+            "action": "launch",
+        },
         follow_redirects=False,
     )
     assert fixed.status_code == 303
@@ -115,18 +125,25 @@ def test_a_launch_runs_with_the_posted_overrides_attributed_to_the_execution(cli
     train = next(n for n in record["nodes"] if n["hook"] == "train")
     assert train["config"]["requests"]["cpu"] == 1.5 and train["config"]["limits"]["cpu"] == 1.5
     assert train["config"]["environment"]["LOG"] == "debug"
-    assert train["provenance"]["requests.cpu"] == {"layer": "execution", "name": execution_id, "hook": "train"}
+    assert train["provenance"]["requests.cpu"] == {
+        "layer": "execution",
+        "name": execution_id,
+        "hook": "train",
+    }
     assert train["config"]["retries"] == 2
     assert record["inputs"] == {"x": 3, "rate": 0.5}
 
 
 def test_preview_shows_every_hooked_node_with_its_sources_and_stores_nothing(client: TestClient) -> None:
     answer = client.post(
-        FORM, data={"inputs.x": "3", "overrides.train.retries": "7", "action": "preview"}, follow_redirects=False
+        FORM,
+        data={"inputs.x": "3", "overrides.train.retries": "7", "action": "preview"},
+        follow_redirects=False,
     )
     assert answer.status_code == 200
     rows = re.findall(
-        r'<tr class="layer-(\w+)"><td><code>([^<]*)</code></td><td>([^<]*)</td><td>([^<]*)</td></tr>', answer.text
+        r'<tr class="layer-(\w+)"><td><code>([^<]*)</code></td><td>([^<]*)</td><td>([^<]*)</td></tr>',
+        answer.text,
     )
     assert ("execution", "retries", "7", "this launch") in rows
     assert ("task", "cpu", "1", f"task {TASKS}.prepare") in rows
@@ -159,7 +176,13 @@ def test_relaunch_opens_the_form_filled_with_the_execution_overrides_and_inputs(
         "domain": "development",
         "workflow": WORKFLOW,
         "inputs": {"x": 9},
-        "overrides": {"train": {"retries": 5, "environment": {"LOG": "debug"}, "resources": {"requests": {"cpu": "1.5"}, "limits": {"cpu": "1.5"}}}},
+        "overrides": {
+            "train": {
+                "retries": 5,
+                "environment": {"LOG": "debug"},
+                "resources": {"requests": {"cpu": "1.5"}, "limits": {"cpu": "1.5"}},
+            }
+        },
     }
     launched = client.post(f"{API}/executions", json=body).json()["id"]
     page = client.get(FORM, params={"from_execution": launched}).text

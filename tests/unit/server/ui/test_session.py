@@ -19,7 +19,10 @@ FORM = f"/ui/workflows/a/development/{PIPELINE.name}/launch"
 @pytest.fixture
 def guarded(home: Path) -> Iterator[TestClient]:
     with TestClient(create_app(server_settings(home, TOKENS))) as client:
-        assert client.post(f"{API}/registrations", json=registration("a"), headers=bearer("admin")).status_code == 201
+        assert (
+            client.post(f"{API}/registrations", json=registration("a"), headers=bearer("admin")).status_code
+            == 201
+        )
         yield client
 
 
@@ -42,7 +45,9 @@ def launched(client: TestClient) -> list[str]:
 def test_pages_need_a_login_that_sets_an_http_only_strict_cookie(guarded: TestClient) -> None:
     first = guarded.get(FORM, follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"].startswith("/ui/login?next=")
-    wrong = guarded.post("/ui/login", data={"token": "not-a-token-at-all", "next": FORM}, follow_redirects=False)
+    wrong = guarded.post(
+        "/ui/login", data={"token": "not-a-token-at-all", "next": FORM}, follow_redirects=False
+    )
     assert wrong.status_code == 401 and "Unknown token" in wrong.text
     answer = guarded.post("/ui/login", data={"token": SECRETS["admin"], "next": FORM}, follow_redirects=False)
     cookie = answer.headers["set-cookie"]
@@ -81,7 +86,10 @@ def test_the_csrf_token_of_one_session_does_not_work_in_another(guarded: TestCli
     guarded.cookies.clear()
     log_in(guarded, "both-b")
     form_b = f"/ui/workflows/b/development/{PIPELINE.name}/launch"
-    assert guarded.post(form_b, data={"inputs.x": "3", "csrf": admin_csrf}, follow_redirects=False).status_code == 403
+    assert (
+        guarded.post(form_b, data={"inputs.x": "3", "csrf": admin_csrf}, follow_redirects=False).status_code
+        == 403
+    )
 
 
 def test_a_read_only_token_sees_no_launch_button_and_cannot_launch(guarded: TestClient) -> None:
@@ -96,7 +104,10 @@ def test_a_read_only_token_sees_no_launch_button_and_cannot_launch(guarded: Test
 
 def test_a_token_limited_to_a_project_cannot_open_another_project(guarded: TestClient) -> None:
     log_in(guarded, "reader-a")
-    assert guarded.post(f"{API}/registrations", json=registration("b"), headers=bearer("admin")).status_code == 201
+    assert (
+        guarded.post(f"{API}/registrations", json=registration("b"), headers=bearer("admin")).status_code
+        == 201
+    )
     other = guarded.get(f"/ui/workflows/b/development/{PIPELINE.name}/launch")
     assert other.status_code == 403
     listing = guarded.get("/ui/workflows").text
@@ -113,6 +124,8 @@ def test_logout_ends_the_session(guarded: TestClient) -> None:
 def test_a_read_only_token_may_preview(guarded: TestClient) -> None:
     log_in(guarded, "reader-a")
     csrf = csrf_of(guarded.get(FORM).text)
-    answer = guarded.post(FORM, data={"inputs.x": "3", "overrides.train.retries": "5", "action": "preview", "csrf": csrf})
+    answer = guarded.post(
+        FORM, data={"inputs.x": "3", "overrides.train.retries": "5", "action": "preview", "csrf": csrf}
+    )
     assert answer.status_code == 200 and "this launch" in answer.text
     assert launched(guarded) == []
