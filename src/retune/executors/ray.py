@@ -22,11 +22,13 @@ Ray is a placement layer here; the engine stays the only retry authority (DESIGN
    | the worker died (killed from outside, a crash), its node died, the owner or the object was lost, the ``runtime_env`` could not be set up, the blob store failed | ``LOST`` | system |
    | ``cancel`` (``ray.cancel(force=True)``) | ``LOST``, ``CANCELLED`` | system |
    | the cluster's GCS did not answer for ``LOST_AFTER`` seconds | ``LOST`` | system |
+   | Ray did not start it, and would not (``executors.ray_start``) | ``LOST`` | system |
 
 4. A watchdog thread probes the GCS every ``PROBE_EVERY`` seconds while connected. A cluster
    that went away fails them ``LOST`` within ``LOST_AFTER`` seconds (never a hang), and the
    executor disconnects from it: Ray would otherwise end this very process once its GCS stayed
-   away for ``gcs_rpc_server_reconnect_timeout_s``. The next ``submit`` connects again.
+   away for ``gcs_rpc_server_reconnect_timeout_s``. The next ``submit`` connects again. It also
+   ends the attempts that Ray keeps waiting for ever (``_end_unstarted``).
 
 Numbers and what is left: docs/decisions/0020-ray-executor.md.
 """
@@ -80,7 +82,9 @@ from retune.executors.ray_attempt import (
 )
 from retune.executors.ray_attempt import result as ray_result
 from retune.executors.ray_check import RayConfigCheck
+from retune.executors.ray_check import start_timeout as read_start_timeout
 from retune.executors.ray_placement import RayNode, check_fits, place
+from retune.executors.ray_start import Waiting, ended, latest_statuses, look_every, waiting
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
@@ -134,6 +138,8 @@ class RayExecutor:
     connects to the Ray this process already joined, else starts a local instance.
     ``blob_url``/``blob_options``: how the Ray workers open the blob store ``blobs`` (default:
     ``blobs.url``); every worker must reach it (a shared directory, an object store).
+    ``start_timeout``: seconds an attempt may wait for Ray to start it (``executors.ray_start``;
+    ``0``: no bound; default: ``[executor] ray_start_timeout`` of ``settings``, else 300).
     """
 
     name = "ray"
@@ -147,6 +153,7 @@ class RayExecutor:
         blob_options: Mapping[str, Any] | None = None,
         settings: Settings | None = None,
         images: Mapping[str, str] | None = None,
+        start_timeout: float | None = None,
     ) -> None:
         url = blob_url if blob_url is not None else getattr(blobs, "url", None)
         if not isinstance(url, str) or not url:
@@ -158,6 +165,8 @@ class RayExecutor:
         self.address = address
         self.settings = settings
         self._static = RayConfigCheck(settings, images)
+        self._start_timeout = read_start_timeout(settings) if start_timeout is None else start_timeout or None
+        self._next_look = 0.0
         self._store = (url, dict(blob_options or {}))
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str, int], Job] = {}
@@ -336,6 +345,10 @@ class RayExecutor:
             if self._gcs_answers():
                 away_since = None
                 self._preempt_stranded()
+                try:
+                    self._end_unstarted()
+                except Exception:  # never the watchdog's end: it must go on probing
+                    log.warning("could not look at the attempts Ray has not started", exc_info=True)
                 continue
             now = time.monotonic()
             away_since = away_since or now
@@ -368,6 +381,55 @@ class RayExecutor:
             with contextlib.suppress(Exception):
                 ray.cancel(job.ref, force=True)
             resolve(job.future, preempted(STRANDED))
+
+    def _end_unstarted(self) -> None:
+        """End ``LOST`` the attempts that Ray has not started ``start_timeout`` seconds after
+        their submission and never will, as far as can be told (``executors.ray_start``), at most
+        every ``look_every(start_timeout)`` seconds; their Ray tasks are cancelled."""
+        timeout, now = self._start_timeout, time.monotonic()
+        if timeout is None or now < self._next_look:
+            return
+        with self._lock:
+            due = [job for job in self._jobs.values() if not job.started and now - job.submitted >= timeout]
+        if not due:
+            return
+        self._next_look = now + look_every(timeout)
+        try:
+            self._nodes = None  # a fresh list: a node may have left since
+            nodes = self._alive_nodes()
+        except Exception:
+            return  # the GCS went away meanwhile: the next probes say so
+        statuses = _task_statuses({job.ref.task_id().binary() for job in due})
+        free: list[dict[str, dict[str, float]]] = []
+
+        def available() -> dict[str, dict[str, float]]:
+            if not free:
+                free.append(_free_resources())
+            return free[0]
+
+        for job in due:
+            status = statuses.get(job.ref.task_id().binary())
+            why = waiting(job.request.config, status, nodes, job.may_use, available)
+            if why is Waiting.STARTED:
+                job.started = True
+            elif why is Waiting.ROOM and job.room_since is None:
+                job.room_since = now  # room now: ended if the next look finds the same
+            elif why in (Waiting.INFEASIBLE, Waiting.ROOM):
+                config = job.request.config
+                interpreter = self._static.interpreter(config.container_image)
+                self._end(job, lost(ended(why, config, timeout, status, interpreter)))
+            else:
+                job.room_since = None
+
+    def _end(self, job: Job, result: AttemptResult) -> None:
+        """End a job still running with ``result``, its Ray task cancelled."""
+        with self._lock:
+            if self._jobs.get(job.request.identity) is not job:
+                return
+            del self._jobs[job.request.identity]
+        with contextlib.suppress(Exception):
+            ray.cancel(job.ref, force=True)
+        resolve(job.future, replace(result, capacity=job.capacity))
 
     def _gcs_answers(self) -> bool:
         return self._gcs is not None and _answers(self._gcs, PROBE_EVERY)
@@ -490,6 +552,30 @@ class RayExecutor:
             return self.blobs.exists(f"{request.logs_at}/{TIMED_OUT}")
         except Exception:
             return False
+
+
+def _task_statuses(task_ids: set[bytes]) -> dict[bytes, str]:
+    """Ray's latest status (``TaskStatus`` name) of each of ``task_ids`` it keeps a record of,
+    from the task events the GCS keeps. Ray has no public API for them without the dashboard
+    (``ray.util.state``), so this reads ``ray._private.state``; any failure: no records."""
+    try:
+        from ray._private.state import state
+        from ray.core.generated import common_pb2, gcs_pb2
+
+        events = state._connect_and_get_accessor().get_task_events()
+        parse, names = gcs_pb2.TaskEvents.FromString, common_pb2.TaskStatus  # type: ignore[attr-defined]
+        return latest_statuses(events, task_ids, parse, names.Name)
+    except Exception:
+        log.warning("could not read Ray's task records", exc_info=True)
+        return {}
+
+
+def _free_resources() -> dict[str, dict[str, float]]:
+    """Each alive node's free resources, by node id (Ray's ``available_resources_per_node``)."""
+    from ray._private.state import available_resources_per_node
+
+    free: dict[str, dict[str, float]] = available_resources_per_node()  # type: ignore[no-untyped-call]
+    return free
 
 
 def _host_port(address: str | None) -> tuple[str, int] | None:

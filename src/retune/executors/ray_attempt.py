@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from retune.executors.base import AttemptRequest, AttemptResult, Outcome, TaskRef, cpu_text
@@ -75,6 +76,17 @@ class Job:
     capacity: Capacity = Capacity.ON_DEMAND
     nodes: frozenset[str] = frozenset()
     """The interruptible nodes an ``INTERRUPTIBLE`` attempt may go to."""
+    submitted: float = field(default_factory=time.monotonic)
+    started: bool = False
+    """Ray's record of the task said a worker took it (``_end_unstarted`` looks no more)."""
+    room_since: float | None = None
+    """When a look first found a node with room for it while it did not start."""
+
+    def may_use(self, node: RayNode) -> bool:
+        """Whether its placement lets it run on ``node``."""
+        if self.capacity is Capacity.INTERRUPTIBLE:
+            return node.id in self.nodes
+        return not node.interruptible
 
 
 def options(request: AttemptRequest, interpreter: str | None) -> dict[str, Any]:

@@ -1,22 +1,48 @@
-"""What the Ray executor refuses whatever its cluster holds: no Ray import, so the server and
-``retune launch`` may check a launch for Ray without loading it (``executors.ray`` re-exports
-``RayConfigCheck`` for ``executors.factory``): an unknown task type (or a ``task_config`` its
-type refuses), a ``container_image`` that ``[images]`` does not map to an executable
-interpreter, and a cpu request Ray cannot express (a fraction above one core).
+"""What the Ray executor refuses whatever its cluster holds, and its settings: no Ray import, so
+the server and ``retune launch`` may check a launch for Ray without loading it (``executors.ray``
+re-exports ``RayConfigCheck`` for ``executors.factory``).
+
+1. ``RayConfigCheck`` refuses an unknown task type (or a ``task_config`` its type refuses), a
+   ``container_image`` that ``[images]`` does not map to an executable interpreter, and a cpu
+   request Ray cannot express (a fraction above one core);
+2. ``start_timeout`` reads ``[executor] ray_start_timeout`` (``RETUNE_RAY_START_TIMEOUT``): how
+   long an attempt may wait for its Ray task to start while nothing but Ray keeps it waiting.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
+from typing import Final
 
 from retune.executors.base import Refused, check_task_type
 from retune.model import EffectiveConfig
 from retune.model.resources import format_quantity
-from retune.settings import Settings
+from retune.settings import Settings, SettingsError
 from retune.settings import load as load_settings
 
-__all__ = ["RayConfigCheck"]
+__all__ = ["START_TIMEOUT", "RayConfigCheck", "start_timeout"]
+
+START_TIMEOUT: Final = 300.0
+"""Seconds an attempt may wait for its Ray task to start (``[executor] ray_start_timeout``)."""
+
+
+def start_timeout(settings: Settings | None) -> float | None:
+    """``[executor] ray_start_timeout`` in seconds (default ``START_TIMEOUT``); ``0``: no bound."""
+    raw = None if settings is None else settings.executor.ray_start_timeout
+    if raw is None:
+        return START_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (seconds >= 0 and math.isfinite(seconds)):
+        raise SettingsError(
+            f"[executor] ray_start_timeout (or RETUNE_RAY_START_TIMEOUT) is {raw!r}; give the seconds an "
+            f"attempt may wait for its Ray task to start, such as 300, or 0 for no bound."
+        )
+    return seconds or None
 
 
 class RayConfigCheck:

@@ -2,11 +2,12 @@
 Ray task's resources and environment, an image runs under its interpreter, a killed worker is the
 system's failure and the run succeeds on retry, a request no on-demand node can hold is refused
 before anything is stored, a user error keeps its traceback, cancel stops the Ray task, an
-interruptible node's attempt goes to the interruptible node and its death is a preemption.
+interruptible node's attempt goes to the interruptible node and its death is a preemption, and an
+attempt Ray would never start ends after its start timeout.
 
 One cluster for the module (starting one costs ~8 s on two cores); health checks tuned so a dead
 node is seen within about a second. The preemption test takes the interruptible node away: it
-runs last.
+runs last but one; the last leaves a worker start pending on its node for a minute.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from local_support import effective, ref, request, resources, support_bundle
 from ray.cluster_utils import Cluster
 
 import retune as rt
+import retune.executors.ray as ray_executor
 from retune.executors.base import CANCELLED, Outcome, Refused
 from retune.executors.bundles import bundle_key
 from retune.executors.ray import RayExecutor
@@ -273,6 +275,61 @@ def test_a_map_of_calls_runs_in_one_ray_task(executor: RayExecutor) -> None:
     assert result.outputs == [{"o0": 3}, {"o0": 7}]
 
 
+@pytest.fixture
+def impatient(cluster: Cluster, blobs: BlobStore, tmp_path: Path) -> Iterator[RayExecutor]:
+    """An executor that waits 2 s for Ray to start an attempt, with an image whose interpreter
+    exits at once (an executable, so the launch check passes; Ray cannot start a worker with it)."""
+    broken = tmp_path / "python-broken"
+    broken.write_text("#!/bin/sh\nexit 1\n")
+    broken.chmod(0o755)
+    with RayExecutor(blobs, cluster.address, images={"broken": str(broken)}, start_timeout=2) as waiting:
+        yield waiting
+
+
+def test_an_attempt_whose_only_node_left_after_the_check_is_the_systems_failure_after_its_start_timeout(
+    cluster: Cluster, impatient: RayExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = effective(requests=resources(mem=4 * GI), limits=resources(mem=4 * GI))
+    added = cluster.add_node(num_cpus=1, memory=5 * GI, node_ip_address="127.0.0.1")
+    _until(lambda: _holds(impatient, big), "the executor sees the added node")
+    monkeypatch.setattr(ray_executor, "NODES_FRESH", 600.0)  # submit places it by what check read
+    cluster.remove_node(added)
+    _until(lambda: not _alive(added.node_id), "Ray sees the node gone")
+
+    began = time.monotonic()
+    result = impatient.submit(request(ref(ray_tasks.add), [{"a": 1, "b": 2}], config=big)).result(timeout=60)
+    took = time.monotonic() - began
+
+    assert result.outcome is Outcome.LOST
+    assert (result.error or "").startswith(
+        "the Ray task did not start within 2s: no alive node of the Ray cluster that it may run on can "
+        "hold its request (cpu=250m, mem=4Gi, gpu=0; Ray's status: PENDING_NODE_ASSIGNMENT)"
+    ), result.error
+    assert "Add such a node, lower the request, or raise [executor] ray_start_timeout" in (result.error or "")
+    assert took < 15, f"ended {took:.1f}s after it was submitted"
+
+
+def _holds(executor: RayExecutor, config: Any) -> bool:
+    try:
+        executor.check(config, "python")
+    except Refused:
+        return False
+    return True
+
+
+def _alive(node_id: str) -> bool:
+    import ray
+
+    return any(node["NodeID"] == node_id and node["Alive"] for node in ray.nodes())
+
+
+def _until(condition: Any, what: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
+        time.sleep(0.1)
+
+
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -284,7 +341,7 @@ def _running(pid: int) -> bool:
 def test_an_interruptible_nodes_attempt_is_preempted_with_its_node_and_retried_on_demand(
     cluster: Cluster, executor: RayExecutor, store: Store, blobs: BlobStore, tmp_path: Path
 ) -> None:
-    """Runs last: it takes the module cluster's interruptible node away. An attempt still waiting
+    """Runs last but one: it takes the module cluster's interruptible node away. An attempt still waiting
     for room on that node is preempted too, rather than left pending for a node that is gone."""
     (spot,) = [node for node in cluster.list_all_nodes() if node.node_id in _interruptible_ids()]
     assert executor.interruptible_capacity is True
@@ -347,3 +404,23 @@ def _interruptible_ids() -> set[str]:
     return {
         node["NodeID"] for node in ray.nodes() if node["Labels"].get("retune.io/capacity") == "interruptible"
     }
+
+
+def test_an_attempt_whose_worker_cannot_start_is_the_systems_failure_after_its_start_timeout(
+    impatient: RayExecutor,
+) -> None:
+    """Runs last: Ray then holds that node's worker starts for worker_register_timeout_seconds
+    (60 s), waiting for the worker that never registers."""
+    unstartable = request(
+        ref(ray_tasks.add), [{"a": 1, "b": 2}], config=effective(container_image="broken"), node="unstartable"
+    )
+
+    began = time.monotonic()
+    result = impatient.submit(unstartable).result(timeout=60)
+    took = time.monotonic() - began
+
+    assert result.outcome is Outcome.LOST
+    error = result.error or ""
+    assert error.startswith("the Ray task did not start within 2s although a node had room for it"), error
+    assert "python-broken" in error and "the raylet's logs on that node say why" in error
+    assert took < 15, f"ended {took:.1f}s after it was submitted"
