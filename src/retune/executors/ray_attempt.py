@@ -11,8 +11,8 @@ Ray executor's wire format, as ``executors.wire`` is the local executor's (no Ra
 3. ``attempt_part``: the rest (the calls, the attempt's identity, its log prefix and timeout).
 4. ``Plan`` keeps 1-3 per config and task, ``Job`` an attempt in flight;
 5. ``result``: ``on_ray``'s reply -> the attempt's result: ``("done", outputs, logs)``, or
-   ``("failed", kind, error, logs)`` with kind ``user`` (the task raised) or ``lost`` (the
-   worker could not reach the blob store or the bundle).
+   ``("failed", kind, error, logs)`` with kind ``user`` (the task raised), ``oom`` (its memory
+   limit, as locally) or ``lost`` (the worker could not reach the blob store or the bundle).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from retune.executors.base import AttemptRequest, AttemptResult, Outcome, TaskRe
 from retune.executors.ray_placement import RayNode
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
+from retune.model.resources import format_quantity
 
 __all__ = [
     "Job",
@@ -129,8 +130,9 @@ def task_part(task: TaskRef, config: EffectiveConfig, blobs: tuple[str, Mapping[
 
 def attempt_part(request: AttemptRequest) -> dict[str, Any]:
     """The rest of the attempt: its calls, identity, log prefix and timeout (per call, times
-    the calls)."""
-    timeout = request.config.timeout
+    the calls), and its memory limit."""
+    config = request.config
+    timeout = config.timeout
     return {
         "calls": [dict(call) for call in request.calls],
         "execution_id": request.execution_id,
@@ -138,15 +140,19 @@ def attempt_part(request: AttemptRequest) -> dict[str, Any]:
         "attempt": request.attempt,
         "log_prefix": request.logs_at,
         "timeout": None if timeout is None else timeout * max(1, len(request.calls)),
+        "mem_limit": config.limits.mem,
     }
 
 
 def result(reply: tuple[Any, ...], config: EffectiveConfig) -> AttemptResult:
-    """``on_ray``'s reply as the attempt's result."""
+    """``on_ray``'s reply as the attempt's result (an ``oom`` error reads as locally)."""
     if reply[0] == "done":
         _, outputs, logs = reply
         return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, logs=logs)
     _, kind, error, logs = reply
+    if kind == "oom":
+        limit = format_quantity("mem", config.limits.mem)
+        return AttemptResult(Outcome.OOM, error=f"memory limit {limit} exceeded: {error}", logs=logs)
     outcome = Outcome.USER_ERROR if kind == "user" else Outcome.LOST
     return AttemptResult(outcome, error=error, logs=logs)
 

@@ -19,11 +19,18 @@ worker process:
    restored afterwards, as Ray reuses the worker for the next attempt with the same ``runtime_env``;
 5. past ``timeout`` a timer writes ``<log_prefix>/timed_out`` to the blob store and kills this
    worker: the executor sees the worker die, finds the mark and reports ``TIMEOUT`` (a user
-   error) rather than a lost worker.
+   error) rather than a lost worker;
+6. its memory limit (``mem_limit``) as in a local task process: ``RLIMIT_DATA`` lowered for the
+   attempt, so an allocation past it raises ``MemoryError``, reported ``oom`` (a user error, the
+   local executor's message). The limit counts what the attempt allocates beyond what this Ray
+   worker held when it began (a Ray worker holds some 100-400 MiB of thread stacks and arenas
+   before any task code runs; a local task process's own ~20 MiB count against the limit), and
+   it is lifted when the attempt ends, so it never reaches the next task this worker runs.
 
 The reply: ``("done", outputs, logs)`` or ``("failed", kind, error, logs)`` with kind ``user``
-(the task raised: the error is ``calls.describe``'s text, traceback included) or ``lost``
-(the blob store or the bundle could not be reached: the system's failure).
+(the task raised: the error is ``calls.describe``'s text, traceback included), ``oom`` (past
+its memory limit) or ``lost`` (the blob store or the bundle could not be reached: the system's
+failure).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import atexit
 import contextlib
 import os
 import pickle
+import resource
 import shutil
 import signal
 import sys
@@ -86,12 +94,15 @@ def run(task: bytes, attempt: Mapping[str, Any]) -> tuple[Any, ...]:
             _captured(),
             isolated({}),
         ):
+            limit = attempt.get("mem_limit") or 0
             try:
-                return ("done", attempt_calls(prepared, work, blobs), logs)
+                with _memory_limit(limit):
+                    return ("done", attempt_calls(prepared, work, blobs), logs)
             except CallFailed as exc:
-                return ("failed", "user", str(exc), logs)
+                oom = limit and isinstance(exc.cause, MemoryError)
+                return ("failed", "oom" if oom else "user", str(exc), logs)
             except MemoryError as exc:
-                return ("failed", "user", f"MemoryError: {exc}", logs)
+                return ("failed", "oom" if limit else "user", f"MemoryError: {exc}", logs)
             finally:
                 context.set_context(None)
     finally:
@@ -200,6 +211,34 @@ def _publish(prefix: str, blobs: Any) -> dict[str, str]:
                 key = logs[stream] = f"{prefix}/{stream}"
                 blobs.put(key, os.pread(_CAPTURE[fd], size, 0))
     return logs
+
+
+@contextlib.contextmanager
+def _memory_limit(limit: int) -> Iterator[None]:
+    """``RLIMIT_DATA`` at what this process holds now plus ``limit`` bytes, restored afterwards.
+    A Ray worker is not a fresh process: its threads and arenas are counted already, so the
+    limit is on what the attempt adds (``main._memory_limit`` caps a task process outright)."""
+    if not limit:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    wanted = _data_size() + limit
+    capped = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (capped, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _data_size() -> int:
+    """Bytes this process holds of what ``RLIMIT_DATA`` counts (``VmData``; ``/proc/self/statm``
+    adds the main stack, ~100 KiB); 0 where there is no ``/proc``."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[5]) * resource.getpagesize()
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 @contextlib.contextmanager

@@ -2,8 +2,9 @@
 Ray task's resources and environment, an image runs under its interpreter, a killed worker is the
 system's failure and the run succeeds on retry, a request no on-demand node can hold is refused
 before anything is stored, a user error keeps its traceback, cancel stops the Ray task, an
-interruptible node's attempt goes to the interruptible node and its death is a preemption, and an
-attempt Ray would never start ends after its start timeout.
+interruptible node's attempt goes to the interruptible node and its death is a preemption, an
+attempt past its memory limit is an OOM as locally (the limit gone with it), and an attempt Ray
+would never start ends after its start timeout.
 
 One cluster for the module (starting one costs ~8 s on two cores); health checks tuned so a dead
 node is seen within about a second. The preemption test takes the interruptible node away: it
@@ -273,6 +274,53 @@ def test_a_map_of_calls_runs_in_one_ray_task(executor: RayExecutor) -> None:
 
     assert result.outcome is Outcome.SUCCEEDED
     assert result.outputs == [{"o0": 3}, {"o0": 7}]
+
+
+def test_an_attempt_past_its_memory_limit_fails_as_locally_and_spends_the_users_retries(
+    executor: RayExecutor, store: Store, blobs: BlobStore
+) -> None:
+    limited = {"alloc": {"resources": {"requests": {"mem": "200Mi"}, "limits": {"mem": "200Mi"}}}}
+
+    failed = _run(
+        executor,
+        store,
+        blobs,
+        ray_tasks.allocating,
+        inputs={"mb": 1024},
+        overrides=limited,
+        raise_on_failure=False,
+    )
+    roomy = _run(executor, store, blobs, ray_tasks.allocating, inputs={"mb": 300})
+
+    attempts = failed.node("alloc").attempts
+    assert [(a.phase, a.kind) for a in attempts] == [(Phase.FAILED, AttemptKind.USER)] * 2, (
+        "retries=1: both spent"
+    )
+    for attempt in attempts:
+        assert (attempt.error or "").startswith("memory limit 200Mi exceeded: MemoryError"), attempt.error
+    assert roomy.outputs == 300 * MI
+
+
+def test_a_memory_limit_ends_with_its_attempt_and_never_reaches_the_next_task_of_its_worker(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    limited = effective(requests=resources(mem=200 * MI), limits=resources(mem=200 * MI))
+    unlimited = effective(requests=resources(mem=200 * MI), limits=resources(mem=0))
+    pid_file = tmp_path / "pid"
+
+    failed = executor.submit(
+        request(ref(ray_tasks.alloc_noting), [{"mb": 1024, "pid_file": str(pid_file)}], config=limited)
+    ).result(timeout=60)
+    seen = [
+        executor.submit(request(ref(ray_tasks.limit_seen), config=unlimited, attempt=n)).result(timeout=60)
+        for n in range(2, 6)
+    ]
+
+    assert failed.outcome is Outcome.OOM
+    assert [result.outcome for result in seen] == [Outcome.SUCCEEDED] * 4
+    limits = dict(str(result.outputs[0]["o0"]).split(":") for result in seen)  # type: ignore[index]
+    assert pid_file.read_text() in limits, "Ray ran the next tasks in the worker of the limited one"
+    assert set(limits.values()) == {"-1"}, "no RLIMIT_DATA left on the worker"
 
 
 @pytest.fixture
