@@ -2,9 +2,9 @@
 Ray task's resources and environment, an image runs under its interpreter, a killed worker is the
 system's failure and the run succeeds on retry, a request no on-demand node can hold is refused
 before anything is stored, a user error keeps its traceback, cancel stops the Ray task, an
-interruptible node's attempt goes to the interruptible node and its death is a preemption, an
-attempt past its memory limit is an OOM as locally (the limit gone with it), and an attempt Ray
-would never start ends after its start timeout.
+interruptible node's attempt goes to the interruptible node and its death is a preemption, Ray's
+own task record holds the overridden requests, an attempt past its memory limit is an OOM as
+locally (the limit gone with it), and an attempt Ray would never start ends after its start timeout.
 
 One cluster for the module (starting one costs ~8 s on two cores); health checks tuned so a dead
 node is seen within about a second. The preemption test takes the interruptible node away: it
@@ -139,6 +139,25 @@ def test_overridden_cpu_memory_and_environment_reach_the_ray_task(
     assert node.attempts[0].phase is Phase.SUCCEEDED
     stdout = node.attempts[0].logs["stdout"]
     assert blobs.get(stdout) == b"reporting t1\n", "the task's stdout is in the blob store"
+
+
+def test_ray_s_own_task_record_shows_the_overridden_cpu_and_memory(
+    executor: RayExecutor, store: Store, blobs: BlobStore
+) -> None:
+    """Ray's record of the attempt's task, as its GCS keeps it (what ``ray list tasks`` shows
+    where the dashboard runs; read here without it, as ``ray[default]`` is not installed)."""
+    execution = _run(
+        executor,
+        store,
+        blobs,
+        ray_tasks.reporting,
+        inputs={"tag": "t-record"},
+        overrides={"probe": rt.runtime_override_config(cpu="750m", mem="320Mi")},
+    )
+
+    record = _ray_task_record(execution.outputs["task_id"])
+    assert dict(record.required_resources) == {"CPU": 0.75, "memory": float(320 * MI)}
+    assert record.name.endswith("report"), record.name  # the Ray task is named after the retune task
 
 
 def test_a_worker_killed_mid_task_is_a_system_failure_and_the_run_succeeds_on_retry(
@@ -444,6 +463,22 @@ def test_an_interruptible_nodes_attempt_is_preempted_with_its_node_and_retried_o
     assert (stranded.error or "").startswith(
         "preempted: every interruptible Ray node the attempt could run on died"
     )
+
+
+def _ray_task_record(task_id: str, within: float = 10.0) -> Any:
+    """The ``TaskInfoEntry`` the GCS keeps of a task (its owner reports it within ~1 s)."""
+    from ray._private.state import state
+    from ray.core.generated import gcs_pb2
+
+    wanted = bytes.fromhex(task_id)
+    deadline = time.monotonic() + within
+    while True:
+        for raw in state._connect_and_get_accessor().get_task_events():
+            event = gcs_pb2.TaskEvents.FromString(raw)  # type: ignore[attr-defined]
+            if event.task_id == wanted and event.HasField("task_info"):
+                return event.task_info
+        assert time.monotonic() < deadline, f"Ray keeps no record of task {task_id}"
+        time.sleep(0.2)
 
 
 def _interruptible_ids() -> set[str]:
