@@ -27,12 +27,12 @@ system:
 	bash .ci/system-packages
 
 fmt: setup
-	$(RUN) ruff format src tests bench examples
-	$(RUN) ruff check --fix src tests bench examples
+	$(RUN) ruff format src tests bench examples scripts
+	$(RUN) ruff check --fix src tests bench examples scripts
 
 lint: setup
-	$(RUN) ruff format --check src tests bench examples
-	$(RUN) ruff check src tests bench examples
+	$(RUN) ruff format --check src tests bench examples scripts
+	$(RUN) ruff check src tests bench examples scripts
 	$(RUN) lint-imports
 
 typecheck: setup
@@ -68,3 +68,9 @@ demo: setup
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis .retune-demo
+
+# PNGs of the web UI for the README (docs/images/), taken in Debian's Chromium from a real
+# retune serve + worker running examples/training.py.
+screenshots: setup system
+	$(RUN) python scripts/screenshots.py
+

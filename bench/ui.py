@@ -11,6 +11,10 @@ the resolve row and left queued (no worker), so its page shows 2,000 nodes.
 
 Targets: the launch form of 200 hooks ready in under 1 s; the execution page of 2,000 nodes
 served in under 300 ms and ready in under 1.5 s.
+
+``bench_ui_execution_page`` (``python -m bench ui_execution_page``) is what the execution page
+asks for after it loads: the ``/state`` it polls and a node's panel, served, next to
+``get_execution`` of the same execution and ``/health``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def bench_ui() -> list[Row]:
             health = _served(client, "/api/v1/health")
             form_served = _served(client, form)
             page_served = _served(client, page)
+            size = len(client.get(page).content)
             form_ready, page_ready = _ready(stack.url, [form, page])
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -79,7 +84,7 @@ def bench_ui() -> list[Row]:
             page_served,
             PAGE_SERVED_TARGET,
             health,
-            f"{base}, one execution launched with 200 overrides and left queued; `GET /ui/executions/ID`; {how}.",
+            f"{base}, one execution launched with 200 overrides and left queued; `GET /ui/executions/ID` (header, graph, 2,000 table rows, the state as JSON: {size / 1000:.0f} kB); {how}.",
         ),
         _row(
             "ui: execution page of 2,000 nodes, ready in Chromium",
@@ -96,6 +101,73 @@ def bench_ui() -> list[Row]:
             note=f"the same keep-alive client and server, in the same run; {how}.",
         ),
     ]
+
+
+def bench_ui_execution_page() -> list[Row]:
+    """The execution page of 2,000 nodes, its state (what the page polls every second while the
+    execution runs) and a node's panel, served by a real ``retune serve``; ``get_execution`` of the
+    same execution on the same SQLite file; ``GET /api/v1/health`` of the same server as baseline."""
+    from retune.store import open_store
+    from retune.testing.stack import LocalStack
+
+    spec = rt.compile(graphs.build_workflow(GROUPS)).spec
+    home = Path(tempfile.mkdtemp(prefix="retune-bench-ui-page-"))
+    try:
+        with (
+            LocalStack(home / "home", workers=0, config=CAPACITY) as stack,
+            httpx.Client(base_url=stack.url, timeout=60) as client,
+        ):
+            execution = _prepare(client, spec)
+            base = f"/ui/executions/{execution}"
+            health = _served(client, "/api/v1/health")
+            state = _served(client, f"{base}/state")
+            panel = _served(client, f"{base}/nodes/train-0", headers={"X-Requested-With": "fetch"})
+            with open_store(f"sqlite:///{home / 'home' / 'retune.db'}") as store:
+                read = _timed(lambda: store.get_execution(execution))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    how = f"a keep-alive httpx client against a real `retune serve` (SQLite); {WARMUPS} warm-ups, {REPS} repetitions"
+    return [
+        _row(
+            "ui_execution_page: GET /ui/executions/ID/state (polled each second)",
+            state,
+            None,
+            health,
+            f"the same execution's state: every node's phase, cache, attempts, items; {how}.",
+        ),
+        _row(
+            "ui_execution_page: a node's panel (fragment)",
+            panel,
+            None,
+            health,
+            f"`GET {{page}}/nodes/train-0` as the page's script asks for it (config rows with provenance); {how}.",
+        ),
+        Row(
+            "ui_execution_page: get_execution of 2,000 nodes (SQLite)",
+            read,
+            "– (reported)",
+            "info",
+            note="`SqlStore.get_execution` of that execution on the server's SQLite file, in the bench "
+            f"process: nodes with config, provenance and attempts; {WARMUPS} warm-ups, {REPS} repetitions.",
+        ),
+        Row(
+            "ui_execution_page: GET /api/v1/health of the same server (baseline)",
+            health,
+            "– (baseline)",
+            "info",
+            note=f"the same keep-alive client and server, in the same run; {how}.",
+        ),
+    ]
+
+
+def _timed(call: Any) -> Stats:
+    seconds = []
+    for rep in range(WARMUPS + REPS):
+        start = time.perf_counter()
+        call()
+        if rep >= WARMUPS:
+            seconds.append(time.perf_counter() - start)
+    return summarise(seconds)
 
 
 def _prepare(client: httpx.Client, spec: Any) -> str:
@@ -122,11 +194,11 @@ def _prepare(client: httpx.Client, spec: Any) -> str:
     return str(launched.json()["id"])
 
 
-def _served(client: httpx.Client, path: str) -> Stats:
+def _served(client: httpx.Client, path: str, headers: dict[str, str] | None = None) -> Stats:
     seconds = []
     for rep in range(WARMUPS + REPS):
         start = time.perf_counter()
-        answer = client.get(path)
+        answer = client.get(path, headers=headers)
         elapsed = time.perf_counter() - start
         if answer.status_code != 200:
             raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")

@@ -41,12 +41,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ControlSto
         yield opened
 
 
-def launched(store: ControlStore, execution_id: str, *, project: str | None = "p", **fields: Any) -> str:
+def launched(
+    store: ControlStore,
+    execution_id: str,
+    *,
+    project: str | None = "p",
+    workflow: str = "flow",
+    **fields: Any,
+) -> str:
     nodes = [NewNode(path, resolved) for path, resolved in RESOLVED.items()]
     store.create_execution(
         NewExecution(
             id=execution_id,
-            workflow="flow",
+            workflow=workflow,
             workflow_version="v1",
             inputs={"x": 2},
             nodes=nodes,
@@ -280,6 +287,22 @@ def test_launched_executions_are_listed_newest_first_without_nodes_or_local_runs
     assert [e.id for e in store.list_launched(project="p", domain="x")] == []
     assert [e.id for e in store.list_launched(limit=1)] == ["c"]
     assert all(e.nodes == () for e in store.list_launched())
+
+
+def test_launched_executions_are_filtered_by_workflow_and_phase(store: ControlStore) -> None:
+    launched(store, "a")
+    launched(store, "b", workflow="other")
+    launched(store, "c")
+    store.request_abort("c")
+
+    assert [e.id for e in store.list_launched(workflow="flow")] == ["c", "a"]
+    assert [e.id for e in store.list_launched(workflow="other")] == ["b"]
+    assert [e.id for e in store.list_launched(phase=Phase.ABORTED)] == ["c"]
+    assert [e.id for e in store.list_launched(workflow="flow", phase=Phase.QUEUED)] == ["a"]
+    assert store.list_launched(workflow="nope") == []
+    assert store.list_launched(phase=Phase.SUCCEEDED) == []
+    (summary,) = store.list_launched(phase=Phase.ABORTED)
+    assert (summary.workflow, summary.project, summary.inputs, summary.nodes) == ("flow", "p", {"x": 2}, ())
 
 
 def test_a_cache_entry_keeps_its_task_and_parts_and_a_node_why_it_missed(store: ControlStore) -> None:

@@ -24,6 +24,7 @@ from retune.executors.base import ConfigCheck
 from retune.executors.bundles import bundle_key
 from retune.model import NodeConfig
 from retune.model.control import (
+    LOCAL,
     ExecutionRequest,
     LaunchPlanRecord,
     LaunchPlanRequest,
@@ -33,10 +34,15 @@ from retune.model.control import (
     RelaunchRequest,
     WorkflowRecord,
 )
-from retune.model.execution import Execution, Phase
+from retune.model.execution import Execution, NodeExecution, NodeProgress, Phase
 from retune.model.spec import LaunchPlanSpec, WorkflowSpec
 from retune.overrides import combine_maps, parse_overrides
 from retune.store.base import BlobStore, Conflict, ControlStore, NewExecution, NewNode, NotFound, Registered
+
+_SPECS: dict[tuple[str, str], Any] = {}
+"""(kind, content hash) -> parsed spec, shared by every plane of the process: specs are immutable,
+and a server has a plane per worker thread, threads that come and go, so a cache per plane parsed
+a 2,000-node spec again (~40 ms) on the first request of every new thread."""
 
 
 class LocalControlPlane:
@@ -50,7 +56,7 @@ class LocalControlPlane:
         self.store = store
         self.blobs = blobs
         self.check = check
-        self._specs: dict[tuple[str, str], Any] = {}  # (kind, content) -> parsed spec; immutable
+        self._specs = _SPECS
 
     # -- registry ---------------------------------------------------------------------------
 
@@ -183,9 +189,33 @@ class LocalControlPlane:
         return self.store.get_execution(execution_id)
 
     def list_executions(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
-        return self.store.list_launched(project=project, domain=domain, limit=limit)
+        return self.store.list_launched(
+            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit
+        )
+
+    def spec_of(self, execution: Execution) -> tuple[WorkflowSpec, str]:
+        """The workflow spec ``execution`` ran and its content hash (which keys caches of what is
+        drawn from it). A local run (``rt.run``) is found under the project ``_local``
+        (docs/decisions/0015)."""
+        found = self._registered_of(execution)
+        spec: WorkflowSpec = self._parse(WorkflowSpec, found)
+        return spec, found.content_hash
+
+    def execution_progress(self, execution_id: str) -> tuple[Execution, tuple[NodeProgress, ...]]:
+        """The execution without its nodes, and every node's phase, cache status and attempts."""
+        return self.store.execution_progress(execution_id)
+
+    def get_node(self, execution_id: str, key: str) -> tuple[Execution, NodeExecution]:
+        """The execution without its nodes, and its node whose path or hook is ``key``, whole."""
+        return self.store.get_node(execution_id, key)
 
     def relaunch(self, execution_id: str, request: RelaunchRequest) -> Execution:
         parent = self._launched(execution_id, "relaunch")
@@ -281,11 +311,18 @@ class LocalControlPlane:
         return record
 
     def _spec_of(self, record: Execution) -> tuple[WorkflowSpec, str | None]:
-        found = self.store.registered(
-            "workflow", record.project or "", record.domain or "", record.workflow, record.workflow_version
-        )
+        found = self._registered_of(record)
         spec: WorkflowSpec = self._parse(WorkflowSpec, found)
         return spec, found.bundle
+
+    def _registered_of(self, record: Execution) -> Registered:
+        return self.store.registered(
+            "workflow",
+            record.project or LOCAL,
+            record.domain or LOCAL,
+            record.workflow,
+            record.workflow_version,
+        )
 
     def _plan_of(self, record: Execution) -> LaunchPlanSpec | None:
         if record.launch_plan is None:

@@ -6,7 +6,7 @@ from the store rather than mutating them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from json.encoder import encode_basestring
@@ -115,6 +115,38 @@ ITEM_STATES: Final = ("succeeded", "failed", "running", "aborted")
 """What ``NodeExecution.item_counts`` counts, by the phase of each item's latest attempt."""
 
 
+def count_items(items: int | None, attempts: Iterable[tuple[int | None, Phase]]) -> dict[str, int] | None:
+    """``NodeExecution.item_counts`` from the node's ``items`` and its attempts' (item, phase), in
+    number order."""
+    if items is None:
+        return None
+    latest: dict[int, Phase] = {}
+    for item, phase in attempts:  # in number order: the last one of an item wins
+        if item is not None:
+            latest[item] = phase
+    counts = dict.fromkeys(ITEM_STATES, 0)
+    for phase in latest.values():
+        state = phase.value.lower()
+        if state in counts:
+            counts[state] += 1
+    return {"total": items, **counts}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProgress:
+    """How far a node got, without what it runs with (config, provenance, outputs): what a page of
+    a running execution reads every second (``ControlStore.execution_progress``)."""
+
+    path: str
+    hook: str | None
+    task: str
+    phase: Phase
+    cache: CacheStatus
+    attempts: int
+    items: Mapping[str, int] | None = None
+    """``NodeExecution.item_counts()``: a started map node's items by state; None otherwise."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeExecution:
     path: str
@@ -136,18 +168,7 @@ class NodeExecution:
         """``{"total", "succeeded", "failed", "running", "aborted"}`` of a started map node, each
         item counted by its latest attempt (an item retrying counts as running; ``failed`` ones
         spent their budget). None for a task node."""
-        if self.items is None:
-            return None
-        latest: dict[int, Phase] = {}
-        for attempt in self.attempts:  # in number order: the last one of an item wins
-            if attempt.item is not None:
-                latest[attempt.item] = attempt.phase
-        counts = dict.fromkeys(ITEM_STATES, 0)
-        for phase in latest.values():
-            state = phase.value.lower()
-            if state in counts:
-                counts[state] += 1
-        return {"total": self.items, **counts}
+        return count_items(self.items, ((a.item, a.phase) for a in self.attempts))
 
     def to_dict(self) -> dict[str, Any]:
         return {

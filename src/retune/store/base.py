@@ -24,7 +24,7 @@ from retune.errors import (
     ValueNotStorable,
 )
 from retune.model import NodeConfig
-from retune.model.execution import Attempt, CacheStatus, Execution, NodeExecution, Phase
+from retune.model.execution import Attempt, CacheStatus, Execution, NodeExecution, NodeProgress, Phase
 
 __all__ = [  # the store's errors live in the one tree of retune.errors; re-exported here
     "Conflict",
@@ -270,7 +270,23 @@ class ControlStore(Store, Protocol):
     def find_execution(self, idempotency_key: str) -> tuple[str, str | None] | None:
         """(id, request hash) of the execution launched with this idempotency key."""
 
+    def execution_progress(self, execution_id: str) -> tuple[Execution, tuple[NodeProgress, ...]]:
+        """The execution without its nodes (``nodes == ()``) and every node's progress, in node
+        order, from one snapshot: what a page of a running execution reads every second, a
+        fraction of ``get_execution``'s bytes. ``NotFound`` without such an execution."""
+
+    def get_node(self, execution_id: str, key: str) -> tuple[Execution, NodeExecution]:
+        """The execution without its nodes and its first node (in node order) whose path or hook
+        is ``key``, whole: config, provenance, attempts. ``NotFound`` for either."""
+
     def list_launched(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
-        """Launched executions, newest first, nodes left out."""
+        """Launched executions, newest first, those of ``project``, ``domain``, ``workflow`` and
+        in ``phase`` where given; nodes left out (and never read: a listing costs one query)."""

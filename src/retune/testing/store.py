@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retune.model.execution import Execution, Phase
+from retune.model.execution import Execution, NodeExecution, NodeProgress, Phase
 from retune.store.base import (
     AttemptChange,
     CachePut,
@@ -269,17 +269,44 @@ class MemoryStore:
             found = self._by_key(idempotency_key)
             return None if found is None else (found, self.holds[found].request_hash)
 
+    def execution_progress(self, execution_id: str) -> tuple[Execution, tuple[NodeProgress, ...]]:
+        with self.lock:
+            record = self.get_execution(execution_id)
+        nodes = tuple(
+            NodeProgress(n.path, n.hook, n.task, n.phase, n.cache, len(n.attempts), n.item_counts())
+            for n in record.nodes
+        )
+        return replace(record, nodes=()), nodes
+
+    def get_node(self, execution_id: str, key: str) -> tuple[Execution, NodeExecution]:
+        with self.lock:
+            record = self.get_execution(execution_id)
+        for node in record.nodes:
+            if key in (node.path, node.hook):
+                return replace(record, nodes=()), node
+        raise NotFound(f"Execution {execution_id} has no node or hook {key!r}.")
+
     def list_launched(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
         with self.lock:
-            launched = [
-                replace(self.executions[execution_id], nodes=())
-                for execution_id, hold in sorted(self.holds.items(), key=lambda item: -item[1].seq)
-                if hold.project is not None
-                and project in (None, hold.project)
-                and domain in (None, self.executions[execution_id].domain)
-            ]
+            launched = []
+            for execution_id, hold in sorted(self.holds.items(), key=lambda item: -item[1].seq):
+                record = self.executions[execution_id]
+                wanted = (
+                    (project, hold.project),
+                    (domain, record.domain),
+                    (workflow, record.workflow),
+                    (phase, record.phase),
+                )
+                if hold.project is not None and all(value in (None, have) for value, have in wanted):
+                    launched.append(replace(record, nodes=()))
             return launched[:limit]
 
     def close(self) -> None:

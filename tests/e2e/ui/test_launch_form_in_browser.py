@@ -4,6 +4,7 @@ chosen from the list, a preview, a launch that runs."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ def field(page: Any, name: str) -> Any:
     return page.locator("[data-field]").filter(has=page.locator(f'[name="{name}"]'))
 
 
-def test_an_invalid_value_is_shown_at_its_field_nothing_launches_and_the_fixed_form_launches(
+def test_a_user_overrides_one_hook_reads_an_error_at_its_field_launches_and_relaunches(
     page: Any, stack: LocalStack
 ) -> None:
     before = executions(stack)
@@ -54,9 +55,32 @@ def test_an_invalid_value_is_shown_at_its_field_nothing_launches_and_the_fixed_f
     page.wait_for_url("**/ui/executions/ex-*")
     launched = page.url.rsplit("/", 1)[1]
     assert executions(stack) == [launched, *before]
-    record = httpx.get(f"{stack.url}/api/v1/executions/{launched}", timeout=30).json()
-    train = next(n for n in record["nodes"] if n["hook"] == "train")
-    assert train["config"]["requests"]["cpu"] == 1.5 and train["config"]["retries"] == 3
+
+    # It runs: the page follows it live to SUCCEEDED, and train's panel says where each value came from.
+    expect(page.locator("#execution-phase")).to_have_text("SUCCEEDED", timeout=90_000)
+    page.locator('#nodes tr[data-path="n1"]').get_by_role("link", name="n1").click()
+    panel = page.locator("#node-panel")
+    expect(panel).to_contain_text("train ran with cpu=1.5 retries=3")  # what the task process saw
+    for name, value, source in (
+        ("cpu", "1500m", f"execution {launched}"),
+        ("retries", "3", f"execution {launched}"),
+        ("mem", "384Mi", f"workflow {PIPELINE}"),
+        ("env.LOG_LEVEL", "info", "task pipeline.train"),
+        ("gpu", "0", "retune default"),
+    ):
+        row = panel.locator("table.config tr").filter(
+            has=page.locator("code", has_text=re.compile(f"^{re.escape(name)}$"))
+        )
+        expect(row.locator("td").nth(1)).to_have_text(value)
+        expect(row.locator("td").nth(2)).to_contain_text(source)
+    expect(panel.locator("tr.layer-execution")).to_have_count(2)  # only what this launch set
+
+    # Relaunch opens the form with this execution's overrides and inputs filled in.
+    page.get_by_role("link", name="Relaunch…").click()
+    expect(page.locator('[name="overrides.train.cpu"]')).to_have_value("1500m")
+    expect(page.locator('[name="overrides.train.retries"]')).to_have_value("3")
+    expect(page.locator('[name="inputs.x"]')).to_have_value("3")
+    expect(page.locator(".note")).to_contain_text(f"Relaunch of {launched}")
 
 
 def test_choosing_a_launch_plan_shows_its_defaults_with_its_name_as_their_source(

@@ -72,3 +72,20 @@ def test_a_local_run_is_registered_with_its_code_and_a_code_change_is_a_new_vers
     assert changed.workflow_version != first.workflow_version
     versions = [r.version for r in store.list_registered("workflow", LOCAL, LOCAL, first.workflow)]
     assert sorted(versions) == sorted({first.workflow_version, changed.workflow_version})
+
+
+def test_the_control_plane_finds_the_spec_a_local_run_ran(
+    flows: Path, store: SqlStore, tmp_path: Path
+) -> None:
+    from retune.control import LocalControlPlane
+
+    blobs = open_blobs(tmp_path / "blobs")
+    module = importlib.import_module("local_registry_flows")
+    with LocalExecutor(blobs) as executor:
+        execution = rt.run(module.doubled, inputs={"x": 3}, executor=executor, store=store, blobs=blobs)
+
+    spec, content_hash = LocalControlPlane(store, blobs).spec_of(execution)
+    assert spec.name == execution.workflow
+    assert [node.path for node in execution.nodes] == [node.path for node in spec.nodes]
+    found = store.registered("workflow", LOCAL, LOCAL, execution.workflow, execution.workflow_version)
+    assert content_hash == found.content_hash

@@ -131,6 +131,21 @@ def test_a_launch_plan_with_an_unknown_hook_or_a_mistyped_input_is_refused(setup
         setup.plane.get_launch_plan("p", "d", "nightly")
 
 
+def test_executions_are_listed_by_workflow_and_phase_and_know_the_spec_they_ran(setup: Setup) -> None:
+    first = setup.launch(workflow=setup.workflow)
+    second = setup.launch(workflow=setup.workflow, inputs={"x": 5})
+    setup.plane.abort(first)
+
+    listed = setup.plane.list_executions(project="p", workflow=setup.workflow)
+    assert [e.id for e in listed] == [second, first] and all(e.nodes == () for e in listed)
+    assert [e.id for e in setup.plane.list_executions(phase=Phase.ABORTED)] == [first]
+    assert [e.id for e in setup.plane.list_executions(phase=Phase.QUEUED, domain="d")] == [second]
+    assert setup.plane.list_executions(workflow="other.wf") == []
+    spec, content_hash = setup.plane.spec_of(setup.plane.get_execution(second))
+    assert spec.name == setup.workflow
+    assert content_hash == setup.plane.store.registered("workflow", "p", "d", setup.workflow).content_hash
+
+
 def test_the_same_idempotency_key_returns_the_first_execution(setup: Setup) -> None:
     first = setup.launch(workflow=setup.workflow, idempotency_key="k-1")
     assert setup.launch(workflow=setup.workflow, idempotency_key="k-1") == first

@@ -18,8 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from retune.control import LocalControlPlane
-from retune.model.control import NAME_PATTERN, ExecutionRequest, RelaunchRequest
-from retune.model.execution import Execution
+from retune.model.control import ENTITY_PATTERN, NAME_PATTERN, ExecutionRequest, RelaunchRequest
+from retune.model.execution import Execution, Phase
 from retune.server.auth import Grant
 from retune.server.dependencies import CanLaunch, CanRead, ExecutionId, PlanesDep
 from retune.server.paths import PREFIX
@@ -41,6 +41,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 Filter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+WorkflowFilter = Annotated[str | None, Query(pattern=ENTITY_PATTERN, description="A workflow's name")]
 DryRun = Annotated[
     bool,
     Query(
@@ -98,10 +99,18 @@ async def launch(
     summary="Launched executions, newest first, without their nodes",
 )
 def list_executions(
-    grant: CanRead, planes: PlanesDep, project: Filter = None, domain: Filter = None, limit: Limit = 50
+    grant: CanRead,
+    planes: PlanesDep,
+    project: Filter = None,
+    domain: Filter = None,
+    workflow: WorkflowFilter = None,
+    phase: Annotated[Phase | None, Query()] = None,
+    limit: Limit = 50,
 ) -> JSONResponse:
     grant.check_project(project)
-    found = planes.current().list_executions(project=project, domain=domain, limit=limit)
+    found = planes.current().list_executions(
+        project=project, domain=domain, workflow=workflow, phase=phase, limit=limit
+    )
     return JSONResponse({"executions": [execution.to_dict() for execution in found]})
 
 

@@ -15,7 +15,8 @@ its body.
     form.py         the launch form: fields from the schemas, posted fields -> overrides
     config_view.py  an effective config as rows with provenance (preview, node panel)
     graph.py        the workflow graph as SVG, laid out on the server, cached by content hash
-    executions.py   /ui/executions, /ui/executions/{id} (live phases, node panel, abort)
+    executions.py   /ui/executions, /ui/executions/{id} (live phases, state, abort)
+    node_panel.py   /ui/executions/{id}/nodes/{path}: config and provenance, attempts, logs
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the UI's routes and static files to ``app``; ``/`` and ``/ui`` lead to the workflows."""
-    from retune.server.ui import executions, launch, login, workflows
+    from retune.server.ui import executions, launch, login, node_panel, workflows
 
-    for module in (login, workflows, launch, executions):
+    for module in (login, workflows, launch, executions, node_panel):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
 

@@ -461,12 +461,23 @@ def posted_from(overrides: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict
     """The fields a form shows to launch ``overrides`` and ``inputs`` again (relaunch)."""
     posted = {f"{INPUTS}{name}": _text(value) for name, value in inputs.items()}
     for hook, fields in overrides.items():
-        for path, value in _cli_paths(fields):
-            posted[_name(hook, path)] = _text(value)
+        for path, value in cli_paths(fields):
+            posted[_name(hook, path)] = shown_value(path, value)
     return posted
 
 
-def _cli_paths(fields: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+def shown_value(path: str, value: Any) -> str:
+    """``mem``'s 805306368 as ``768Mi``; booleans as ``true``/``false``; the rest as text."""
+    if path in RESOURCE_NAMES and isinstance(value, int | float) and not isinstance(value, bool):
+        return format_quantity(path, value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def cli_paths(fields: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """A layer's fields (wire form) as ``(-o path, value)``: ``cpu`` for a request and limit, a
+    resource's request where the two differ, ``env.K``, ``task_config.a.b``."""
     resources = fields.get("resources") or {}
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
     for name in RESOURCE_NAMES:

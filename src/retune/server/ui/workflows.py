@@ -11,6 +11,7 @@ from starlette.responses import Response
 from retune.model.control import NAME_PATTERN
 from retune.model.spec import WorkflowSpec
 from retune.server.dependencies import DomainPath, NamePath, PlanesDep, ProjectPath, VersionQuery
+from retune.server.ui.form import cli_paths, shown_value
 from retune.server.ui.routing import UiRoute
 from retune.server.ui.session import page_grant
 from retune.server.ui.templates import render
@@ -81,13 +82,15 @@ def graph_of(spec: WorkflowSpec, key: str) -> str:
 
 
 def hook_rows(spec: WorkflowSpec) -> list[dict[str, Any]]:
-    """Hook, nodes, task, and each default set in workflow code with the workflow that sets it."""
+    """Hook, nodes, task, and each default set in workflow code (as ``-o`` paths and values, with
+    the workflow that sets it)."""
     rows = []
     for name, hook in sorted(spec.hooks.items()):
-        defaults = []
-        for default in hook.defaults:
-            for path, value in _flat(default.overrides.to_dict()):
-                defaults.append((path, value, f"workflow {default.workflow}"))
+        defaults = [
+            (path, shown_value(path, value), f"workflow {default.workflow}")
+            for default in hook.defaults
+            for path, value in cli_paths(default.overrides.to_dict())
+        ]
         rows.append(
             {
                 "hook": name,
@@ -98,17 +101,6 @@ def hook_rows(spec: WorkflowSpec) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _flat(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for key, value in fields.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            found.extend(_flat(value, path + "."))
-        else:
-            found.append((path, str(value).lower() if isinstance(value, bool) else str(value)))
-    return found
 
 
 def _newest_each(entries: list[Any]) -> list[Any]:

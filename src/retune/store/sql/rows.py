@@ -144,7 +144,7 @@ COLUMNS: Final = {
     table.name: tuple(c.name for c in table.c if c.name not in t.UNREAD.get(table.name, ()))
     for table in (t.executions, t.node_executions, t.attempts)
 }
-"""Column names in the order ``statements._select`` reads them (``tables.UNREAD`` left out)."""
+"""Column names in the order ``statements.select_record`` reads them (``tables.UNREAD`` left out)."""
 
 
 RETURNED = "$returned"

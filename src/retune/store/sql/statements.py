@@ -168,18 +168,45 @@ class Statements:
             .offset(sa.bindparam("offset", type_=sa.Integer))  # SQLite's dialect adds one anyway
         )
 
-        self.select_execution_sql = sql(_select(x).where(x.c.id == sa.bindparam("id")))
+        self.select_execution_sql = sql(select_record(x).where(x.c.id == sa.bindparam("id")))
         self.list_executions_sql = sql(
-            _select(x)
+            select_record(x)
             .order_by(x.c.created_at.desc(), x.c.seq.desc())
             .limit(sa.bindparam("limit", type_=sa.Integer))
             .offset(sa.bindparam("offset", type_=sa.Integer))
         )
         self.select_nodes_sql = sql(
-            _select(n).where(n.c.execution_id == sa.bindparam("id")).order_by(n.c.position)
+            select_record(n).where(n.c.execution_id == sa.bindparam("id")).order_by(n.c.position)
         )
         self.select_attempts_sql = sql(
-            _select(a).where(a.c.execution_id == sa.bindparam("id")).order_by(a.c.path, a.c.number)
+            select_record(a).where(a.c.execution_id == sa.bindparam("id")).order_by(a.c.path, a.c.number)
+        )
+        # The execution page's reads: every node's progress without its config, provenance or
+        # outputs (the text of those is most of a big execution's bytes), and one node whole.
+        self.select_node_progress_sql = sql(
+            sa.select(n.c.path, n.c.hook, n.c.task, n.c.phase, n.c.cache, n.c["items"])
+            .where(n.c.execution_id == sa.bindparam("id"))
+            .order_by(n.c.position)
+        )
+        self.select_attempt_phases_sql = sql(
+            sa.select(a.c.path, a.c.item, a.c.phase)
+            .where(a.c.execution_id == sa.bindparam("id"))
+            .order_by(a.c.path, a.c.number)
+        )
+        self.select_node_sql = sql(
+            select_record(n)
+            .where(
+                n.c.execution_id == sa.bindparam("id"),
+                sa.or_(n.c.path == sa.bindparam("key"), n.c.hook == sa.bindparam("key")),
+            )
+            .order_by(n.c.position)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+            .offset(sa.bindparam("offset", type_=sa.Integer))  # SQLite's dialect adds one anyway
+        )
+        self.select_node_attempts_sql = sql(
+            select_record(a)
+            .where(a.c.execution_id == sa.bindparam("id"), a.c.path == sa.bindparam("path"))
+            .order_by(a.c.number)
         )
         self.select_item_outputs_sql = sql(
             sa.select(a.c.item, sa.cast(a.c.outputs, sa.Text))
@@ -230,7 +257,7 @@ class Statements:
         return statement, {name: first[name] if name in alike else values for name, values in columns.items()}
 
 
-def _select(table: sa.Table) -> sa.Select[Any]:
+def select_record(table: sa.Table) -> sa.Select[Any]:
     """Every column a record reads (``tables.UNREAD`` left out) in table order, JSON as its text
     (SQLite and psycopg alike), for ``rows.py``."""
     unread = t.UNREAD.get(table.name, ())

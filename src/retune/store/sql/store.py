@@ -32,14 +32,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
 from retune.model.config import SHARED_FRAGMENTS
-from retune.model.execution import Attempt, Execution, Phase
+from retune.model.execution import (
+    Attempt,
+    CacheStatus,
+    Execution,
+    NodeExecution,
+    NodeProgress,
+    Phase,
+    count_items,
+)
 from retune.store.base import (
     AttemptChange,
     CachePut,
@@ -61,9 +68,9 @@ from retune.store.sql import control
 from retune.store.sql import tables as t
 from retune.store.sql.engine import WRITE, create_engine, normalize_url
 from retune.store.sql.outage import CommitLost, Lost, connection_lost, quietly, reason_of, transient
-from retune.store.sql.rows import Batch, Decoder, node_row
+from retune.store.sql.rows import COLUMNS, Batch, Decoder, node_row
 from retune.store.sql.schema import ensure_schema
-from retune.store.sql.statements import Statements, dumps, loads
+from retune.store.sql.statements import Statements, dumps, loads, select_record
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -302,6 +309,56 @@ class SqlStore:
         return decode.execution(row, nodes)
 
     @_reconnecting
+    def execution_progress(self, execution_id: str) -> tuple[Execution, tuple[NodeProgress, ...]]:
+        sql = self._sql
+        with self._raw(write=False) as cursor:
+            row = self._execution_row(cursor, execution_id)
+            tries: dict[str, list[tuple[int | None, Phase]]] = {}
+            cursor.execute(sql.select_attempt_phases_sql, {"id": execution_id})
+            for path, item, phase in cursor.fetchall():
+                tries.setdefault(path, []).append((item, Phase(phase)))
+            cursor.execute(sql.select_node_progress_sql, {"id": execution_id})
+            nodes = tuple(
+                NodeProgress(
+                    path,
+                    hook,
+                    task,
+                    Phase(phase),
+                    CacheStatus(cache),
+                    len(tries.get(path, ())),
+                    count_items(items, tries.get(path, ())),
+                )
+                for path, hook, task, phase, cache, items in cursor.fetchall()
+            )
+        return Decoder().execution(row, ()), nodes
+
+    @_reconnecting
+    def get_node(self, execution_id: str, key: str) -> tuple[Execution, NodeExecution]:
+        sql, decode = self._sql, Decoder()
+        with self._raw(write=False) as cursor:
+            row = self._execution_row(cursor, execution_id)
+            cursor.execute(sql.select_node_sql, {"id": execution_id, "key": key, "limit": 1, "offset": 0})
+            values = cursor.fetchone()
+            if values is None:
+                raise NotFound(f"Execution {execution_id} has no node or hook {key!r}.")
+            path = values[COLUMNS["node_executions"].index("path")]
+            cursor.execute(sql.select_node_attempts_sql, {"id": execution_id, "path": path})
+            attempts = [decode.attempt(found)[1] for found in cursor.fetchall()]
+            node = decode.node(values, attempts)
+        return decode.execution(row, ()), node
+
+    def _execution_row(self, cursor: Any, execution_id: str) -> Any:
+        """The execution's row, the first read of a snapshot (PostgreSQL: repeatable read, as
+        SQLite's BEGIN gives)."""
+        if not self._sqlite:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(self._sql.select_execution_sql, {"id": execution_id})
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound(f"No execution {execution_id!r} in the store.")
+        return row
+
+    @_reconnecting
     def list_executions(self, *, limit: int = 50, offset: int = 0) -> list[Execution]:
         decode = Decoder()
         with self._raw(write=False) as cursor:
@@ -394,17 +451,26 @@ class SqlStore:
 
     @_reconnecting
     def list_launched(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
     ) -> list[Execution]:
+        # The executions table's columns only: a listing never reads a node.
         x = t.executions
-        query = sa.select(x.c.id).where(x.c.project.is_not(None))
-        if project is not None:
-            query = query.where(x.c.project == project)
-        if domain is not None:
-            query = query.where(x.c.domain == domain)
+        query = select_record(x).where(x.c.project.is_not(None))
+        for column, value in ((x.c.project, project), (x.c.domain, domain), (x.c.workflow, workflow)):
+            if value is not None:
+                query = query.where(column == value)
+        if phase is not None:
+            query = query.where(x.c.phase == phase.value)
+        decode = Decoder()
         with self._transaction() as conn:
-            ids = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).scalars().all()
-        return [replace(self.get_execution(i), nodes=()) for i in ids]
+            rows = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).all()
+        return [decode.execution(tuple(row), ()) for row in rows]
 
     @_reconnecting
     def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:

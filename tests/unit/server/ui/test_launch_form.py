@@ -187,7 +187,7 @@ def test_relaunch_opens_the_form_filled_with_the_execution_overrides_and_inputs(
     launched = client.post(f"{API}/executions", json=body).json()["id"]
     page = client.get(FORM, params={"from_execution": launched}).text
     assert 'value="5"' in field_block(page, "overrides.train.retries")
-    assert 'value="1.5"' in field_block(page, "overrides.train.cpu")
+    assert 'value="1500m"' in field_block(page, "overrides.train.cpu")  # Kubernetes' spelling
     assert 'value="debug"' in field_block(page, "overrides.train.env.LOG")
     assert 'value="9"' in field_block(page, "inputs.x")
     assert "Relaunch of" in page and launched in page

@@ -1,0 +1,112 @@
+"""``/ui/executions/{id}/nodes/{path}``: one node of an execution, by path or hook name.
+
+What it ran with (the effective config, every field with the layer that set it, as the launch
+form's preview shows it), its cache status and why it missed, its map items, and its attempts:
+user or system, where, when, the error with its traceback, and the end of each attempt's
+stdout and stderr. The page's script asks for it as a fragment (``X-Requested-With: fetch`` or
+``?fragment=1``) and shows it beside the graph; without the script it is a page of its own, at
+a URL that can be shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from retune.control import LocalControlPlane
+from retune.model.execution import Attempt
+from retune.server.dependencies import ExecutionId, PlanesDep
+from retune.server.ui.config_view import config_rows
+from retune.server.ui.executions import items_text, readable
+from retune.server.ui.routing import UiRoute
+from retune.server.ui.session import page_grant
+from retune.server.ui.templates import render
+from retune.store import NotFound
+
+router = APIRouter(route_class=UiRoute, include_in_schema=False)
+
+LOG_TAIL: Final = 64 * 1024  # bytes of each stream shown: the end, where the error is
+ATTEMPTS_SHOWN: Final = 200  # of a map node's attempts, the latest
+LOGS_SHOWN: Final = 20  # attempts whose logs are read, the latest
+STREAMS: Final = ("stdout", "stderr")
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    stream: str
+    text: str
+    size: int  # of the whole stream; the text is its last LOG_TAIL bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    attempt: Attempt
+    logs: tuple[Log, ...]
+
+    @property
+    def duration(self) -> float | None:
+        a = self.attempt
+        return None if a.started_at is None or a.finished_at is None else a.finished_at - a.started_at
+
+
+@router.get("/ui/executions/{execution_id}/nodes/{key:path}")
+def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: PlanesDep) -> Response:
+    grant = page_grant(request, "read")
+    plane = planes.current()
+    try:
+        execution, node = plane.get_node(execution_id, key)
+    except NotFound:
+        readable(plane, grant, execution_id)  # a token without the project: 403, not "no such node"
+        raise
+    grant.check_project(execution.project)
+    fragment = (
+        request.headers.get("x-requested-with") == "fetch" or request.query_params.get("fragment") == "1"
+    )
+    shown = node.attempts[-ATTEMPTS_SHOWN:]
+    views = [
+        AttemptView(a, logs_of(plane, a) if i >= len(shown) - LOGS_SHOWN else ()) for i, a in enumerate(shown)
+    ]
+    answer = render(
+        request,
+        "node_panel.html",
+        fragment=fragment,
+        execution=execution,
+        node=node,
+        rows=config_rows(node.config, node.provenance),
+        attempts=views,
+        hidden_attempts=len(node.attempts) - len(shown),
+        logs_shown=LOGS_SHOWN,
+        items=items_text(node.item_counts()),
+        tail_kib=LOG_TAIL // 1024,
+    )
+    answer.headers["Vary"] = "X-Requested-With"
+    return answer
+
+
+def logs_of(plane: LocalControlPlane, attempt: Attempt) -> tuple[Log, ...]:
+    return tuple(
+        Log(stream, *tail(plane, attempt.logs[stream])) for stream in STREAMS if stream in attempt.logs
+    )
+
+
+def tail(plane: LocalControlPlane, key: str) -> tuple[str, int]:
+    """The last ``LOG_TAIL`` bytes of a log blob as text, and the blob's size; a blob not written
+    yet (the attempt printed nothing so far) is empty."""
+    try:
+        if not plane.blobs.exists(key):
+            return "", 0
+        path = plane.blobs.local_path(key)  # after exists(): it makes the directory of a new key
+        if path is not None:  # a local file: read only its end, however long the log is
+            with path.open("rb") as file:
+                size = file.seek(0, 2)
+                file.seek(max(0, size - LOG_TAIL))
+                data = file.read()
+        else:
+            data = plane.blobs.get(key)
+            size = len(data)
+    except (FileNotFoundError, NotFound, KeyError):
+        return "", 0
+    return data[-LOG_TAIL:].decode(errors="replace"), size
