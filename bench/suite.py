@@ -31,7 +31,7 @@ from bench import graphs
 from bench.baseline import build_plain_nodes
 from bench.importtime import heaviest_imports, time_interpreters
 from bench.maps import bench_map_items
-from bench.on_ray import bench_ray_fan
+from bench.on_ray import bench_ray_fan, bench_ray_map
 from bench.report import Row, format_seconds, render, write
 from bench.runs import bench_cli, bench_memory, bench_run_chain, bench_run_fan, bench_run_map
 from bench.server import bench_server
@@ -72,6 +72,7 @@ def main() -> int:
         bench_ui,
         bench_ui_execution_page,
         bench_ray_fan,
+        bench_ray_map,
     )
     wanted = sys.argv[1:]  # `python -m bench server`: only the benchmarks whose name has "server"
     for benchmark in benchmarks:

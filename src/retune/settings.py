@@ -16,6 +16,7 @@ normalise them (this module imports nothing else of retune).
     [executor]                    # what runs attempts (RETUNE_EXECUTOR): "local" (default) or "ray"
     kind = "local"
     ray_address = "10.0.0.5:6379" # the Ray cluster (RETUNE_RAY_ADDRESS); none: a local Ray instance
+    ray_start_timeout = 300       # seconds an attempt may wait for Ray to start it (RETUNE_RAY_START_TIMEOUT)
     [capacity]                    # what the local executor may hand out at once
     cpu = 2
     mem = "8Gi"
@@ -77,6 +78,9 @@ class ExecutorSettings:
     ray_address: str | None = None
     """The Ray cluster's address (``RETUNE_RAY_ADDRESS``, ``[executor] ray_address``); None: a
     local Ray instance, or the one this process already joined."""
+    ray_start_timeout: str | None = None
+    """Seconds an attempt may wait for its Ray task to start (``RETUNE_RAY_START_TIMEOUT``,
+    ``[executor] ray_start_timeout``), raw; ``executors.ray_check`` reads it. None: its default."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ def load(cwd: Path | None = None) -> Settings:
         executor_origin = "RETUNE_EXECUTOR"
     if env.get("RETUNE_RAY_ADDRESS"):
         merged["executor"]["ray_address"] = env["RETUNE_RAY_ADDRESS"]
+    if env.get("RETUNE_RAY_START_TIMEOUT"):
+        merged["executor"]["ray_start_timeout"] = env["RETUNE_RAY_START_TIMEOUT"]
     if "RETUNE_DATABASE_URL" in env:
         merged["database"]["url"] = env["RETUNE_DATABASE_URL"]
     if env.get("RETUNE_BLOB_URL"):
@@ -165,11 +171,12 @@ def load(cwd: Path | None = None) -> Settings:
 
 
 def _executor(table: dict[str, Any], origin: str) -> ExecutorSettings:
-    address = table.get("ray_address")
+    address, start = table.get("ray_address"), table.get("ray_start_timeout")
     return ExecutorSettings(
         kind=str(table.get("kind", "local")),
         origin=origin,
         ray_address=None if address in (None, "") else str(address),
+        ray_start_timeout=None if start in (None, "") else str(start),
     )
 
 

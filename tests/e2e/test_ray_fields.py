@@ -1,10 +1,10 @@
 """Each override field changes what runs on Ray, through ``rt.run(executor="ray")`` against the
 cluster at ``RETUNE_RAY_ADDRESS`` (issue 10): the Ray twin of test_fields_change_what_runs.py.
 
-Left out, as they do not apply on Ray (docs/decisions/0020-ray-executor.md): the memory *limit*
-(Ray schedules by the memory request and does not cap a task; its memory monitor is node-wide),
-and the cpu count as CPU affinity (Ray does not pin a task to cores: the task sees its cpu request
-in Ray's assigned resources and ``RETUNE_CPU``).
+Left out, as it does not apply on Ray (docs/decisions/0020-ray-executor.md): the cpu count as
+CPU affinity (Ray does not pin a task to cores: the task sees its cpu request in Ray's assigned
+resources and ``RETUNE_CPU``). The memory limit is the task's own on Ray too (``on_ray`` applies
+it as a local task process does), counted beyond what its Ray worker held before.
 
 One two-node cluster for the module: a head with one cpu, and a worker with one cpu labelled
 interruptible. Each test has its own RETUNE_HOME, so ``rt.run`` joins the cluster afresh (~1 s).
@@ -143,6 +143,19 @@ def test_cpu_and_memory_requests_are_the_ray_tasks_resources() -> None:
     )
 
     assert record.outputs == {"assigned": {"CPU": 0.5, "memory": float(256 * MI)}, "retune_cpu": "0.5"}
+
+
+def test_a_low_memory_limit_fails_with_oom_and_raising_it_succeeds() -> None:
+    failed = rt.run(flows.memory_flow, {"mb": 200}, executor="ray", raise_on_failure=False)
+    raised = rt.run(
+        flows.memory_flow, {"mb": 200}, {"alloc": {"resources": {"limits": {"mem": "1Gi"}}}}, executor="ray"
+    )
+
+    assert failed.phase is Phase.FAILED
+    last = failed.node("alloc").attempts[-1]
+    assert last.kind is AttemptKind.USER
+    assert (last.error or "").startswith("memory limit 128Mi exceeded: MemoryError")
+    assert raised.outputs == 200
 
 
 def test_a_request_above_every_node_is_refused_before_anything_is_stored() -> None:

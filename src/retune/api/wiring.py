@@ -34,6 +34,7 @@ def _executor(name: str | None, blobs: BlobStore) -> Executor:
             sorted(settings.capacity.items()),
             sorted(settings.images.items()),
             settings.executor.ray_address,
+            settings.executor.ray_start_timeout,
             settings.blobs.url,
         )
     )

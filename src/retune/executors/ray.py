@@ -2,39 +2,33 @@
 
 Ray is a placement layer here; the engine stays the only retry authority (DESIGN §8).
 
-1. ``check`` refuses what can never run on the cluster: an unknown task type (or a
-   ``task_config`` its type refuses), a ``container_image`` that ``[images]`` does not map to an
-   executable interpreter, a cpu request Ray cannot express (a fraction above one core), and a
-   request no alive on-demand node can hold (``ray.nodes()``: CPU, memory, GPU of each node,
-   read at most every ``NODES_FRESH`` seconds; the last attempt of any node runs on-demand).
-2. ``submit`` starts one Ray task, ``max_retries=0``: ``num_cpus``, ``memory`` and
-   ``num_gpus`` are the effective requests, ``runtime_env.env_vars`` the effective environment
-   plus ``RETUNE_CPU`` and ``RETUNE_BUNDLE`` (the bundle's digest, so that Ray gives each code
-   bundle workers of its own), ``runtime_env.py_executable`` the image's interpreter. Placement
-   is a ``label_selector`` on Ray's ``ray.io/node-id`` (``executors.ray_placement``): an attempt
-   the engine placed ``INTERRUPTIBLE`` goes to the interruptible nodes (labelled
-   ``retune.io/capacity=interruptible``, or holding the custom resource ``interruptible``) that
-   can hold it, any other to the rest (none alive that hold it: on-demand, and the record says so).
-   The task body is ``retune.task_runtime.on_ray`` on the worker:
-   it opens the blob store from its URL, installs the bundle from it, runs the calls as a local
-   task process does, and writes outputs and logs to the blob store, so an execution survives
-   the loss of its cluster.
+1. ``check`` refuses what can never run on the cluster (``executors.ray_check``), and a request
+   no alive on-demand node can hold (``ray.nodes()``, read at most every ``NODES_FRESH`` s).
+2. ``submit`` starts one Ray task, ``max_retries=0``, with the effective requests and
+   environment (``executors.ray_attempt``: options and arguments are made once per config and
+   task), placed by a ``label_selector`` on ``ray.io/node-id`` (``executors.ray_placement``). Its
+   body is ``retune.task_runtime.on_ray`` on the worker: it opens the blob store from its URL,
+   installs the bundle from it, runs the calls as a local task process does (their memory limit
+   included) and writes outputs and logs to the blob store, so an execution survives the loss of
+   its cluster.
 3. The reply, or Ray's exception, becomes the attempt's outcome:
 
    | how the Ray task ended | outcome | kind |
    | --- | --- | --- |
    | the task raised (its traceback, as ``task_runtime.calls.describe`` writes it) | ``USER_ERROR`` | user |
    | the worker died after writing the timeout mark (``on_ray``) | ``TIMEOUT`` | user |
-   | Ray's memory monitor killed it (``OutOfMemoryError``) | ``OOM`` | user |
+   | past its memory limit (as locally), or Ray's memory monitor killed it | ``OOM`` | user |
    | its interruptible node died (or every interruptible node it could go to, before it started) | ``PREEMPTED`` | system |
    | the worker died (killed from outside, a crash), its node died, the owner or the object was lost, the ``runtime_env`` could not be set up, the blob store failed | ``LOST`` | system |
    | ``cancel`` (``ray.cancel(force=True)``) | ``LOST``, ``CANCELLED`` | system |
    | the cluster's GCS did not answer for ``LOST_AFTER`` seconds | ``LOST`` | system |
+   | Ray did not start it, and would not (``executors.ray_start``) | ``LOST`` | system |
 
 4. A watchdog thread probes the GCS every ``PROBE_EVERY`` seconds while connected. A cluster
    that went away fails them ``LOST`` within ``LOST_AFTER`` seconds (never a hang), and the
    executor disconnects from it: Ray would otherwise end this very process once its GCS stayed
-   away for ``gcs_rpc_server_reconnect_timeout_s``. The next ``submit`` connects again.
+   away for ``gcs_rpc_server_reconnect_timeout_s``. The next ``submit`` connects again. It also
+   ends the attempts that Ray keeps waiting for ever (``_end_unstarted``).
 
 Numbers and what is left: docs/decisions/0020-ray-executor.md.
 """
@@ -60,8 +54,8 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, replace
+from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any, Final
 
 import ray
@@ -74,15 +68,27 @@ from retune.executors.base import (
     Blobs,
     Outcome,
     Refused,
-    check_task_type,
-    cpu_text,
 )
+from retune.executors.ray_attempt import (
+    Job,
+    Plan,
+    attempt_part,
+    first_line,
+    lost,
+    options,
+    preempted,
+    resolve,
+    task_part,
+)
+from retune.executors.ray_attempt import result as ray_result
+from retune.executors.ray_check import RayConfigCheck
+from retune.executors.ray_check import start_timeout as read_start_timeout
 from retune.executors.ray_placement import RayNode, check_fits, place
+from retune.executors.ray_start import Waiting, ended, latest_statuses, look_every, waiting
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
 from retune.settings import Settings
-from retune.settings import load as load_settings
 
 __all__ = ["ENTRYPOINT", "RayConfigCheck", "RayExecutor"]
 
@@ -102,7 +108,8 @@ CONNECT_TIMEOUT: Final = 2.0
 """Seconds a cluster's address may take to accept a connection before it is called away."""
 
 BOUND_KEPT: Final = 256
-"""Distinct sets of Ray task options kept bound (``RayExecutor._remote``)."""
+"""Distinct sets of Ray task options kept bound (``RayExecutor._remote``), and plans kept
+(``RayExecutor._plan``)."""
 
 NODES_FRESH: Final = 2.0
 """Seconds ``check`` reuses what it read of the cluster's nodes (``rt.run`` checks every node)."""
@@ -114,76 +121,14 @@ log: Final = logging.getLogger("retune.executors.ray")
 log.addHandler(logging.NullHandler())
 
 
-def _attempt(attempt: dict[str, Any]) -> tuple[Any, ...]:
+def _attempt(task: bytes, attempt: dict[str, Any]) -> tuple[Any, ...]:
     """The body of every Ray task: ``ENTRYPOINT.run``, imported on the worker by name (the
     executors layer never imports the task runtime)."""
-    reply: tuple[Any, ...] = importlib.import_module(ENTRYPOINT).run(attempt)
+    reply: tuple[Any, ...] = importlib.import_module(ENTRYPOINT).run(task, attempt)
     return reply
 
 
 _REMOTE: Final[Any] = ray.remote(max_retries=0, retry_exceptions=False)(_attempt)
-
-
-class RayConfigCheck:
-    """What the Ray executor refuses whatever the cluster holds: the check the server and
-    ``retune launch`` make before storing a launch (``executors.factory.config_check``), with no
-    connection to the cluster; ``RayExecutor.check`` adds the nodes' resources."""
-
-    def __init__(self, settings: Settings | None = None, images: Mapping[str, str] | None = None) -> None:
-        self.settings = settings
-        self._images = None if images is None else dict(images)
-
-    def __call__(self, config: EffectiveConfig, task_type: str) -> None:
-        check_task_type(config, task_type, self.settings)
-        self.interpreter(config.container_image)
-        cpu = config.requests.cpu
-        if cpu > 1 and cpu != int(cpu):
-            raise Refused(
-                "resources.requests.cpu",
-                f"requests cpu={format_quantity('cpu', cpu)}, but Ray takes a fraction of a core only below one",
-                f"Ask for a whole number of cores (HOOK.cpu={int(cpu) + 1}) or less than one.",
-            )
-
-    def images(self) -> dict[str, str]:
-        """``[images]``: image name -> Python interpreter (given, else the settings')."""
-        if self._images is not None:
-            return self._images
-        return dict((self.settings if self.settings is not None else load_settings()).images)
-
-    def interpreter(self, image: str | None) -> str | None:
-        """The interpreter of ``image`` (``None``: the Ray workers' own), refused when ``[images]``
-        does not map it to an executable. The path is checked on this machine: Ray's
-        ``py_executable`` needs the same path on every node (a shared venv, a node image), and a
-        worker that cannot start under it leaves the task pending forever rather than failing."""
-        if image is None:
-            return None
-        images = self.images()
-        interpreter = images.get(image)
-        if interpreter is None:
-            known = ", ".join(repr(name) for name in sorted(images)) or "none"
-            raise Refused(
-                "container_image",
-                f"unknown image {image!r} (the Ray executor knows: {known})",
-                "Map it to a Python interpreter in the [images] table of retune.toml "
-                "(or RETUNE_IMAGES=name=/path/to/python), or override container_image with a known one.",
-            )
-        if not os.access(interpreter, os.X_OK):
-            raise Refused(
-                "container_image",
-                f"image {image!r} maps to {interpreter!r}, which is not an executable Python",
-                "Fix the [images] table of retune.toml (or RETUNE_IMAGES); every Ray node needs it at that path.",
-            )
-        return interpreter
-
-
-@dataclass(slots=True)
-class _Job:
-    request: AttemptRequest
-    future: Future[AttemptResult]
-    ref: Any  # ray.ObjectRef
-    capacity: Capacity = Capacity.ON_DEMAND
-    nodes: frozenset[str] = frozenset()
-    """The interruptible nodes an ``INTERRUPTIBLE`` attempt may go to."""
 
 
 class RayExecutor:
@@ -193,6 +138,8 @@ class RayExecutor:
     connects to the Ray this process already joined, else starts a local instance.
     ``blob_url``/``blob_options``: how the Ray workers open the blob store ``blobs`` (default:
     ``blobs.url``); every worker must reach it (a shared directory, an object store).
+    ``start_timeout``: seconds an attempt may wait for Ray to start it (``executors.ray_start``;
+    ``0``: no bound; default: ``[executor] ray_start_timeout`` of ``settings``, else 300).
     """
 
     name = "ray"
@@ -206,6 +153,7 @@ class RayExecutor:
         blob_options: Mapping[str, Any] | None = None,
         settings: Settings | None = None,
         images: Mapping[str, str] | None = None,
+        start_timeout: float | None = None,
     ) -> None:
         url = blob_url if blob_url is not None else getattr(blobs, "url", None)
         if not isinstance(url, str) or not url:
@@ -217,10 +165,14 @@ class RayExecutor:
         self.address = address
         self.settings = settings
         self._static = RayConfigCheck(settings, images)
+        self._start_timeout = read_start_timeout(settings) if start_timeout is None else start_timeout or None
+        self._next_look = 0.0
         self._store = (url, dict(blob_options or {}))
         self._lock = threading.Lock()
-        self._jobs: dict[tuple[str, str, int], _Job] = {}
+        self._jobs: dict[tuple[str, str, int], Job] = {}
         self._bound: dict[str, Any] = {}
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._checked: dict[tuple[int, str], EffectiveConfig] = {}
         self._owned = False  # whether this executor called ray.init (and so ray.shutdown)
         self._connected = False
         self._gcs: tuple[str, int] | None = None
@@ -248,34 +200,44 @@ class RayExecutor:
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()
         try:
-            self._static(request.config, request.task.task_type)
+            self._check_static(request)
         except Refused as exc:
             future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
             return future
         try:
-            check_fits(self._alive_nodes(), request.config)
+            plan = self._plan(request, self._alive_nodes())
         except Refused as exc:  # it fitted at launch: the cluster lost nodes since, not the task's fault
-            future.set_result(_lost(f"refused: {exc}"))
+            future.set_result(lost(f"refused: {exc}"))
             return future
         except Exception as exc:  # the cluster cannot be reached to check
-            future.set_result(_lost(f"the Ray cluster cannot be reached: {_first_line(exc)}"))
+            future.set_result(lost(f"the Ray cluster cannot be reached: {first_line(exc)}"))
             return future
+        # Ray's .remote() runs outside the lock: ``_settle`` takes it on Ray's own thread, which
+        # must not wait for a submission (measured: ~0.15 ms an attempt waiting for the lock).
         with self._lock:
             if self._closed:
-                future.set_result(_lost("the Ray executor is closed"))
+                future.set_result(lost("the Ray executor is closed"))
                 return future
             try:
                 self._connect()  # never .remote() unconnected: Ray would start a cluster of its own
-                capacity, nodes, selector = place(self._alive_nodes(), request.capacity, request.config)
-                options = self._options(request)
-                if selector:
-                    options["label_selector"] = selector
-                ref = self._remote(options).remote(self._attempt(request))
             except Exception as exc:
-                future.set_result(_lost(f"the Ray cluster refused the attempt: {_first_line(exc)}"))
+                future.set_result(lost(f"the Ray cluster refused the attempt: {first_line(exc)}"))
                 return future
-            job = self._jobs[request.identity] = _Job(request, future, ref, capacity, nodes)
-        self._wake.set()
+        try:
+            ref = plan.remote.remote(plan.pickled, attempt_part(request))
+        except Exception as exc:
+            future.set_result(lost(f"the Ray cluster refused the attempt: {first_line(exc)}"))
+            return future
+        job = Job(request, future, ref, plan.capacity, plan.interruptible)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._jobs[request.identity] = job
+        if closed:  # closed while it was submitted: close() did not see it
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+            future.set_result(lost("the Ray executor was closed"))
+            return future
         ref.future().add_done_callback(lambda done: self._settle(job, done))
         return future
 
@@ -286,7 +248,7 @@ class RayExecutor:
             return
         with contextlib.suppress(Exception):  # finished or gone meanwhile: nothing left to stop
             ray.cancel(job.ref, force=True)
-        _resolve(job.future, replace(_lost(CANCELLED), capacity=job.capacity))
+        resolve(job.future, replace(lost(CANCELLED), capacity=job.capacity))
 
     def close(self) -> None:
         with self._lock:
@@ -296,7 +258,7 @@ class RayExecutor:
         for job in jobs:
             with contextlib.suppress(Exception):
                 ray.cancel(job.ref, force=True)
-            _resolve(job.future, replace(_lost("the Ray executor was closed"), capacity=job.capacity))
+            resolve(job.future, replace(lost("the Ray executor was closed"), capacity=job.capacity))
         self._watchdog.join(timeout=5)
         self._disconnect()
 
@@ -383,6 +345,10 @@ class RayExecutor:
             if self._gcs_answers():
                 away_since = None
                 self._preempt_stranded()
+                try:
+                    self._end_unstarted()
+                except Exception:  # never the watchdog's end: it must go on probing
+                    log.warning("could not look at the attempts Ray has not started", exc_info=True)
                 continue
             now = time.monotonic()
             away_since = away_since or now
@@ -414,7 +380,56 @@ class RayExecutor:
                 del self._jobs[job.request.identity]
             with contextlib.suppress(Exception):
                 ray.cancel(job.ref, force=True)
-            _resolve(job.future, _preempted(STRANDED))
+            resolve(job.future, preempted(STRANDED))
+
+    def _end_unstarted(self) -> None:
+        """End ``LOST`` the attempts that Ray has not started ``start_timeout`` seconds after
+        their submission and never will, as far as can be told (``executors.ray_start``), at most
+        every ``look_every(start_timeout)`` seconds; their Ray tasks are cancelled."""
+        timeout, now = self._start_timeout, time.monotonic()
+        if timeout is None or now < self._next_look:
+            return
+        with self._lock:
+            due = [job for job in self._jobs.values() if not job.started and now - job.submitted >= timeout]
+        if not due:
+            return
+        self._next_look = now + look_every(timeout)
+        try:
+            self._nodes = None  # a fresh list: a node may have left since
+            nodes = self._alive_nodes()
+        except Exception:
+            return  # the GCS went away meanwhile: the next probes say so
+        statuses = _task_statuses({job.ref.task_id().binary() for job in due})
+        free: list[dict[str, dict[str, float]]] = []
+
+        def available() -> dict[str, dict[str, float]]:
+            if not free:
+                free.append(_free_resources())
+            return free[0]
+
+        for job in due:
+            status = statuses.get(job.ref.task_id().binary())
+            why = waiting(job.request.config, status, nodes, job.may_use, available)
+            if why is Waiting.STARTED:
+                job.started = True
+            elif why is Waiting.ROOM and job.room_since is None:
+                job.room_since = now  # room now: ended if the next look finds the same
+            elif why in (Waiting.INFEASIBLE, Waiting.ROOM):
+                config = job.request.config
+                interpreter = self._static.interpreter(config.container_image)
+                self._end(job, lost(ended(why, config, timeout, status, interpreter)))
+            else:
+                job.room_since = None
+
+    def _end(self, job: Job, result: AttemptResult) -> None:
+        """End a job still running with ``result``, its Ray task cancelled."""
+        with self._lock:
+            if self._jobs.get(job.request.identity) is not job:
+                return
+            del self._jobs[job.request.identity]
+        with contextlib.suppress(Exception):
+            ray.cancel(job.ref, force=True)
+        resolve(job.future, replace(result, capacity=job.capacity))
 
     def _gcs_answers(self) -> bool:
         return self._gcs is not None and _answers(self._gcs, PROBE_EVERY)
@@ -427,28 +442,43 @@ class RayExecutor:
             jobs, self._jobs = list(self._jobs.values()), {}
         log.warning("%s; %d running attempts are lost", why, len(jobs))
         for job in jobs:
-            _resolve(job.future, replace(_lost(why), capacity=job.capacity))
+            resolve(job.future, replace(lost(why), capacity=job.capacity))
         self._disconnect()
 
     # --- one attempt -------------------------------------------------------------------------
 
-    def _options(self, request: AttemptRequest) -> dict[str, Any]:
+    def _check_static(self, request: AttemptRequest) -> None:
+        """``RayConfigCheck`` of the attempt's config, once per config object and task type (a
+        map's items share one)."""
+        config, task_type = request.config, request.task.task_type
+        key = (id(config), task_type)
+        if self._checked.get(key) is config:
+            return
+        self._static(config, task_type)
+        if len(self._checked) >= BOUND_KEPT:
+            self._checked.clear()
+        self._checked[key] = config
+
+    def _plan(self, request: AttemptRequest, nodes: list[RayNode]) -> Plan:
+        """Where the attempt goes, its bound Ray task options and what it sends, reused for the
+        attempts of the same config and task objects and capacity while the node list is the same
+        one (the engine hands every attempt of a node, and every item of a map, the same two)."""
         config, task = request.config, request.task
-        env = {**config.environment, "RETUNE_CPU": cpu_text(config.requests.cpu)}
-        if task.bundle is not None:
-            env["RETUNE_BUNDLE"] = task.bundle
-        runtime_env: dict[str, Any] = {"env_vars": env}
-        interpreter = self._static.interpreter(config.container_image)
-        if interpreter is not None:
-            runtime_env["py_executable"] = interpreter
-        return {
-            "num_cpus": config.requests.cpu,
-            "memory": config.requests.mem,
-            "num_gpus": config.requests.gpu,
-            "runtime_env": runtime_env,
-            # The task's name, not the attempt's: options are bound once per distinct set (``_remote``).
-            "name": task.name,
-        }
+        key = (id(config), id(task), request.capacity)
+        plan = self._plans.get(key)
+        if plan is not None and plan.config is config and plan.task is task and plan.nodes is nodes:
+            return plan
+        check_fits(nodes, config)
+        capacity, interruptible, selector = place(nodes, request.capacity, config)
+        bound = options(request, self._static.interpreter(config.container_image))
+        if selector:
+            bound["label_selector"] = selector
+        pickled = task_part(task, config, self._store)
+        plan = Plan(config, nodes, capacity, interruptible, task, self._remote(bound), pickled)
+        if len(self._plans) >= BOUND_KEPT:
+            self._plans.clear()
+        self._plans[key] = plan
+        return plan
 
     def _remote(self, options: dict[str, Any]) -> Any:
         """``_REMOTE`` with ``options`` bound, reused for the same options: Ray's ``.options()``
@@ -461,30 +491,7 @@ class RayExecutor:
             bound = self._bound[key] = _REMOTE.options(**options)
         return bound
 
-    def _attempt(self, request: AttemptRequest) -> dict[str, Any]:
-        """What ``on_ray.run`` reads: the local task process's attempt, with the bundle by
-        digest, the blob store's URL and options, the log prefix and the timeout."""
-        config, task = request.config, request.task
-        return {
-            "name": task.name,
-            "task": (task.module, task.qualname, task.pickled, task.bundle),
-            "task_type": task.task_type,
-            "template": None
-            if task.template is None
-            else (dict(task.template.definition), task.template.inputs, task.template.outputs),
-            "calls": [dict(call) for call in request.calls],
-            "context": {
-                "execution_id": request.execution_id,
-                "node": request.node,
-                "attempt": request.attempt,
-                "config": config.to_dict(),
-            },
-            "blobs": self._store,
-            "log_prefix": request.logs_at,
-            "timeout": None if config.timeout is None else config.timeout * max(1, len(request.calls)),
-        }
-
-    def _settle(self, job: _Job, done: Future[Any]) -> None:
+    def _settle(self, job: Job, done: Future[Any]) -> None:
         with self._lock:
             if self._jobs.get(job.request.identity) is not job:
                 return  # cancelled, closed or lost meanwhile: that result stands
@@ -494,10 +501,10 @@ class RayExecutor:
         except BaseException as exc:
             result = self._failure(job, exc)
         else:
-            result = _result(reply)
-        _resolve(job.future, replace(result, capacity=job.capacity))
+            result = ray_result(reply, job.request.config)
+        resolve(job.future, replace(result, capacity=job.capacity))
 
-    def _failure(self, job: _Job, exc: BaseException) -> AttemptResult:
+    def _failure(self, job: Job, exc: BaseException) -> AttemptResult:
         """Ray's exception for a task that did not reply (see the table in the module docstring)."""
         errors = ray.exceptions
         config = job.request.config
@@ -506,7 +513,7 @@ class RayExecutor:
                 Outcome.OOM,
                 error=f"out of memory: Ray's memory monitor killed the task (memory request "
                 f"{format_quantity('mem', config.requests.mem)}, limit {format_quantity('mem', config.limits.mem)}; "
-                f"its node ran low on memory): {_first_line(exc)}",
+                f"its node ran low on memory): {first_line(exc)}",
             )
         if isinstance(exc, errors.WorkerCrashedError) and self._timed_out(job.request):
             timeout = config.timeout or 0.0
@@ -516,15 +523,15 @@ class RayExecutor:
                 error=f"timed out after {total:g}s (timeout {timeout:g}s per call)",
             )
         if isinstance(exc, errors.TaskCancelledError):
-            return _lost(CANCELLED)
+            return lost(CANCELLED)
         if isinstance(exc, errors.NodeDiedError):
             self._nodes = None  # read the nodes again before placing the next attempt
             if job.capacity is Capacity.INTERRUPTIBLE:
-                return _preempted(f"the interruptible Ray node running the attempt died: {_first_line(exc)}")
+                return preempted(f"the interruptible Ray node running the attempt died: {first_line(exc)}")
         if isinstance(exc, errors.TaskUnschedulableError) and job.capacity is Capacity.INTERRUPTIBLE:
             # Ray's own answer for a waiting attempt whose one selected node died.
             self._nodes = None
-            return _preempted(f"{STRANDED}: {_first_line(exc)}")
+            return preempted(f"{STRANDED}: {first_line(exc)}")
         what = {
             errors.WorkerCrashedError: "the Ray worker running the attempt died (killed from outside, or crashed)",
             errors.NodeDiedError: "the Ray node running the attempt died",
@@ -537,8 +544,8 @@ class RayExecutor:
         }
         for kind, text in what.items():
             if isinstance(exc, kind):
-                return _lost(f"{text}: {_first_line(exc)}")
-        return _lost(f"Ray failed the attempt: {type(exc).__name__}: {_first_line(exc)}")
+                return lost(f"{text}: {first_line(exc)}")
+        return lost(f"Ray failed the attempt: {type(exc).__name__}: {first_line(exc)}")
 
     def _timed_out(self, request: AttemptRequest) -> bool:
         try:
@@ -547,26 +554,28 @@ class RayExecutor:
             return False
 
 
-def _result(reply: tuple[Any, ...]) -> AttemptResult:
-    if reply[0] == "done":
-        _, outputs, logs = reply
-        return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, logs=logs)
-    _, kind, error, logs = reply
-    outcome = Outcome.USER_ERROR if kind == "user" else Outcome.LOST
-    return AttemptResult(outcome, error=error, logs=logs)
+def _task_statuses(task_ids: set[bytes]) -> dict[bytes, str]:
+    """Ray's latest status (``TaskStatus`` name) of each of ``task_ids`` it keeps a record of,
+    from the task events the GCS keeps. Ray has no public API for them without the dashboard
+    (``ray.util.state``), so this reads ``ray._private.state``; any failure: no records."""
+    try:
+        from ray._private.state import state
+        from ray.core.generated import common_pb2, gcs_pb2
+
+        events = state._connect_and_get_accessor().get_task_events()
+        parse, names = gcs_pb2.TaskEvents.FromString, common_pb2.TaskStatus  # type: ignore[attr-defined]
+        return latest_statuses(events, task_ids, parse, names.Name)
+    except Exception:
+        log.warning("could not read Ray's task records", exc_info=True)
+        return {}
 
 
-def _lost(error: str) -> AttemptResult:
-    return AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND)
+def _free_resources() -> dict[str, dict[str, float]]:
+    """Each alive node's free resources, by node id (Ray's ``available_resources_per_node``)."""
+    from ray._private.state import available_resources_per_node
 
-
-def _preempted(error: str) -> AttemptResult:
-    return AttemptResult(Outcome.PREEMPTED, error=f"preempted: {error}", capacity=Capacity.INTERRUPTIBLE)
-
-
-def _resolve(future: Future[AttemptResult], result: AttemptResult) -> None:
-    with contextlib.suppress(InvalidStateError):  # resolved meanwhile: that result stands
-        future.set_result(result)
+    free: dict[str, dict[str, float]] = available_resources_per_node()  # type: ignore[no-untyped-call]
+    return free
 
 
 def _host_port(address: str | None) -> tuple[str, int] | None:
@@ -583,8 +592,3 @@ def _answers(where: tuple[str, int], timeout: float) -> bool:
             return True
     except OSError:
         return False
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -26,9 +26,11 @@ __all__ = [
     "INTERRUPTIBLE_LABEL",
     "INTERRUPTIBLE_RESOURCE",
     "NODE_ID_LABEL",
+    "RESOURCES",
     "RayNode",
     "check_fits",
     "place",
+    "wanted",
 ]
 
 RESOURCES: Final = (("cpu", "CPU"), ("mem", "memory"), ("gpu", "GPU"))
@@ -73,21 +75,21 @@ def check_fits(alive: list[RayNode], config: EffectiveConfig) -> None:
     counted = f"{len(nodes)} {which}s" + (
         "" if which == "node" else f", {len(alive) - len(nodes)} interruptible"
     )
-    wanted = _wanted(config)
+    asked = wanted(config)
     for ours, theirs in RESOURCES:
         most = max((node.resources.get(theirs, 0.0) for node in nodes), default=0.0)
-        if wanted[ours] > most:
+        if asked[ours] > most:
             raise Refused(
                 f"resources.requests.{ours}",
-                f"requests {ours}={format_quantity(ours, wanted[ours])} but no {which} of the Ray cluster "
+                f"requests {ours}={format_quantity(ours, asked[ours])} but no {which} of the Ray cluster "
                 f"has that much (the largest has {ours}={format_quantity(ours, most)}; {counted})",
                 f"Lower it (for example with the override HOOK.{ours}=...), or add a larger node to the cluster.",
             )
-    if not any(node.holds(wanted) for node in nodes):
-        asked = ", ".join(f"{o}={format_quantity(o, wanted[o])}" for o, _ in RESOURCES)
+    if not any(node.holds(asked) for node in nodes):
+        every = ", ".join(f"{o}={format_quantity(o, asked[o])}" for o, _ in RESOURCES)
         raise Refused(
             "resources.requests",
-            f"requests {asked} but no single {which} of the Ray cluster has all of it",
+            f"requests {every} but no single {which} of the Ray cluster has all of it",
             "Lower one of them, or add a node that has all of it.",
         )
 
@@ -100,13 +102,14 @@ def place(
     interruptible nodes that can hold it, or, with none, on-demand (the record says where it
     ran). ``ON_DEMAND``: any node but the interruptible ones."""
     if capacity is Capacity.INTERRUPTIBLE:
-        wanted = _wanted(config)
-        spot = sorted(node.id for node in alive if node.interruptible and node.holds(wanted))
+        asked = wanted(config)
+        spot = sorted(node.id for node in alive if node.interruptible and node.holds(asked))
         if spot:
             return Capacity.INTERRUPTIBLE, frozenset(spot), {NODE_ID_LABEL: f"in({','.join(spot)})"}
     spot = sorted(node.id for node in alive if node.interruptible)
     return Capacity.ON_DEMAND, frozenset(), {NODE_ID_LABEL: f"!in({','.join(spot)})"} if spot else {}
 
 
-def _wanted(config: EffectiveConfig) -> dict[str, float]:
+def wanted(config: EffectiveConfig) -> dict[str, float]:
+    """The attempt's requests by retune's names (``cpu``, ``mem``, ``gpu``)."""
     return {ours: float(getattr(config.requests, ours)) for ours, _ in RESOURCES}

@@ -107,3 +107,28 @@ def interpreter() -> dict[str, Any]:
 @rt.workflow
 def imaged() -> dict[str, Any]:
     return interpreter().with_runtime_override("image")
+
+
+@rt.task(retries=1)
+def alloc(mb: int) -> int:
+    """Allocates ``mb`` MiB at once and returns how many bytes it holds."""
+    block = bytearray(mb * 2**20)
+    return len(block)
+
+
+@rt.workflow
+def allocating(mb: int) -> int:
+    return alloc(mb=mb).with_runtime_override("alloc")
+
+
+def alloc_noting(mb: int, pid_file: str) -> int:
+    """Writes its pid to ``pid_file``, then allocates ``mb`` MiB at once."""
+    Path(pid_file).write_text(str(os.getpid()))
+    return len(bytearray(mb * 2**20))
+
+
+def limit_seen() -> str:
+    """``pid:limit``: this process's pid and soft ``RLIMIT_DATA`` (-1: none)."""
+    import resource
+
+    return f"{os.getpid()}:{resource.getrlimit(resource.RLIMIT_DATA)[0]}"

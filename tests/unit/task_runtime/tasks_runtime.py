@@ -69,3 +69,13 @@ class Holder:
     @staticmethod
     def nested(x: int) -> int:
         return x * 10
+
+
+def allocate(mb: int) -> int:
+    """Allocates ``mb`` MiB at once."""
+    return len(bytearray(mb * 2**20))
+
+
+def shout(text: str) -> str:
+    print(text)
+    return text
