@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import httpx
 
 from bench.report import Row, format_seconds
 from bench.timing import summarise
+from retune.testing.stack import free_port
 
 NODES = 100
 HOOKS = 50
@@ -205,9 +205,7 @@ def _server(database_url: str | None, workers: int = 1) -> Iterator[str]:
     flows = root / "flows"
     flows.mkdir()
     (flows / "wide.py").write_text(FLOWS)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (root / "server.log").open("wb")
     server = subprocess.Popen(

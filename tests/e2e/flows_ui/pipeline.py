@@ -42,3 +42,8 @@ nightly = rt.LaunchPlan.get_or_create(
     default_inputs={"x": 5},
     runtime_override={"train": rt.TaskNodeOverrides(retries=4)},
 )
+
+
+@rt.workflow
+def outer(seconds: float = 0.1) -> float:
+    return slow(seconds=seconds)  # a sub-workflow: a group of the graph

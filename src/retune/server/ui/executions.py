@@ -87,7 +87,7 @@ def execution_page(request: Request, execution_id: ExecutionId, planes: PlanesDe
         "execution.html",
         execution=execution,
         nodes=nodes,
-        graph=_graph(plane, execution),
+        graph=_graph(plane, execution, request),
         phases_json=embedded_json(phases_of(execution, nodes)),
         live=execution.phase in LIVE,
         now=time.time(),
@@ -246,14 +246,14 @@ def _phase(text: str | None) -> Phase | None:
         return None
 
 
-def _graph(plane: LocalControlPlane, execution: Execution) -> str | None:
+def _graph(plane: LocalControlPlane, execution: Execution, request: Request) -> str | None:
     from retune.server.ui.workflows import graph_of
 
     try:
         spec, key = plane.spec_of(execution)
     except NotFound:
         return None  # a run older than the one registry (docs/decisions/0015): no spec to draw
-    return graph_of(spec, key)
+    return graph_of(spec, key, request)
 
 
 def _shown(values: Any) -> list[tuple[str, str]]:

@@ -40,6 +40,7 @@ from retune.server.ui.form import (
 from retune.server.ui.routing import UiRoute
 from retune.server.ui.session import check_csrf, page_grant
 from retune.server.ui.templates import render
+from retune.server.ui.workflows import launch_plans_of
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 PlanQuery = Annotated[str | None, Query(pattern=ENTITY_PATTERN)]
@@ -75,13 +76,7 @@ class Target:
         workflow = plane.get_workflow(project, domain, name, version)
         self.spec: WorkflowSpec = workflow.spec
         self.version: str = workflow.version
-        self.plans = sorted(
-            {
-                p.name
-                for p in plane.store.list_registered("launch_plan", project, domain)
-                if p.spec.get("workflow") == name
-            }
-        )
+        self.plans = [plan.name for plan in launch_plans_of(plane, project, domain, name)]
 
     def request(self, inputs: dict[str, Any], overrides: dict[str, Any]) -> ExecutionRequest:
         return ExecutionRequest(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from retune.control import LocalControlPlane
 from retune.model.control import NAME_PATTERN
 from retune.model.spec import WorkflowSpec
 from retune.server.dependencies import DomainPath, NamePath, PlanesDep, ProjectPath, VersionQuery
@@ -15,6 +16,7 @@ from retune.server.ui.form import cli_paths, shown_value
 from retune.server.ui.routing import UiRoute
 from retune.server.ui.session import page_grant
 from retune.server.ui.templates import render
+from retune.store.base import Registered
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 Filter = Annotated[str | None, Query(pattern=NAME_PATTERN)]
@@ -57,28 +59,28 @@ def workflow_page(
     record = plane.get_workflow(project, domain, name, version)
     found = plane.store.registered("workflow", project, domain, name, record.version)
     versions = plane.store.list_registered("workflow", project, domain, name, specs=False)
-    plans = [
-        p
-        for p in plane.store.list_registered("launch_plan", project, domain)
-        if p.spec.get("workflow") == name
-    ]
+    plans = launch_plans_of(plane, project, domain, name)
     return render(
         request,
         "workflow.html",
         record=record,
         spec=record.spec,
-        graph=graph_of(record.spec, found.content_hash),
+        graph=graph_of(record.spec, found.content_hash, request),
         hooks=hook_rows(record.spec),
         versions=versions,
-        plans=_newest_each(plans),
+        plans=plans,
     )
 
 
-def graph_of(spec: WorkflowSpec, key: str) -> str:
-    """The workflow's graph as SVG (cached by the spec's content hash)."""
+def graph_of(spec: WorkflowSpec, key: str, request: Request) -> str:
+    """The workflow's graph as SVG (cached by the spec's content hash and the grouping): the
+    page's ``?expand=GROUP`` opens a sub-workflow drawn as one box (every top-level one is, past
+    300 nodes), ``?collapse=GROUP`` draws an open one as a box; both may repeat."""
     from retune.server.ui.graph import graph_svg
 
-    return graph_svg(spec, key)
+    expand = frozenset(request.query_params.getlist("expand"))
+    collapse = frozenset(request.query_params.getlist("collapse")) - expand
+    return graph_svg(spec, key, collapsed=collapse, expanded=expand)
 
 
 def hook_rows(spec: WorkflowSpec) -> list[dict[str, Any]]:
@@ -103,8 +105,10 @@ def hook_rows(spec: WorkflowSpec) -> list[dict[str, Any]]:
     return rows
 
 
-def _newest_each(entries: list[Any]) -> list[Any]:
-    seen: dict[str, Any] = {}
-    for entry in entries:
-        seen.setdefault(entry.name, entry)
-    return list(seen.values())
+def launch_plans_of(plane: LocalControlPlane, project: str, domain: str, workflow: str) -> list[Registered]:
+    """The newest version of each launch plan of ``workflow`` in the project and domain, by name."""
+    newest: dict[str, Registered] = {}
+    for plan in plane.store.list_registered("launch_plan", project, domain):  # newest first per name
+        if plan.spec.get("workflow") == workflow:
+            newest.setdefault(plan.name, plan)
+    return list(newest.values())

@@ -22,6 +22,28 @@
     if (ev.target.matches("form.launch select")) markChanged(ev.target);
     if (ev.target.matches("[data-autosubmit]")) ev.target.form.submit();
   });
+  // A sub-workflow of the graph: a collapsed box opens (?expand=GROUP), an open group's label
+  // closes it (?collapse=GROUP); the server lays the graph out again.
+  function regroup(el) {
+    var group = el.getAttribute("data-group");
+    var url = new URL(window.location.href);
+    var opening = el.matches("g.group-node");
+    var add = opening ? "expand" : "collapse", drop = opening ? "collapse" : "expand";
+    var kept = url.searchParams.getAll(drop).filter(function (g) { return g !== group; });
+    url.searchParams.delete(drop);
+    kept.forEach(function (g) { url.searchParams.append(drop, g); });
+    if (url.searchParams.getAll(add).indexOf(group) < 0) url.searchParams.append(add, group);
+    window.location.assign(url.toString());
+  }
+  document.addEventListener("click", function (ev) {
+    var grouping = ev.target.closest && ev.target.closest("[data-graph] g.group-node[data-group], [data-graph] g.group-toggle[data-group]");
+    if (grouping) { ev.preventDefault(); regroup(grouping); return; }
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    var grouping = ev.target.closest && ev.target.closest("[data-graph] g.group-node[data-group], [data-graph] g.group-toggle[data-group]");
+    if (grouping) { ev.preventDefault(); regroup(grouping); }
+  });
   document.addEventListener("click", function (ev) {
     var reset = ev.target.closest("[data-reset]");
     if (!reset) return;
