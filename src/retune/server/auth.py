@@ -131,15 +131,24 @@ def authenticate(
                 "(retune reads it from RETUNE_API_TOKEN)"
             )
         raise Unauthenticated("Malformed Authorization header: send 'Authorization: Bearer <token>'")
-    digest = hashlib.sha256(credentials.credentials.encode()).hexdigest()
-    found = None
-    for token in tokens:  # compare with every token, in constant time each
-        if hmac.compare_digest(digest, token.sha256) and found is None:
-            found = token
+    found = find_token(tokens, credentials.credentials)
     if found is None:
         raise Unauthenticated(
             "Unknown API token. Check RETUNE_API_TOKEN against the server's [[server.tokens]]"
         )
+    return found
+
+
+def find_token(tokens: tuple[Token, ...], secret: str | None) -> Token | None:
+    """The configured token whose secret is ``secret`` (a bearer token, or the web UI's session
+    cookie), compared with every token in constant time each; None if none is."""
+    if not secret:
+        return None
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    found = None
+    for token in tokens:
+        if hmac.compare_digest(digest, token.sha256) and found is None:
+            found = token
     return found
 
 

@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from retune.server.auth import Token
+from retune.server.auth import Token, find_token
 from retune.server.ui.routing import UiRoute
-from retune.server.ui.session import COOKIE, SESSION_SECONDS, check_csrf, safe_next, session_token
+from retune.server.ui.session import COOKIE, SESSION_SECONDS, check_csrf, safe_next
 from retune.server.ui.templates import render
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
@@ -31,7 +31,7 @@ async def login(request: Request) -> Response:
     if not tokens:
         return RedirectResponse(target, status_code=303)
     secret = form.get("token", "").strip()
-    if session_token(tokens, secret) is None:
+    if find_token(tokens, secret) is None:
         error = (
             "Enter your API token."
             if not secret

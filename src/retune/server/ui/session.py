@@ -25,7 +25,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from retune.errors import PermissionDenied
-from retune.server.auth import OPEN, Grant, Right, Token
+from retune.server.auth import OPEN, Grant, Right, Token, find_token
 
 COOKIE: Final = "retune_session"
 SESSION_SECONDS: Final = 12 * 3600
@@ -73,7 +73,7 @@ def page_grant(request: Request, right: Right) -> Grant:
     if not tokens:
         request.state.grant = OPEN
         return OPEN
-    token = session_token(tokens, request.cookies.get(COOKIE))
+    token = find_token(tokens, request.cookies.get(COOKIE))
     if token is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
@@ -84,18 +84,6 @@ def page_grant(request: Request, right: Right) -> Grant:
             f"Your token {token.name!r} has no {right!r} right (it has: {', '.join(sorted(token.rights))})"
         )
     return grant
-
-
-def session_token(tokens: tuple[Token, ...], secret: str | None) -> Token | None:
-    """The configured token whose secret is ``secret``, compared in constant time."""
-    if not secret:
-        return None
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    found = None
-    for token in tokens:
-        if hmac.compare_digest(digest, token.sha256) and found is None:
-            found = token
-    return found
 
 
 def csrf_token(secret: str) -> str:
