@@ -172,6 +172,7 @@ class _Run:
         # the entries this run writes (a 200-node chain of one task asked the store 200 times).
         self.latest: dict[str, Parts | None] = {}
         self.waiting: list[_Node] = []  # on another run's cache reservation
+        self.looked_up: dict[str, Mapping[str, Any] | None] = {}  # cache key -> entry, read ahead
         self.changes: list[Change] = []
         self.to_submit: list[tuple[_Node, AttemptRequest]] = []
         self.to_cancel: list[AttemptRequest] = []  # a failed map node's other items
@@ -320,10 +321,13 @@ class _Run:
         waiting, self.waiting = self.waiting, []
         for node in waiting:
             self.start(node)
+        if len(self.ready) > 1:
+            self.look_up_cache([node for node in self.ready if node.phase is Phase.QUEUED])
         while self.ready:
             node = self.ready.popleft()
             if node.phase is Phase.QUEUED:
                 self.start(node)
+        self.looked_up.clear()  # read for this step only: another run may write entries meanwhile
 
     def settle_dependents(self, node: _Node) -> None:
         """A node reached a terminal phase: its dependents may be ready, or must be skipped."""
@@ -341,12 +345,26 @@ class _Run:
                     self.record_phase(dependent, Phase.SKIPPED, error="an upstream node failed")
                     stack.append(dependent)
 
+    def look_up_cache(self, nodes: list[_Node]) -> None:
+        """The cache entries of the caching ``nodes`` about to start, read in one go
+        (``start`` takes them from ``looked_up``)."""
+        keys = [self.key_of(node, self.inputs_of(node)).key for node in nodes if node.config.cache]
+        if keys:
+            found = self.store.cache_get_many(keys)
+            self.looked_up = {key: found.get(key) for key in keys}
+
+    def key_of(self, node: _Node, inputs: dict[str, Any]) -> CacheKey:
+        if node.key is None:
+            task = self.spec.tasks[node.spec.task]
+            node.key = cache_key(task, node.config, inputs, mapped=node.spec.kind == "map")
+        return node.key
+
     def start(self, node: _Node) -> None:
         inputs = self.inputs_of(node)
         if node.config.cache:
-            task = self.spec.tasks[node.spec.task]
-            key = node.key = node.key or cache_key(task, node.config, inputs, mapped=node.spec.kind == "map")
-            hit = self.store.cache_get(key.key)
+            key = self.key_of(node, inputs)
+            read = key.key in self.looked_up
+            hit = self.looked_up.pop(key.key) if read else self.store.cache_get(key.key)
             if hit is not None:
                 self.succeed(node, hit, CacheStatus.HIT)
                 return

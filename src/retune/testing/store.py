@@ -116,6 +116,10 @@ class MemoryStore:
     def cache_get(self, key: str) -> Mapping[str, Any] | None:
         return self.cache.get(key)
 
+    def cache_get_many(self, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        found = {key: self.cache_get(key) for key in keys}
+        return {key: outputs for key, outputs in found.items() if outputs is not None}
+
     def cache_latest(self, task: str) -> Mapping[str, Any] | None:
         return self.cache_parts.get(task)
 

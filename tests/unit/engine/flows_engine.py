@@ -78,3 +78,14 @@ def long_chain(x: int = 0) -> int:
     for _ in range(10):
         value = inc(x=value)
     return value
+
+
+@rt.task(cache=True, cache_version="1")
+def cached_add(x: int, k: int) -> int:
+    called("cached_add")
+    return x + k
+
+
+@rt.workflow
+def cached_fan(x: int = 0) -> int:
+    return total(xs=[cached_add(x=x, k=k) for k in range(6)])

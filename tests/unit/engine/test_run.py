@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -100,6 +100,41 @@ def test_cache_hits_on_the_second_run_and_misses_after_a_cache_version_override(
     assert second.outputs == first.outputs == 9
     assert second.node("square").attempts == ()
     assert flows.CALLS["slow_square"] == 2
+
+
+class CountingStore(MemoryStore):
+    """Counts the store's cache reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[int] = []  # keys asked, per read
+
+    def cache_get(self, key: str) -> Mapping[str, Any] | None:
+        self.reads.append(1)
+        return super().cache_get(key)
+
+    def cache_get_many(self, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        self.reads.append(len(keys))
+        found = {key: MemoryStore.cache_get(self, key) for key in keys}
+        return {key: outputs for key, outputs in found.items() if outputs is not None}
+
+
+def test_the_ready_nodes_of_a_cached_fan_out_are_looked_up_in_one_read() -> None:
+    store = CountingStore()
+    engine = Engine(store, InlineExecutor())
+
+    first = run(engine, flows.cached_fan, {"x": 1})
+    reads, store.reads = store.reads, []
+    second = run(engine, flows.cached_fan, {"x": 1})
+    third = run(engine, flows.cached_fan, {"x": 2})  # other inputs: six misses
+
+    assert first.outputs == second.outputs == sum(range(1, 7))
+    assert third.outputs == sum(range(2, 8))
+    assert reads == [6]  # the six ready nodes: one read, not six
+    assert [n.cache for n in second.nodes if n.task.endswith("cached_add")] == [CacheStatus.HIT] * 6
+    assert [n.cache for n in third.nodes if n.task.endswith("cached_add")] == [CacheStatus.MISS] * 6
+    assert store.reads == [6, 6]  # second and third runs: one read each
+    assert flows.CALLS["cached_add"] == 12
 
 
 def test_fan_out_lists_and_map_tasks_feed_a_reduction() -> None:

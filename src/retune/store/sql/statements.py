@@ -160,6 +160,17 @@ class Statements:
         self.select_cache_sql = sql(
             sa.select(sa.cast(c.c.outputs, sa.Text)).where(c.c.key == sa.bindparam("key"))
         )
+        # Many keys in one statement, as one parameter: a JSON array (SQLite's json_each) or a
+        # text array (PostgreSQL's ANY): no statement per count of keys.
+        if name == "sqlite":
+            keys = c.c.key.in_(
+                sa.select(sa.column("value")).select_from(
+                    sa.func.json_each(sa.bindparam("keys", type_=sa.Text))
+                )
+            )
+        else:
+            keys = c.c.key == sa.any_(sa.cast(sa.bindparam("keys"), postgresql.ARRAY(sa.Text)))
+        self.select_cache_many_sql = sql(sa.select(c.c.key, sa.cast(c.c.outputs, sa.Text)).where(keys))
         self.select_cache_latest_sql = sql(
             sa.select(sa.cast(c.c.parts, sa.Text))
             .where(c.c.task == sa.bindparam("task"), c.c.parts.is_not(None))

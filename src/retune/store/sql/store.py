@@ -28,6 +28,7 @@ unless the COMMIT itself was lost: then it may have been written, and
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -487,6 +488,16 @@ class SqlStore:
             cursor.execute(self._sql.select_cache_sql, {"key": key})
             found = cursor.fetchone()
         return None if found is None else dict(loads(found[0]))
+
+    @_reconnecting
+    def cache_get_many(self, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        if not keys:
+            return {}
+        wanted = json.dumps(list(keys)) if self._sqlite else list(keys)
+        with self._raw(write=False) as cursor:
+            cursor.execute(self._sql.select_cache_many_sql, {"keys": wanted})
+            found = cursor.fetchall()
+        return {key: dict(loads(outputs)) for key, outputs in found}
 
     @_reconnecting
     def cache_latest(self, task: str) -> Mapping[str, Any] | None:
