@@ -3,30 +3,33 @@
 
 A real ``retune serve`` process (uvicorn, SQLite under a fresh ``RETUNE_HOME``, and PostgreSQL
 too when ``RETUNE_TEST_POSTGRES_URL`` is set) with a workflow registered through
-``retune register``. Clients are threads of this process, each with its own keep-alive
-``httpx.Client``, all started together behind a barrier; each request is timed from send to
-the full answer. No worker runs: the executions stay queued, so what is timed is the API's own
+``retune register``. The clients are keep-alive connections of a lean load generator
+(``bench/loadgen.py``: one asyncio loop, the request encoded once), each sending one untimed
+request, then all released together; each request is timed from send to the full answer. The
+server's own CPU per launch (its processes, from /proc) and the generator's are in the note. No worker runs: the executions stay queued, so what is timed is the API's own
 work (parse and check 50 overrides and the inputs, resolve 100 nodes through every layer, store
 the execution and its nodes in one transaction, answer the record).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.loadgen import Load, load, request_bytes
 from bench.report import Row, format_seconds
 from bench.timing import summarise
 from retune.testing.stack import free_port
@@ -67,9 +70,12 @@ def bench_server() -> list[Row]:
     for label, url in databases:
         # PostgreSQL also with one server process per core: SQLite has one writer at a time.
         for workers in (1, os.cpu_count() or 1) if url else (1,):
-            with _database(url) as database_url, _server(database_url, workers) as base:
-                post, health = _post_latencies(base), _health_latencies(base)
-            rows += _rows(label, post, health, workers)
+            with _database(url) as database_url, _server(database_url, workers) as (base, pid):
+                before = _cpu_seconds(pid)
+                post = _post_latencies(base)
+                server_cpu = (_cpu_seconds(pid) - before) / len(post.latencies)
+                health = _health_latencies(base)
+            rows += _rows(label, post, health, workers, server_cpu)
     return rows
 
 
@@ -85,7 +91,7 @@ def overrides() -> dict[str, Any]:
     }
 
 
-def _post_latencies(base: str) -> list[float]:
+def _post_latencies(base: str) -> Load:
     body = {
         "project": "bench",
         "domain": "development",
@@ -93,55 +99,33 @@ def _post_latencies(base: str) -> list[float]:
         "inputs": {"x": 1},
         "overrides": overrides(),
     }
+    answers = itertools.count()
 
-    def post(http: httpx.Client) -> None:
-        answer = http.post("/executions", json=body)
-        if answer.status_code != 201:
-            raise RuntimeError(f"POST /executions answered {answer.status_code}: {answer.text[:500]}")
-        if len(answer.json()["nodes"]) != NODES:
+    def check(status: int, answer: bytes) -> None:
+        if status != 201:
+            raise RuntimeError(f"POST /executions answered {status}: {answer[:500]!r}")
+        # Every answer: its nodes counted in the bytes; one in ten also parsed whole (a 154 KB
+        # document: parsing each would cost the generator ~1 ms of the CPU the server shares).
+        if answer.count(b'"path":') != NODES or (
+            next(answers) % 10 == 0 and len(json.loads(answer)["nodes"]) != NODES
+        ):
             raise RuntimeError("the execution record does not have 100 nodes")
 
-    return _load(base, post, POSTS_PER_CLIENT)
+    request = request_bytes(base, "POST", "/api/v1/executions", json.dumps(body).encode())
+    return load(base, request, check, clients=CLIENTS, per_client=POSTS_PER_CLIENT)
 
 
-def _health_latencies(base: str) -> list[float]:
-    def health(http: httpx.Client) -> None:
-        if http.get("/health").status_code != 200:
-            raise RuntimeError("GET /health failed")
+def _health_latencies(base: str) -> Load:
+    def check(status: int, answer: bytes) -> None:
+        if status != 200:
+            raise RuntimeError(f"GET /health answered {status}: {answer[:500]!r}")
 
-    return _load(base, health, HEALTH_PER_CLIENT)
-
-
-def _load(base: str, request: Callable[[httpx.Client], None], per_client: int) -> list[float]:
-    """``CLIENTS`` threads, released together, each timing ``per_client`` requests after one warm-up."""
-    barrier = threading.Barrier(CLIENTS)
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
-    errors: list[BaseException] = []
-
-    def client(index: int) -> None:
-        try:
-            with httpx.Client(base_url=f"{base}/api/v1", timeout=60) as http:
-                request(http)  # warm-up: connection, first-request costs
-                barrier.wait()
-                for _ in range(per_client):
-                    began = time.perf_counter()
-                    request(http)
-                    latencies[index].append(time.perf_counter() - began)
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return [seconds for client in latencies for seconds in client]
+    request = request_bytes(base, "GET", "/api/v1/health")
+    return load(base, request, check, clients=CLIENTS, per_client=HEALTH_PER_CLIENT)
 
 
-def _rows(label: str, post: list[float], health: list[float], workers: int) -> list[Row]:
+def _rows(label: str, load: Load, health_load: Load, workers: int, server_cpu: float) -> list[Row]:
+    post, health = load.latencies, health_load.latencies
     post_stats, health_stats = summarise(post), summarise(health)
     rate = len(post) / _wall(post)
     where = f"{label}, --workers {workers}" if workers > 1 else label
@@ -160,7 +144,9 @@ def _rows(label: str, post: list[float], health: list[float], workers: int) -> l
                 f"p99 = {format_seconds(post_p99)}; {len(post)} launches ({CLIENTS} concurrent clients x "
                 f"{POSTS_PER_CLIENT}, after one warm-up each), each answered 201 with the 100-node record. "
                 f"`retune serve --workers {workers}` on {label}; launches/s = launches / (sum of the "
-                f"latencies / {CLIENTS} clients); see bench/server.py."
+                f"latencies / {CLIENTS} clients); CPU per launch: the server's processes "
+                f"{format_seconds(server_cpu)}, the load generator {format_seconds(load.cpu_per_request)} "
+                "(bench/loadgen.py); see bench/server.py."
             ),
         ),
         Row(
@@ -171,6 +157,28 @@ def _rows(label: str, post: list[float], health: list[float], workers: int) -> l
             note=f"p99 = {format_seconds(health_p99)}; {len(health)} requests, same clients and server.",
         ),
     ]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its live descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    own: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        own[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += own.get(current, 0.0)
+        stack += children.get(current, [])
+    return total
 
 
 def _wall(latencies: list[float]) -> float:
@@ -196,7 +204,7 @@ def _database(postgres: str | None) -> Iterator[str | None]:
 
 
 @contextmanager
-def _server(database_url: str | None, workers: int = 1) -> Iterator[str]:
+def _server(database_url: str | None, workers: int = 1) -> Iterator[tuple[str, int]]:
     root = Path(tempfile.mkdtemp(prefix="retune-bench-server-"))
     env = {**os.environ, "RETUNE_HOME": str(root / "home")}
     env.pop("RETUNE_DATABASE_URL", None)
@@ -234,7 +242,7 @@ def _server(database_url: str | None, workers: int = 1) -> Iterator[str]:
         )
         if registered.returncode != 0:
             raise RuntimeError(f"retune register failed: {registered.stderr}")
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)

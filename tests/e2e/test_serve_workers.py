@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -94,3 +97,54 @@ def test_serve_refuses_zero_workers_before_binding_anything() -> None:
     assert done.returncode == 2
     assert "--workers" in done.stderr and "0" in done.stderr
     assert "1" in done.stderr  # the range it takes
+
+
+def _sockets(pid: int) -> int:
+    """How many sockets process ``pid`` holds open."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
+def test_keep_alive_connections_opened_together_are_spread_over_both_processes(
+    served: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, server = served
+    workers = server_processes(server.pid)
+    before = {pid: _sockets(pid) for pid in workers}
+    clients = [httpx.Client(base_url=url, timeout=30) for _ in range(40)]
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:  # connected at once, as a load generator does
+            answers = list(pool.map(lambda client: client.get("/api/v1/health").status_code, clients))
+        held = {pid: _sockets(pid) - before[pid] for pid in workers}
+    finally:
+        for client in clients:
+            client.close()
+
+    assert answers == [200] * 40
+    assert sum(held.values()) == 40
+    # Each process has a socket of its own and the kernel hashes connections over them:
+    # one process holding 32 of the 40 or more has a chance of about 1 in 100,000.
+    assert all(count >= 8 for count in held.values()), held
+
+
+def test_a_server_process_that_dies_is_replaced_and_the_port_keeps_answering(
+    served: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, server = served
+    first, second = server_processes(server.pid)
+
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while not (len(now := server_processes(server.pid)) == 2 and first not in now and _healthy(url)):
+        assert server.poll() is None
+        assert time.monotonic() < deadline, "no new process took the dead one's place within 60 s"
+        time.sleep(0.2)
+    answers = [httpx.get(f"{url}/api/v1/health", timeout=10).status_code for _ in range(20)]
+
+    assert second in now
+    assert answers == [200] * 20

@@ -300,7 +300,9 @@ def wait_for(plane: Any, execution_id: str, *, quiet: bool) -> Any:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Server processes sharing the port; one per core serves more launches per second.",
+    help="Server processes on the port, each with a socket of its own (the kernel spreads "
+    "connections over them); one per core serves more launches per second. A process that "
+    "dies is replaced.",
 )
 @reported
 def serve_command(host: str | None, port: int | None, workers: int) -> None:
@@ -339,11 +341,13 @@ def worker_command(name: str | None, lease: float | None, once: bool, executor: 
     Example:
       RETUNE_DATABASE_URL=postgresql://retune@db/retune retune worker --name gpu-box-1
     """
+    from retune.heap import settle
     from retune.worker import run_worker
 
     options: dict[str, Any] = {"name": name, "once": once, "executor": executor}
     if lease is not None:
         options["lease"] = lease
+    settle()  # imports done: what they made lives as long as the worker
     ran = run_worker(**options)
     if once:
         render.err.print(f"ran {ran} execution{'s' if ran != 1 else ''}")

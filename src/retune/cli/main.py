@@ -27,6 +27,7 @@ from retune.cli.inputs import parse_input_flags, signature_inputs
 from retune.cli.loading import load_target
 from retune.cli.reporting import reported
 from retune.errors import ExecutionFailed
+from retune.heap import settle
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -271,8 +272,7 @@ class _Progress:
                     self.running.add(change.path)
             elif isinstance(change, ExecutionChange) and not self.started:
                 self.started = True
-                gc.freeze()  # what start-up made lives as long as the process (see main)
-                gc.enable()  # everything is loaded; the engine's loop may run for hours (see main)
+                settle()  # everything is loaded; the engine's loop may run for hours (see main)
                 self.clear()
                 render.err.print(
                     f"execution {change.execution_id} started "

@@ -22,7 +22,8 @@ LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 def serve(host: str | None = None, port: int | None = None, *, workers: int = 1) -> None:
     """Serve the API until interrupted, on ``host:port`` (default ``[server]``: 127.0.0.1:8265),
-    in ``workers`` processes sharing the socket (uvicorn's workers; each builds its own app).
+    in ``workers`` processes, each with a socket of its own on the port (``server.processes``;
+    each builds its own app).
 
     Raises ``SettingsError`` before binding anything when the settings cannot work, or when
     ``host`` is not a loopback address and no ``[[server.tokens]]`` are configured: the API
@@ -30,6 +31,7 @@ def serve(host: str | None = None, port: int | None = None, *, workers: int = 1)
     """
     import uvicorn
 
+    from retune.heap import settle
     from retune.server.app import create_app
     from retune.server.auth import load_tokens
 
@@ -48,6 +50,7 @@ def serve(host: str | None = None, port: int | None = None, *, workers: int = 1)
         raise SettingsError(f"--workers {workers} is not a number of processes; give 1 or more, e.g. 2.")
     app = create_app(settings)  # refuses bad tokens or [capacity] here, before any process starts
     if workers == 1:
+        settle()
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     # One process runs the routes under one GIL: launches are CPU-bound (parse, resolve, JSON),
@@ -57,9 +60,11 @@ def serve(host: str | None = None, port: int | None = None, *, workers: int = 1)
     from retune.store import open_store
 
     open_store(database_url(settings)).close()
-    uvicorn.run(
-        "retune.server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
-    )
+    from retune.server.processes import serve_processes
+
+    status = serve_processes(host, port, workers)
+    if status:
+        raise SystemExit(status)
 
 
 def is_loopback(host: str) -> bool:
