@@ -152,8 +152,10 @@ class LocalControlPlane:
     def launch(self, request: ExecutionRequest, *, dry_run: bool = False) -> tuple[Execution, bool]:
         q = request
         check_given_inputs(q.inputs)  # before the hash, which could not be computed for some
-        digest = _request_hash(q.model_dump(mode="json", exclude={"idempotency_key"}))
+        # What an idempotent replay is compared with: only a launch with a key can be replayed.
+        digest: str | None = None
         if q.idempotency_key is not None:
+            digest = _request_hash(q.model_dump(mode="json", exclude={"idempotency_key"}))
             seen = self._seen(q.idempotency_key, digest)
             if seen is not None:
                 return seen, False

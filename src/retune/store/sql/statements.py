@@ -13,7 +13,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -86,6 +86,18 @@ def _why(exc: BaseException) -> str:
 
 class Statements:
     """SQL for one dialect. Attributes ending in ``_sql`` are strings for the DBAPI cursor."""
+
+    _made: ClassVar[dict[tuple[str, str, Any], Statements]] = {}
+
+    @classmethod
+    def of(cls, dialect: sa.Dialect) -> Statements:
+        """The statements of ``dialect``, compiled once per process: compiling them took ~20 ms
+        of CPU, which a server paid for each of its threads' stores (its first launches)."""
+        key = (dialect.name, dialect.driver, getattr(dialect, "server_version_info", None))
+        made = cls._made.get(key)
+        if made is None:
+            made = cls._made[key] = cls(dialect)  # two threads racing both compile: no harm
+        return made
 
     def __init__(self, dialect: sa.Dialect) -> None:
         name = dialect.name
@@ -160,8 +172,22 @@ class Statements:
         self.select_cache_sql = sql(
             sa.select(sa.cast(c.c.outputs, sa.Text)).where(c.c.key == sa.bindparam("key"))
         )
+        # A registered row without its spec (which ``SqlStore`` keeps decoded by content hash):
+        # the newest version, or one version; each launch reads one.
+        r = t.registry
+        self.registered_columns = tuple(col.name for col in r.c if col is not r.c.spec)
+        named = sa.select(*(col for col in r.c if col is not r.c.spec)).where(
+            *(r.c[key] == sa.bindparam(key) for key in ("kind", "project", "domain", "name"))
+        )
+        self.select_registered_latest_sql = sql(
+            named.order_by(r.c.created_at.desc())
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+            .offset(sa.bindparam("offset", type_=sa.Integer))  # SQLite's dialect adds one anyway
+        )
+        self.select_registered_version_sql = sql(named.where(r.c.version == sa.bindparam("version")))
         # Many keys in one statement, as one parameter: a JSON array (SQLite's json_each) or a
         # text array (PostgreSQL's ANY): no statement per count of keys.
+        keys: sa.ColumnElement[bool]
         if name == "sqlite":
             keys = c.c.key.in_(
                 sa.select(sa.column("value")).select_from(

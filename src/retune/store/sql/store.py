@@ -105,11 +105,12 @@ class SqlStore:
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._driver: Any = self.engine.dialect.loaded_dbapi
         self._integrity_error: type[Exception] = self._driver.IntegrityError
-        self._sql = Statements(self.engine.dialect)
+        self._sql = Statements.of(self.engine.dialect)
         self._outage = outage_for("database", redact(url))
         self._connected = False
-        # Registered specs by content hash, shared read-only (``Registered.spec`` is a Mapping).
-        self._specs: control.Specs = {}
+        # Registered specs by content hash, shared read-only (``Registered.spec`` is a Mapping)
+        # by every store of the process.
+        self._specs = control.SHARED_SPECS
         try:
             self._retrying(lambda: ensure_schema(self._conn) if migrate else None)
         except BaseException:
@@ -404,6 +405,20 @@ class SqlStore:
     def registered(
         self, kind: str, project: str, domain: str, name: str, version: str | None = None
     ) -> Registered:
+        # Each launch asks: its row read on the raw connection, the spec from ``_specs`` by
+        # content hash; a spec not seen yet, or no such row (an error naming what exists), below.
+        sql, params = self._sql, {"kind": kind, "project": project, "domain": domain, "name": name}
+        with self._raw(write=False) as cursor:
+            if version is None:
+                cursor.execute(sql.select_registered_latest_sql, params | {"limit": 1, "offset": 0})
+            else:
+                cursor.execute(sql.select_registered_version_sql, params | {"version": version})
+            values = cursor.fetchone()
+        if values is not None:
+            row = dict(zip(sql.registered_columns, values, strict=True))
+            spec = self._specs.get(row["content_hash"])
+            if spec is not None:
+                return Registered(**row, spec=spec, created=False)
         with self._transaction() as conn:
             return control.registered(conn, kind, project, domain, name, version, self._specs)
 
