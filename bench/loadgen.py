@@ -52,8 +52,8 @@ def request_bytes(
 
 
 def load(base: str, request: bytes, check: Check, *, clients: int, per_client: int) -> Load:
-    """``clients`` connections, each sending ``request`` once untimed (the warm-up), then, all
-    released together, ``per_client`` times timed."""
+    """``clients`` connections, each sending ``request`` once untimed (the warm-up, all at once),
+    then, all released together, ``per_client`` times timed."""
     return asyncio.run(_load(base, request, check, clients, per_client))
 
 
@@ -62,8 +62,9 @@ async def _load(base: str, request: bytes, check: Check, clients: int, per_clien
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     connections = [await asyncio.open_connection(host, port) for _ in range(clients)]
     try:
-        for reader, writer in connections:  # warm-up, one at a time
-            await _exchange(reader, writer, request, check)
+        # The warm-up: one request per connection, all at once, as the clients of a busy server
+        # arrive (and as the threads of the generator before this one did).
+        await asyncio.gather(*(_exchange(reader, writer, request, check) for reader, writer in connections))
         latencies: list[float] = []
 
         async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -6,8 +6,12 @@ one store per thread lets SQLite's WAL readers and PostgreSQL's connections work
 and no connection is ever used by two threads.
 
 The pool's threads come and go (anyio retires a worker thread idle for a few seconds), so the
-planes are kept beside the thread that owns them: whenever a new thread asks for a plane,
-those of threads that have ended are closed. ``close()`` closes the rest at shutdown.
+planes are kept beside the thread that owns them: whenever a thread asks for a plane, those of
+threads that have ended are set aside, and a new thread takes one of those before it opens a
+store (up to ``KEPT_FREE`` wait; more are closed). Opening a store is a new database connection
+(for PostgreSQL a new backend process, whose first queries are slow): a burst of launches after a
+quiet minute opened sixteen at once, and the launches that waited on them were the slowest of a
+load (``bench/server.py``: its p99). ``close()`` closes them all at shutdown.
 
 After an outage (``reopen()``, called when a request met ``StoreUnavailable``) each thread's
 next request closes its plane and opens a fresh one, so the server heals without a restart even
@@ -37,6 +41,10 @@ over the whole load (``POST /executions`` at 20 clients, same run: 46 -> 57 laun
 ``GET`` back."""
 
 
+KEPT_FREE: Final = 2 * LAUNCHES_AT_ONCE
+"""Planes of ended threads kept for the next threads (each holds a database connection)."""
+
+
 class Planes:
     """The control planes of the server's worker threads, over the database at ``url``;
     ``launches`` admits ``LAUNCHES_AT_ONCE`` launches at a time."""
@@ -48,7 +56,8 @@ class Planes:
         self.launches = anyio.CapacityLimiter(LAUNCHES_AT_ONCE)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._owners: dict[threading.Thread, LocalControlPlane] = {}
+        self._owners: dict[threading.Thread, tuple[LocalControlPlane, int]] = {}  # plane, generation
+        self._free: list[tuple[LocalControlPlane, int]] = []  # of ended threads, for the next ones
         self._closed = False
         self._generation = 0  # bumped by reopen(); a plane of an older generation is replaced
 
@@ -66,15 +75,16 @@ class Planes:
             with self._lock:
                 self._owners.pop(threading.current_thread(), None)
             _close_quietly(plane)
-        ended = self._forget_ended_threads()
-        for old in ended:
-            old.close()
-        plane = LocalControlPlane(open_store(self.url), self.blobs, check=self.check)
+        for old in self._set_aside_ended_threads():
+            _close_quietly(old)
+        plane = self._take_free()
+        if plane is None:
+            plane = LocalControlPlane(open_store(self.url), self.blobs, check=self.check)
         with self._lock:
             if self._closed:
                 plane.close()
                 raise RuntimeError("the server is shutting down")
-            self._owners[threading.current_thread()] = plane
+            self._owners[threading.current_thread()] = (plane, self._generation)
             self._local.generation = self._generation
         self._local.plane = plane
         return plane
@@ -91,14 +101,37 @@ class Planes:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            planes, self._owners = list(self._owners.values()), {}
+            planes = [plane for plane, _ in [*self._owners.values(), *self._free]]
+            self._owners, self._free = {}, []
         for plane in planes:
             plane.close()
 
-    def _forget_ended_threads(self) -> list[LocalControlPlane]:
+    def _set_aside_ended_threads(self) -> list[LocalControlPlane]:
+        """The planes of ended threads go to the free list; those it has no room for, or of an
+        older generation (opened before an outage), are returned to be closed."""
         with self._lock:
-            ended = [thread for thread in self._owners if not thread.is_alive()]
-            return [self._owners.pop(thread) for thread in ended]
+            ended = [self._owners.pop(thread) for thread in list(self._owners) if not thread.is_alive()]
+            closing = []
+            for plane, generation in ended:
+                if generation == self._generation and len(self._free) < KEPT_FREE:
+                    self._free.append((plane, generation))
+                else:
+                    closing.append(plane)
+            return closing
+
+    def _take_free(self) -> LocalControlPlane | None:
+        stale = []
+        found = None
+        with self._lock:
+            while self._free and found is None:
+                plane, generation = self._free.pop()
+                if generation == self._generation:
+                    found = plane
+                else:
+                    stale.append(plane)
+        for plane in stale:
+            _close_quietly(plane)
+        return found
 
 
 def _close_quietly(plane: LocalControlPlane) -> None:

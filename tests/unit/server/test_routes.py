@@ -549,7 +549,31 @@ def test_each_worker_thread_gets_its_own_plane_and_all_close_at_shutdown(home: A
     assert opened[0].store._conn.closed
 
 
-def test_the_plane_of_an_ended_thread_is_closed_when_another_thread_opens_one(home: Any) -> None:
+def test_the_plane_of_an_ended_thread_goes_to_the_next_thread_with_its_connection(home: Any) -> None:
+    import threading
+
+    app = create_app(server_settings(home))
+    with TestClient(app):
+        planes = app.state.planes
+        opened: list[LocalControlPlane] = []
+
+        def ask() -> None:
+            opened.append(planes.current())
+
+        for _ in range(2):  # the second thread starts after the first ended
+            thread = threading.Thread(target=ask)
+            thread.start()
+            thread.join()
+        mine = planes.current()
+
+        assert opened[0] is opened[1] is mine  # one store, one connection, for all three
+        assert not mine.store._conn.closed
+        assert len(planes) == 1  # the ended threads own nothing
+
+    assert mine.store._conn.closed  # closed at shutdown
+
+
+def test_planes_opened_before_an_outage_are_not_handed_on_after_it(home: Any) -> None:
     import threading
 
     app = create_app(server_settings(home))
@@ -560,7 +584,10 @@ def test_the_plane_of_an_ended_thread_is_closed_when_another_thread_opens_one(ho
         thread.start()
         thread.join()
 
-        planes.current()
+        planes.reopen()
+        fresh = planes.current()
 
+        assert fresh is not opened[0]
         assert opened[0].store._conn.closed
-        assert len(planes) == 1
+
+
