@@ -148,3 +148,17 @@ def test_a_server_process_that_dies_is_replaced_and_the_port_keeps_answering(
 
     assert second in now
     assert answers == [200] * 20
+
+
+def test_a_second_server_on_the_same_port_is_refused_rather_than_sharing_it(
+    served: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, _ = served
+    port = url.rsplit(":", 1)[1]
+
+    second = retune("serve", "--port", port, "--workers", "2")
+
+    assert second.returncode == 2
+    assert f"Cannot serve on 127.0.0.1:{port}" in second.stderr
+    assert "another --port" in second.stderr
+    assert "Traceback" not in second.stderr

@@ -27,6 +27,8 @@ import time
 from multiprocessing.process import BaseProcess
 from typing import Any, Final
 
+from retune.settings import SettingsError
+
 RESTARTS: Final = 5
 RESTART_WINDOW: Final = 60.0
 """More than ``RESTARTS`` restarts within ``RESTART_WINDOW`` seconds stop the server."""
@@ -40,7 +42,7 @@ LOOK_EVERY: Final = 0.5
 def serve_processes(host: str, port: int, workers: int) -> int:
     """Serve ``retune.server.app:create_app`` in ``workers`` processes on ``host:port`` until
     SIGINT/SIGTERM; the exit status (0, or 1 when the processes could not start or kept dying)."""
-    holder = reuse_port_socket(host, port, listen=False)
+    holder = reuse_port_socket(host, free_port_of(host, port), listen=False)
     port = holder.getsockname()[1]
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
@@ -105,6 +107,23 @@ def serve_one(host: str, port: int, ready: Any) -> None:
 
 def say(line: str) -> None:
     print(f"retune serve: {line}", file=sys.stderr, flush=True)
+
+
+def free_port_of(host: str, port: int) -> int:
+    """``port`` (or, for 0, a free one) once a plain bind to it succeeds: the processes' sockets
+    join any socket on the port that has ``SO_REUSEPORT``, so another server of this user on the
+    same port would silently take half the connections; a plain bind refuses to share."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise SettingsError(
+                f"Cannot serve on {_shown(host)}:{port}: {exc.strerror or exc} (another server is on it?). "
+                "Stop it, or give another --port."
+            ) from None
+        bound: int = probe.getsockname()[1]
+        return bound
 
 
 def reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
