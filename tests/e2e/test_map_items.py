@@ -106,6 +106,12 @@ def test_the_hook_s_resources_apply_to_every_item_so_capacity_bounds_how_many_ru
     assert record["phase"] == "SUCCEEDED", record["error"]
     assert {a["item"] for a in record["nodes"][0]["attempts"]} == {0, 1, 2, 3}
     assert most_at_once(list(intervals(ledger).values())) == 2
+    # The record says when each item began to run, not when it was queued: the two that waited
+    # for a core began ~0.5 s after the first two, as the tasks themselves saw.
+    spans = intervals(ledger)
+    for attempt in record["nodes"][0]["attempts"]:
+        began, _ = spans[str(attempt["item"])]
+        assert abs(attempt["started_at"] - began) < 0.25, (attempt, spans)
 
 
 def test_a_failing_item_is_retried_alone_and_the_others_run_once(tmp_path: Path) -> None:

@@ -456,6 +456,8 @@ class _Run:
             kind=kind,
             error=result.error,
             capacity=result.capacity,
+            # When it began to run, if the executor knows (past its queue): else when submitted.
+            started_at=node.attempts[index].started_at if result.started_at is None else result.started_at,
             finished_at=self.now(),
             logs=dict(result.logs),
         )

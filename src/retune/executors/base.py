@@ -117,6 +117,9 @@ class AttemptResult:
     capacity: Capacity = Capacity.ON_DEMAND
     logs: Mapping[str, str] = field(default_factory=dict)
     """Stream name (``stdout``, ``stderr``) -> blob key."""
+    started_at: float | None = None
+    """When the attempt began to run (``time.time()``), past the executor's queue and admission;
+    None when the executor cannot tell (the engine then keeps the time it submitted it)."""
 
 
 class Refused(Exception):

@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -123,6 +123,7 @@ class _Job:
     cancelled: bool = False
     admitted_at: float = 0.0
     queued_at: float = 0.0
+    started_at: float | None = None  # when it was sent to its task process (time.time())
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,12 +563,13 @@ class _Slot:
         result = self.executor._wait(self, job, job.sent)
         if result.outcome in (Outcome.OOM, Outcome.TIMEOUT):
             self.process.kill()  # its heap may be in any state; the next attempt gets a fresh one
-        return result
+        return replace(result, started_at=job.started_at)
 
     def _send(self, job: _Job) -> None:
         assert job.allotment is not None
         self.process.pin(job.allotment.cores)
         self.devices = {self.process.pid: job.allotment.devices}
+        job.started_at = time.time()
         job.sent = self.executor._send(self, job)
         if job.cancelled:  # cancelled while it was on its way: cancel may have missed the process
             self.process.interrupt()

@@ -10,9 +10,10 @@ Ray executor's wire format, as ``executors.wire`` is the local executor's (no Ra
    less to send than the nested dict, and ``on_ray`` unpickles them once per worker process.
 3. ``attempt_part``: the rest (the calls, the attempt's identity, its log prefix and timeout).
 4. ``Plan`` keeps 1-3 per config and task, ``Job`` an attempt in flight;
-5. ``result``: ``on_ray``'s reply -> the attempt's result: ``("done", outputs, logs)``, or
-   ``("failed", kind, error, logs)`` with kind ``user`` (the task raised), ``oom`` (its memory
-   limit, as locally) or ``lost`` (the worker could not reach the blob store or the bundle).
+5. ``result``: ``on_ray``'s reply -> the attempt's result: ``("done", outputs, logs, began)``,
+   or ``("failed", kind, error, logs, began)`` (``began``: its start on the worker) with kind
+   ``user`` (the task raised), ``oom`` (its memory limit, as locally) or ``lost`` (the worker
+   could not reach the blob store or the bundle).
 """
 
 from __future__ import annotations
@@ -146,15 +147,18 @@ def attempt_part(request: AttemptRequest) -> dict[str, Any]:
 
 def result(reply: tuple[Any, ...], config: EffectiveConfig) -> AttemptResult:
     """``on_ray``'s reply as the attempt's result (an ``oom`` error reads as locally)."""
-    if reply[0] == "done":
-        _, outputs, logs = reply
-        return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, logs=logs)
-    _, kind, error, logs = reply
+    *answer, began = reply
+    if answer[0] == "done":
+        _, outputs, logs = answer
+        return AttemptResult(Outcome.SUCCEEDED, outputs=outputs, logs=logs, started_at=began)
+    _, kind, error, logs = answer
     if kind == "oom":
         limit = format_quantity("mem", config.limits.mem)
-        return AttemptResult(Outcome.OOM, error=f"memory limit {limit} exceeded: {error}", logs=logs)
+        return AttemptResult(
+            Outcome.OOM, error=f"memory limit {limit} exceeded: {error}", logs=logs, started_at=began
+        )
     outcome = Outcome.USER_ERROR if kind == "user" else Outcome.LOST
-    return AttemptResult(outcome, error=error, logs=logs)
+    return AttemptResult(outcome, error=error, logs=logs, started_at=began)
 
 
 def lost(error: str) -> AttemptResult:

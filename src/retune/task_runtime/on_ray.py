@@ -27,7 +27,8 @@ worker process:
    before any task code runs; a local task process's own ~20 MiB count against the limit), and
    it is lifted when the attempt ends, so it never reaches the next task this worker runs.
 
-The reply: ``("done", outputs, logs)`` or ``("failed", kind, error, logs)`` with kind ``user``
+The reply: ``("done", outputs, logs, began)`` or ``("failed", kind, error, logs, began)`` (began:
+when the attempt began on the worker, ``time.time()``) with kind ``user``
 (the task raised: the error is ``calls.describe``'s text, traceback included), ``oom`` (past
 its memory limit) or ``lost`` (the blob store or the bundle could not be reached: the system's
 failure).
@@ -45,6 +46,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -70,7 +72,13 @@ _TASKS: dict[bytes, dict[str, Any]] = {}
 
 
 def run(task: bytes, attempt: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Run one attempt (the two parts ``executors.ray`` sends) and say how it went."""
+    """Run one attempt (the two parts ``executors.ray`` sends) and say how it went, when it
+    began (``time.time()`` on the worker) appended to the reply."""
+    began = time.time()
+    return (*_run(task, attempt), began)
+
+
+def _run(task: bytes, attempt: Mapping[str, Any]) -> tuple[Any, ...]:
     try:
         described = _task(task)
         blobs = _blobs(described["blobs"])

@@ -589,5 +589,3 @@ def test_planes_opened_before_an_outage_are_not_handed_on_after_it(home: Any) ->
 
         assert fresh is not opened[0]
         assert opened[0].store._conn.closed
-
-
