@@ -101,3 +101,25 @@ def test_the_attempt_logs_hold_warnings_only(run: Run) -> None:
 def test_spark_leaves_no_warehouse_where_the_run_was_started(run: Run) -> None:
     # the failed attempt looked up a table, which makes Spark create its warehouse directory
     assert sorted(path.name for path in run.cwd.iterdir()) == ["home"]
+
+
+def test_a_memory_limit_the_jvm_cannot_start_under_is_an_oom_saying_so(tmp_path: Path) -> None:
+    env = {**os.environ, "RETUNE_HOME": str(tmp_path / "home")}
+    env.pop("RETUNE_DATABASE_URL", None)
+    args = ["-o", "count.mem=300Mi", "-o", "count.retries=0"]
+    done = subprocess.run(
+        [RETUNE, "run", f"{FLOWS}:count_flow", "--n", "5", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 1, done.stderr
+    (attempt,) = json.loads(done.stdout)["nodes"][0]["attempts"]
+    assert attempt["phase"] == "FAILED" and attempt["kind"] == "user"
+    error = attempt["error"]
+    assert error.startswith("memory limit 300Mi exceeded: MemoryError: the Spark JVM could not start")
+    assert "-o HOOK.mem=1Gi" in error
+    assert "JAVA_GATEWAY_EXITED" not in error  # pyspark's words for it say nothing of memory

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -42,6 +43,12 @@ DEFAULT_CONF: Final = {
 """What retune sets unless ``spark_conf`` does: a task's logs should hold its own lines, not a
 progress bar redrawn in place or the JVM's INFO chatter; and a web UI nobody can reach from a
 task process only takes a port."""
+
+MI: Final = 1024 * 1024
+SPARK_NEEDS_MI: Final = 768
+"""About what a local Spark driver needs to start under ``RLIMIT_DATA``: Spark refuses a heap
+under 450 MiB, and the JVM's own metaspace, code cache and threads come on top (measured with
+Java 17 and Spark 4: a 400Mi limit could not start the JVM, 768Mi ran a job)."""
 
 LOOPBACK: Final = "127.0.0.1"
 LOCAL_CONF: Final = {"spark.driver.host": LOOPBACK, "spark.driver.bindAddress": LOOPBACK}
@@ -123,7 +130,32 @@ def _session(call: Call) -> Any:
     for key, value in conf.items():
         builder = builder.config(key, value)
     with _session_environment(call.config, conf["spark.master"]):
-        return builder.getOrCreate()
+        try:
+            return builder.getOrCreate()
+        except Exception as exc:
+            limit = _memory_limit()
+            if limit is None or "JAVA_GATEWAY_EXITED" not in _text(exc):
+                raise
+            # Under the task's memory limit (RLIMIT_DATA, which the JVM inherits) the JVM could
+            # not allocate what it needs to start; its own words went to the attempt's stdout.
+            raise MemoryError(
+                f"the Spark JVM could not start within the task's memory limit of {limit // MI}Mi "
+                f"(the JVM and a Spark driver need about {SPARK_NEEDS_MI}Mi or more; its own message "
+                "is in the attempt's logs): raise the node's mem, e.g. -o HOOK.mem=1Gi"
+            ) from None
+
+
+def _memory_limit() -> int | None:
+    """The memory limit of this attempt as the JVM inherits it (``RLIMIT_DATA``), or None."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a py4j error may need the JVM to describe itself
+        return type(exc).__name__
 
 
 def _is_local(master: str) -> bool:
