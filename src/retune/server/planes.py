@@ -30,18 +30,20 @@ from retune.control import LocalControlPlane
 from retune.executors.base import ConfigCheck
 from retune.store import BlobStore, open_store
 
-LAUNCHES_AT_ONCE: Final = 8
+LAUNCHES_AT_ONCE: Final = 3
 """Launches that run at once in one server process; the others wait their turn.
 
-A launch is CPU work under the GIL (parse, resolve 100 nodes, encode) around two database round
-trips. Eight threads keep the database busy while one computes; anyio's default pool of 40 let
-twenty launches take turns on the GIL, which cost more CPU per launch and spread every launch
-over the whole load (``POST /executions`` at 20 clients, same run: 46 -> 57 launches/s, p99
-837 -> 607 ms). Other routes keep the default pool, so a launch waiting out an outage holds no
-``GET`` back."""
+A launch is CPU work under the GIL (parse, resolve 100 nodes, encode) around database round
+trips: a few threads keep the database busy while one computes, and more only take turns on
+the GIL, which costs CPU. anyio's default pool of 40 was clearly worse than 8 (docs/decisions/
+0017); once a launch cost half the CPU, 3 beat 8 (``POST /executions`` at 20 clients, 2
+processes, alternating runs: 165-185/s and p99 175-214 ms against 145-174/s and 229-276 ms, the
+server's CPU per launch 7.7-9.4 against 8.3-10.1 ms; 2 and 4 were no better; docs/decisions/
+0024). Other routes keep the default pool, so a launch waiting out an outage holds no ``GET``
+back."""
 
 
-KEPT_FREE: Final = 2 * LAUNCHES_AT_ONCE
+KEPT_FREE: Final = 16
 """Planes of ended threads kept for the next threads (each holds a database connection)."""
 
 
