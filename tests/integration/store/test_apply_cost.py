@@ -1,4 +1,5 @@
-"""What persisting one task costs: the two batches the engine applies per attempt.
+"""What persisting one task costs: the two batches the engine applies per attempt; and reading
+the cache entries of many ready nodes at once.
 
 Measured and printed (``pytest -s``), not asserted: timing belongs to ``make bench``. The test
 asserts that everything measured was written.
@@ -75,3 +76,18 @@ def test_apply_cost_of_a_typical_task(database_url: str, capsys: pytest.CaptureF
             f"finish batch {finish_cost / NODES * 1e6:.0f} us; create_execution {created / NODES * 1e6:.0f} us/node; "
             f"get_execution {read / NODES * 1e6:.0f} us/node ({NODES} nodes)"
         )
+
+
+def test_many_cache_entries_are_read_in_one_call_and_only_those_that_exist(database_url: str) -> None:
+    resolved = rt.resolve(one)
+    path = next(iter(resolved))
+    with open_store(database_url) as store:
+        store.create_execution(NewExecution("ex-a", "one", "v1", {}, [NewNode(path, resolved[path])]))
+        keys = [f"k{i}" for i in range(300)] + ['it\'s "quoted"', "ünï"]
+        store.apply([CachePut(key, {"o0": i}, "ex-a", path) for i, key in enumerate(keys) if i % 3 == 0])
+
+        found = store.cache_get_many([*keys, "absent"])
+
+        assert found == {key: {"o0": i} for i, key in enumerate(keys) if i % 3 == 0}
+        assert store.cache_get_many([]) == {}
+        assert all(store.cache_get(key) == outputs for key, outputs in found.items())
