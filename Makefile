@@ -50,7 +50,7 @@ check: test
 # requirements, installed only when missing or when the requirements changed; compiled to
 # bytecode like .venv, so their start-up is not inflated by compiling from source on every run. If that fails the
 # suite still runs and their rows say "not available" (the log: bench/.venv-compare.log).
-bench: setup
+bench: setup system
 	@cmp -s bench/compare/requirements.txt bench/.venv-compare/requirements.txt || { \
 	  echo "installing the comparison environment bench/.venv-compare (log: bench/.venv-compare.log)"; \
 	  { rm -rf bench/.venv-compare && \
