@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from retune.control import LocalControlPlane
+from retune.control.logs import log_tail
 from retune.model.execution import Attempt
 from retune.server.dependencies import ExecutionId, PlanesDep
 from retune.server.ui.config_view import config_rows
@@ -88,25 +89,7 @@ def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: Pl
 
 def logs_of(plane: LocalControlPlane, attempt: Attempt) -> tuple[Log, ...]:
     return tuple(
-        Log(stream, *tail(plane, attempt.logs[stream])) for stream in STREAMS if stream in attempt.logs
+        Log(stream, *log_tail(plane.blobs, attempt.logs[stream], LOG_TAIL))
+        for stream in STREAMS
+        if stream in attempt.logs
     )
-
-
-def tail(plane: LocalControlPlane, key: str) -> tuple[str, int]:
-    """The last ``LOG_TAIL`` bytes of a log blob as text, and the blob's size; a blob not written
-    yet (the attempt printed nothing so far) is empty."""
-    try:
-        if not plane.blobs.exists(key):
-            return "", 0
-        path = plane.blobs.local_path(key)  # after exists(): it makes the directory of a new key
-        if path is not None:  # a local file: read only its end, however long the log is
-            with path.open("rb") as file:
-                size = file.seek(0, 2)
-                file.seek(max(0, size - LOG_TAIL))
-                data = file.read()
-        else:
-            data = plane.blobs.get(key)
-            size = len(data)
-    except (FileNotFoundError, NotFound, KeyError):
-        return "", 0
-    return data[-LOG_TAIL:].decode(errors="replace"), size
