@@ -6,19 +6,27 @@ user or system, where, when, the error with its traceback, and the end of each a
 stdout and stderr. The page's script asks for it as a fragment (``X-Requested-With: fetch`` or
 ``?fragment=1``) and shows it beside the graph; without the script it is a page of its own, at
 a URL that can be shared.
+
+Beside each log, a link to the whole of it: ``GET /ui/executions/{id}/logs?node=&attempt=&stream=``
+answers the text itself (``text/plain``, shown inline, streamed from the blob store by
+``control/logs.py``, as the API's ``GET .../logs`` is), with the session and project checks of
+the panel. The REST route takes a bearer token, which a browser does not send.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Annotated, Final
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
 
 from retune.control import LocalControlPlane
-from retune.control.logs import log_tail
-from retune.model.execution import Attempt
+from retune.control.logs import log_key, log_tail, read_log
+from retune.model.execution import Attempt, Execution, NodeExecution
+from retune.server.auth import Grant
 from retune.server.dependencies import ExecutionId, PlanesDep
 from retune.server.ui.config_view import config_rows
 from retune.server.ui.executions import items_text, readable
@@ -57,12 +65,7 @@ class AttemptView:
 def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: PlanesDep) -> Response:
     grant = page_grant(request, "read")
     plane = planes.current()
-    try:
-        execution, node = plane.get_node(execution_id, key)
-    except NotFound:
-        readable(plane, grant, execution_id)  # a token without the project: 403, not "no such node"
-        raise
-    grant.check_project(execution.project)
+    execution, node = _node_of(plane, grant, execution_id, key)
     fragment = (
         request.headers.get("x-requested-with") == "fetch" or request.query_params.get("fragment") == "1"
     )
@@ -82,6 +85,7 @@ def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: Pl
         logs_shown=LOGS_SHOWN,
         items=items_text(node.item_counts()),
         tail_kib=LOG_TAIL // 1024,
+        log_url=log_url,
     )
     answer.headers["Vary"] = "X-Requested-With"
     return answer
@@ -93,3 +97,49 @@ def logs_of(plane: LocalControlPlane, attempt: Attempt) -> tuple[Log, ...]:
         for stream in STREAMS
         if stream in attempt.logs
     )
+
+
+def log_url(execution_id: str, path: str, attempt: int, stream: str) -> str:
+    """Where the whole log of one attempt's stream is (``whole_log``)."""
+    query = urlencode({"node": path, "attempt": attempt, "stream": stream})
+    return f"/ui/executions/{quote(execution_id, safe='')}/logs?{query}"
+
+
+@router.get("/ui/executions/{execution_id}/logs")
+def whole_log(
+    request: Request,
+    execution_id: ExecutionId,
+    planes: PlanesDep,
+    node: Annotated[str, Query(min_length=1, max_length=512)],
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+    stream: Annotated[str, Query(max_length=64)] = "stdout",
+) -> Response:
+    """The whole of what attempt ``attempt`` (default: the latest) of ``node`` wrote to ``stream``,
+    as text the browser shows; the same text as the API's ``GET .../logs``, read the same way."""
+    grant = page_grant(request, "read")
+    plane = planes.current()
+    _, found = _node_of(plane, grant, execution_id, node)
+    chosen, key = log_key(execution_id, found, attempt, stream)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{execution_id}.{found.path}.attempt-{chosen.number}.{stream}")
+    headers = {
+        "Content-Disposition": f'inline; filename="{name}.txt"',
+        "Cache-Control": "no-store",  # a running attempt's log grows
+        "X-Content-Type-Options": "nosniff",  # text the task printed, never read as HTML
+    }
+    return StreamingResponse(
+        read_log(plane.blobs, key), media_type="text/plain; charset=utf-8", headers=headers
+    )
+
+
+def _node_of(
+    plane: LocalControlPlane, grant: Grant, execution_id: str, key: str
+) -> tuple[Execution, NodeExecution]:
+    """The node by path or hook, whole; a token without the execution's project gets 403 whether
+    or not the node exists, as it does for the execution page."""
+    try:
+        execution, node = plane.get_node(execution_id, key)
+    except NotFound:
+        readable(plane, grant, execution_id)
+        raise
+    grant.check_project(execution.project)
+    return execution, node

@@ -15,9 +15,10 @@ import pytest
 
 import retune as rt
 from retune.executors.local import LocalExecutor
+from retune.model.execution import Attempt, AttemptKind, Phase
 from retune.server.app import create_app
 from retune.server.ui.executions import embedded_json
-from retune.store import open_blobs, open_store
+from retune.store import AttemptChange, open_blobs, open_store
 
 from ..support import (
     API,
@@ -241,7 +242,9 @@ def test_a_real_run_shows_its_attempts_errors_and_logs(
     shout = client.get(f"/ui/executions/{loud.id}/nodes/shout").text
     logs = shown(shout)
     assert "shouting hello on stdout" in logs and "whispering hello on stderr" in logs
-    assert "Attempt 1 · stdout" in logs and "Attempt 1 · stderr" in logs
+    assert "Attempt 1 · stdout · as plain text" in logs and "Attempt 1 · stderr · as plain text" in logs
+    (stdout_url, _) = whole_log_links(shout)
+    assert client.get(stdout_url).text == "shouting hello on stdout\n"
 
     flaky = shown(client.get(f"/ui/executions/{loud.id}/nodes/flaky").text)
     assert re.search(r"Attempts 2 # .* 1 – FAILED user on_demand local .* 2 – SUCCEEDED user", flaky)
@@ -260,6 +263,107 @@ def test_a_real_run_shows_its_attempts_errors_and_logs(
     assert "Map items 3 done, 0 failed of 3" in square
     items = re.findall(r"\b\d+ (\d+) SUCCEEDED user on_demand local", square)  # number, item, phase, ...
     assert sorted(items) == ["0", "1", "2"]
+
+
+# -- the whole log ------------------------------------------------------------------------------
+
+BIG = "".join(f"line {i:06d} of the whole log, é included\n" for i in range(3000)).encode()  # 123 KiB
+
+
+def with_logs(home: Path, execution: str, path: str, number: int, **streams: bytes) -> None:
+    """Attempt ``number`` of node ``path`` failed, having written ``streams`` (name -> bytes) to
+    the server's blob store, as an executor would have."""
+    store, blobs = open_store(f"sqlite:///{home / 'retune.db'}"), open_blobs(home / "blobs")
+    try:
+        keys = {}
+        for stream, data in streams.items():
+            keys[stream] = f"logs/{execution}/{path}/{number}/{stream}"
+            blobs.put(keys[stream], data)
+        attempt = Attempt(number=number, phase=Phase.FAILED, kind=AttemptKind.USER, logs=keys)
+        store.apply([AttemptChange(execution, path, attempt)])
+    finally:
+        store.close()
+
+
+def whole_log_links(html: str) -> list[str]:
+    return [unescape(url) for url in re.findall(r'<a href="([^"]+)" data-whole-log>', html)]
+
+
+def test_a_cut_log_links_to_the_whole_log_which_opens_as_text(client: TestClient, home: Path) -> None:
+    execution = launch(client)
+    with_logs(home, execution, "n1", 1, stdout=BIG, stderr=b"short\n")
+    panel = client.get(f"/ui/executions/{execution}/nodes/train").text
+    assert "line 000000" not in panel  # the panel shows the end only
+    assert "Attempt 1 · stdout · the last 64 KiB · whole log (123.0 KiB)" in shown(panel)
+    assert "Attempt 1 · stderr · as plain text" in shown(panel)
+    stdout_url, stderr_url = whole_log_links(panel)
+    assert stdout_url == f"/ui/executions/{execution}/logs?node=n1&attempt=1&stream=stdout"
+
+    whole = client.get(stdout_url)
+    assert whole.status_code == 200 and whole.text == BIG.decode()
+    assert whole.headers["content-type"] == "text/plain; charset=utf-8"
+    assert whole.headers["content-disposition"] == f'inline; filename="{execution}.n1.attempt-1.stdout.txt"'
+    assert whole.headers["x-content-type-options"] == "nosniff"
+    assert client.get(stderr_url).text == "short\n"
+    api = client.get(f"{API}/executions/{execution}/logs", params={"node": "n1", "attempt": 1})
+    assert api.text == whole.text  # the API's route reads it the same way
+
+
+def test_the_whole_log_of_the_latest_attempt_by_hook_name(client: TestClient, home: Path) -> None:
+    execution = launch(client)
+    with_logs(home, execution, "n1", 1, stdout=b"first try\n")
+    with_logs(home, execution, "n1", 2, stdout=b"second try\n")
+    assert client.get(f"/ui/executions/{execution}/logs", params={"node": "train"}).text == "second try\n"
+
+
+def test_an_unknown_execution_node_attempt_or_stream_is_a_404_page(client: TestClient, home: Path) -> None:
+    execution = launch(client)
+    with_logs(home, execution, "n1", 1, stdout=b"hello\n")
+    url = f"/ui/executions/{execution}/logs"
+    for params, message in (
+        ({"node": "n1", "attempt": 9}, f"The node 'n1' of {execution} has no attempt 9 (its attempts: 1)."),
+        ({"node": "n1", "stream": "stdlog"}, "Attempt 1 of the node 'n1' of ex-"),
+        ({"node": "n0"}, "has not run yet"),
+        ({"node": "nope"}, f"Execution {execution} has no node or hook 'nope'"),
+    ):
+        page = client.get(url, params=params)
+        assert page.status_code == 404 and "text/html" in page.headers["content-type"], params
+        assert message in shown(page.text), params
+    missing = client.get("/ui/executions/ex-000000000000/logs", params={"node": "n1"})
+    assert missing.status_code == 404 and "No execution 'ex-000000000000'" in shown(missing.text)
+
+
+def test_a_log_address_that_is_not_understood_is_a_422_page(client: TestClient) -> None:
+    execution = launch(client)
+    bad = client.get(f"/ui/executions/{execution}/logs", params={"node": "n1", "attempt": "two"})
+    assert bad.status_code == 422 and "text/html" in bad.headers["content-type"]
+    assert "The query parameter 'attempt' is not valid: Input should be a valid integer" in shown(bad.text)
+    without = client.get(f"/ui/executions/{execution}/logs")
+    assert without.status_code == 422 and "The query parameter 'node' is missing." in shown(without.text)
+
+
+def test_the_whole_log_asks_for_a_login_and_the_right_to_read_the_project(
+    guarded: tuple[TestClient, str, str], home: Path
+) -> None:
+    client, in_a, _ = guarded
+    with_logs(home, in_a, "n1", 1, stdout=BIG)
+    url = f"/ui/executions/{in_a}/logs?node=n1&attempt=1&stream=stdout"
+    away = client.get(url, follow_redirects=False)
+    assert away.status_code == 303
+    assert (
+        away.headers["location"]
+        == f"/ui/login?next={url.replace('?', '%3F').replace('&', '%26').replace('=', '%3D')}"
+    )
+
+    log_in(client, "reader-a")  # read only, project a
+    assert client.get(url).text == BIG.decode()
+    log_in(client, "both-b")  # reads project b only: refused, whether or not the node exists
+    for address in (url, f"/ui/executions/{in_a}/logs?node=nope"):
+        refused = client.get(address)
+        assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+        assert "line 000000" not in refused.text
+    log_in(client, "launcher-a")  # project a, but no right to read
+    assert client.get(url).status_code == 403
 
 
 # -- relaunch and abort -------------------------------------------------------------------------
