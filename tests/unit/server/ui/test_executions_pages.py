@@ -113,6 +113,80 @@ def test_an_unknown_phase_is_a_422_page_naming_the_phases(client: TestClient) ->
     assert listed(page.text) == []
 
 
+# -- paging the list ----------------------------------------------------------------------------
+
+
+def pager(html: str) -> dict[str, str]:
+    """The list's page links by their words ("Older", "Newest")."""
+    nav = re.search(r'<nav class="pager"[^>]*>(.*?)</nav>', html, re.S)
+    found = re.findall(r'<a href="([^"]+)"[^>]*>(\w+)</a>', nav.group(1)) if nav else []
+    return {word: unescape(url) for url, word in found}
+
+
+def test_the_list_shows_100_at_a_time_and_links_to_the_older_ones(client: TestClient) -> None:
+    launched = [launch(client) for _ in range(120)]
+    newest_first = launched[::-1]
+
+    first = client.get("/ui/executions")
+    assert listed(first.text) == newest_first[:100]
+    assert pager(first.text) == {"Older": f"/ui/executions?before={newest_first[99]}"}
+
+    second = client.get(pager(first.text)["Older"])
+    assert second.status_code == 200
+    assert listed(second.text) == newest_first[100:]  # the remaining 20, none twice
+    assert pager(second.text) == {"Newest": "/ui/executions"}  # no Older link: nothing is older
+    assert f"Executions launched before {newest_first[99]}" in shown(second.text)
+
+
+def test_a_page_is_not_shifted_by_executions_launched_meanwhile(client: TestClient) -> None:
+    launched = [launch(client) for _ in range(101)]
+    older = pager(client.get("/ui/executions").text)["Older"]
+    launch(client)
+    assert listed(client.get(older).text) == [launched[0]]
+
+
+def test_paging_keeps_the_filters(client: TestClient) -> None:
+    assert client.post(f"{API}/registrations", json=registration("other")).status_code == 201
+    ours = []
+    for n in range(103):
+        ours.append(launch(client))
+        if n % 20 == 0:
+            launch(client, "other")  # another project's, in between
+    for aborted in (ours[10], ours[50]):
+        client.post(f"{API}/executions/{aborted}/abort")
+    queued = [e for e in ours[::-1] if e not in (ours[10], ours[50])]  # 101, newest first
+    filters = {"project": "flytesnacks", "workflow": WORKFLOW, "phase": "QUEUED"}
+
+    first = client.get("/ui/executions", params=filters)
+    assert listed(first.text) == queued[:100]
+    older = pager(first.text)["Older"]
+    assert older == f"/ui/executions?project=flytesnacks&workflow={WORKFLOW}&phase=QUEUED&before={queued[99]}"
+    second = client.get(older)
+    assert listed(second.text) == queued[100:]
+    assert pager(second.text) == {
+        "Newest": f"/ui/executions?project=flytesnacks&workflow={WORKFLOW}&phase=QUEUED"
+    }
+    assert 'name="project" value="flytesnacks"' in second.text  # the filter form keeps them too
+    assert f'href="/ui/executions?project=flytesnacks&amp;workflow={WORKFLOW}&amp;phase=FAILED"' in (
+        second.text
+    )  # another phase starts again from the newest
+
+
+def test_a_page_parameter_that_names_no_execution_is_a_422_page(client: TestClient) -> None:
+    launch(client)
+    page = client.get("/ui/executions", params={"before": "ex-nope", "phase": "QUEUED"})
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"]
+    assert "before 'ex-nope' is not an execution, so there is no page of the executions launched" in (
+        shown(page.text)
+    )
+    assert listed(page.text) == [] and pager(page.text) == {"Newest": "/ui/executions?phase=QUEUED"}
+    too_long = client.get("/ui/executions", params={"before": "x" * 300})
+    assert too_long.status_code == 422 and "text/html" in too_long.headers["content-type"]
+    assert "The query parameter 'before' is not valid: String should have at most 255 characters" in (
+        shown(too_long.text)
+    )
+
+
 # -- the execution page -------------------------------------------------------------------------
 
 
