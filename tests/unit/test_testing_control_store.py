@@ -305,6 +305,44 @@ def test_launched_executions_are_filtered_by_workflow_and_phase(store: ControlSt
     assert (summary.workflow, summary.project, summary.inputs, summary.nodes) == ("flow", "p", {"x": 2}, ())
 
 
+def test_launched_executions_are_ordered_by_creation_time_then_id_whatever_the_order_written(
+    store: ControlStore,
+) -> None:
+    launched(store, "b", created_at=20.0)
+    launched(store, "late", created_at=5.0)  # written last, created first (another process's clock)
+    launched(store, "a", created_at=20.0)  # the same instant as b: the id decides, for good
+    launched(store, "c", created_at=30.0)
+
+    assert [e.id for e in store.list_launched()] == ["c", "b", "a", "late"]
+
+
+def test_launched_executions_are_paged_by_the_last_execution_of_the_page_before(
+    store: ControlStore,
+) -> None:
+    for number, at in enumerate((10.0, 20.0, 20.0, 20.0, 30.0, 40.0)):
+        launched(store, f"x{number}", created_at=at)
+    launched(store, "local", project=None, created_at=25.0)
+    launched(store, "q", project="q", created_at=35.0)
+
+    pages, before = [], None
+    while page := [e.id for e in store.list_launched(project="p", limit=2, before=before)]:
+        pages.append(page)
+        before = page[-1]
+    assert pages == [["x5", "x4"], ["x3", "x2"], ["x1", "x0"]]
+    assert [e.id for e in store.list_launched(before="x4")] == ["x3", "x2", "x1", "x0"]
+    # the cursor may be of another project or a local run: it is a place in the order
+    assert [e.id for e in store.list_launched(project="p", before="q")] == ["x4", "x3", "x2", "x1", "x0"]
+    assert [e.id for e in store.list_launched(before="local", limit=1)] == ["x3"]
+    store.request_abort("x1")
+    assert [e.id for e in store.list_launched(phase=Phase.QUEUED, before="x2")] == ["x0"]
+
+
+def test_paging_before_an_unknown_execution_is_not_found(store: ControlStore) -> None:
+    launched(store, "a")
+    with pytest.raises(NotFound, match="No execution 'nope' to list the executions before"):
+        store.list_launched(before="nope")
+
+
 def test_a_cache_entry_keeps_its_task_and_parts_and_a_node_why_it_missed(store: ControlStore) -> None:
     from retune.model.execution import CacheStatus
     from retune.store import CachePut, NodeChange

@@ -101,10 +101,12 @@ def executions_logs(
         raise UsageError(f"attempt {chosen.number} of {node.path} kept no {stream}")
     if server:
         with opened_plane(server) as plane:
-            text = plane.logs(execution_id, node.path, chosen.number, stream)
-    else:
-        text = _blobs().get(chosen.logs[stream]).decode(errors="replace")
-    sys.stdout.write(text)
+            sys.stdout.write(plane.logs(execution_id, node.path, chosen.number, stream))
+        return
+    from retune.control.logs import read_log  # what the server's logs route reads through
+
+    for text in read_log(_blobs(), chosen.logs[stream]):
+        sys.stdout.write(text)
 
 
 @executions_group.command("resume")

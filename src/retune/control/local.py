@@ -198,9 +198,12 @@ class LocalControlPlane:
         workflow: str | None = None,
         phase: Phase | None = None,
         limit: int = 50,
+        before: str | None = None,
     ) -> list[Execution]:
+        """Newest first; ``before`` (an execution's id) pages, as ``ControlStore.list_launched``.
+        Only the web UI pages for now: the API's listing and the ``ControlPlane`` seam do not."""
         return self.store.list_launched(
-            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit
+            project=project, domain=domain, workflow=workflow, phase=phase, limit=limit, before=before
         )
 
     def spec_of(self, execution: Execution) -> tuple[WorkflowSpec, str]:

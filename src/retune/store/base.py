@@ -291,6 +291,12 @@ class ControlStore(Store, Protocol):
         workflow: str | None = None,
         phase: Phase | None = None,
         limit: int = 50,
+        before: str | None = None,
     ) -> list[Execution]:
-        """Launched executions, newest first, those of ``project``, ``domain``, ``workflow`` and
-        in ``phase`` where given; nodes left out (and never read: a listing costs one query)."""
+        """Launched executions, newest first (by ``created_at``, then ``id``, both descending: an
+        order that never changes), those of ``project``, ``domain``, ``workflow`` and in ``phase``
+        where given; nodes left out (and never read: a listing costs one query).
+
+        ``before`` pages: only the executions after the execution of that id in this order (the
+        last of the previous page), whatever its own project or phase; ``NotFound`` if there is
+        no such execution."""

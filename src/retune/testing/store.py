@@ -298,11 +298,18 @@ class MemoryStore:
         workflow: str | None = None,
         phase: Phase | None = None,
         limit: int = 50,
+        before: str | None = None,
     ) -> list[Execution]:
         with self.lock:
+            newest_first = sorted(self.executions.values(), key=_listing_order, reverse=True)
+            if before is not None:
+                if before not in self.executions:
+                    raise NotFound(f"No execution {before!r} to list the executions before.")
+                cursor = _listing_order(self.executions[before])
+                newest_first = [e for e in newest_first if _listing_order(e) < cursor]
             launched = []
-            for execution_id, hold in sorted(self.holds.items(), key=lambda item: -item[1].seq):
-                record = self.executions[execution_id]
+            for record in newest_first:
+                hold = self.holds[record.id]
                 wanted = (
                     (project, hold.project),
                     (domain, record.domain),
@@ -393,3 +400,8 @@ class MemoryBlobStore:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+
+def _listing_order(record: Execution) -> tuple[float, str]:
+    """``list_launched``'s order, ascending: the SQL store's ``ORDER BY created_at, id``."""
+    return (record.created_at or 0.0, record.id)

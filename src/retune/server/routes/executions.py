@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from retune.control import LocalControlPlane
+from retune.control.logs import log_key, read_log
 from retune.model.control import ENTITY_PATTERN, NAME_PATTERN, ExecutionRequest, RelaunchRequest
 from retune.model.execution import Execution, Phase
 from retune.server.auth import Grant
@@ -186,26 +187,15 @@ def logs(
     node: Annotated[str, Query(min_length=1, max_length=512, description="node path or hook name")],
     attempt: Annotated[int | None, Query(ge=1, description="default: the last attempt")] = None,
     stream: Annotated[Literal["stdout", "stderr"], Query()] = "stdout",
-) -> PlainTextResponse:
+) -> StreamingResponse:
     plane = planes.current()
     execution = _granted(plane, grant, execution_id)
     try:
         found = execution.node(node)
     except KeyError as exc:
         raise NotFound(str(exc.args[0])) from None
-    chosen = next((a for a in found.attempts if attempt in (None, a.number)), None)
-    if attempt is None and found.attempts:
-        chosen = found.attempts[-1]
-    if chosen is None or chosen.logs.get(stream) is None:
-        numbers = ", ".join(str(a.number) for a in found.attempts) or "none yet"
-        raise NotFound(
-            f"Node {found.path!r} of {execution_id} has no {stream} for that attempt (attempts: {numbers})."
-        )
-    try:
-        text = plane.blobs.get(chosen.logs[stream]).decode(errors="replace")
-    except (KeyError, FileNotFoundError):
-        text = ""  # the attempt started but wrote nothing yet
-    return PlainTextResponse(text)
+    _, key = log_key(execution_id, found, attempt, stream)
+    return StreamingResponse(read_log(plane.blobs, key), media_type="text/plain; charset=utf-8")
 
 
 def _granted(plane: LocalControlPlane, grant: Grant, execution_id: str) -> Execution:

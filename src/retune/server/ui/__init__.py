@@ -9,6 +9,7 @@ its body.
     session.py      who is looking: login cookie, grant, CSRF token
     routing.py      UiRoute: errors as pages, LoginRequired as a redirect
     templates.py    the Jinja2 environment and ``render``
+    words.py        counts and sizes in words: ``plural(1, "task node")``, ``byte_size``
     login.py        /ui/login, /ui/logout
     workflows.py    /ui/workflows, /ui/workflows/{project}/{domain}/{name}
     launch.py       /ui/workflows/{project}/{domain}/{name}/launch (GET form, POST launch/preview)

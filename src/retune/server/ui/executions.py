@@ -1,7 +1,10 @@
 """``/ui/executions``: the list of launched executions, and an execution's page.
 
-- ``GET /ui/executions[?project=&domain=&workflow=&phase=]``: newest first, one query of the
-  executions table (no node is read); a token limited to some projects sees only those.
+- ``GET /ui/executions[?project=&domain=&workflow=&phase=&before=ID]``: newest first, a page of
+  ``PAGE`` at a time, one query of the executions table (no node is read); a token limited to
+  some projects sees only those. ``before`` is the last execution of the page before (keyset
+  paging, ``ControlStore.list_launched``): executions launched meanwhile shift no page, and the
+  Older link keeps the filters.
 - ``GET /ui/executions/{id}``: the header (workflow, version, launch plan, parent, worker, phase,
   times, inputs, outputs, error), the workflow's graph (``graph.py``, cached by the spec's
   content hash) and a table of the nodes that works without JavaScript. The nodes' state is
@@ -39,7 +42,7 @@ from retune.store import NotFound
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 LIVE: Final = frozenset({Phase.QUEUED, Phase.RUNNING})
-LIST_LIMIT: Final = 100
+PAGE: Final = 100  # executions a page lists
 _TEXT_LIMIT: Final = 4000  # characters of an input or output value shown in the header
 TextFilter = Annotated[str | None, Query(max_length=255)]
 
@@ -52,6 +55,7 @@ def list_executions(
     domain: TextFilter = None,
     workflow: TextFilter = None,
     phase: TextFilter = None,
+    before: TextFilter = None,
 ) -> Response:
     grant = page_grant(request, "read")
     filters = {"project": project or None, "domain": domain or None, "workflow": workflow or None}
@@ -61,19 +65,32 @@ def list_executions(
         problems.append(f"phase {phase!r} is not a phase (one of {', '.join(p.value for p in Phase)})")
     if filters["project"] is not None:
         grant.check_project(filters["project"])
-    found = [] if problems else _listed(planes.current(), grant, filters, chosen)
+    found: list[Execution] = []
+    if not problems:
+        try:
+            found = _listed(planes.current(), grant, filters, chosen, before or None)
+        except NotFound:
+            problems.append(
+                f"before {before!r} is not an execution, so there is no page of the executions "
+                "launched before it. Start again from the newest"
+            )
+    kept = [(name, value) for name, value in filters.items() if value is not None]
+    if chosen is not None:
+        kept.append(("phase", chosen.value))
     return render(
         request,
         "executions.html",
         422 if problems else 200,
-        executions=found,
+        executions=found[:PAGE],
         filters=filters,
         phase=chosen.value if chosen else "",
         phases=[p.value for p in Phase if p is not Phase.SKIPPED],  # SKIPPED is for nodes only
         phase_links=_phase_links(filters, chosen),
         problems=problems,
         now=time.time(),
-        limit=LIST_LIMIT,
+        before=before or None,
+        newest_url=_list_url(kept) if before else None,
+        older_url=_list_url([*kept, ("before", found[PAGE - 1].id)]) if len(found) > PAGE else None,
     )
 
 
@@ -196,8 +213,14 @@ def relaunch_url(execution: Execution) -> str | None:
 
 
 def _listed(
-    plane: LocalControlPlane, grant: Grant, filters: dict[str, str | None], phase: Phase | None
+    plane: LocalControlPlane,
+    grant: Grant,
+    filters: dict[str, str | None],
+    phase: Phase | None,
+    before: str | None,
 ) -> list[Execution]:
+    """The page's executions and one more if there are older ones (so that the page knows to
+    link to them), in the store's order: ``created_at``, then ``id``, newest first."""
     projects: Sequence[str | None] = [filters["project"]]
     if filters["project"] is None and not grant.allows(None):
         projects = sorted(grant.projects)  # a token limited to some projects: each of them
@@ -209,18 +232,23 @@ def _listed(
             domain=filters["domain"],
             workflow=filters["workflow"],
             phase=phase,
-            limit=LIST_LIMIT,
+            limit=PAGE + 1,
+            before=before,
         )
         if grant.allows(execution.project)
     ]
-    found.sort(key=lambda e: e.created_at or 0.0, reverse=True)
-    return found[:LIST_LIMIT]
+    found.sort(key=lambda e: (e.created_at or 0.0, e.id), reverse=True)
+    return found[: PAGE + 1]
+
+
+def _list_url(query: Sequence[tuple[str, str]]) -> str:
+    return "/ui/executions" + (f"?{urlencode(query)}" if query else "")
 
 
 def _phase_links(filters: dict[str, str | None], chosen: Phase | None) -> list[tuple[str, str, bool]]:
     """ "All" and one link per phase, each keeping the other filters."""
     kept = [(name, value) for name, value in filters.items() if value is not None]
-    links = [("All", "/ui/executions" + (f"?{urlencode(kept)}" if kept else ""), chosen is None)]
+    links = [("All", _list_url(kept), chosen is None)]
     for phase in Phase:
         if phase is Phase.SKIPPED:
             continue

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from retune.model.spec import Binding, NodeSpec, WorkflowSpec
+from retune.server.ui.words import plural
 
 __all__ = ["graph_svg"]
 
@@ -379,7 +380,7 @@ def _absolute(layout: _Layout, relative: dict[str, int]) -> None:
 
 
 def _render(spec: WorkflowSpec, layout: _Layout) -> str:
-    label = _escape(f"Workflow {spec.name}: {len(spec.nodes)} task nodes")
+    label = _escape(f"Workflow {spec.name}: {plural(len(spec.nodes), 'task node')}")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="workflow-graph" viewBox="0 0 {layout.width} '
         f'{layout.height}" width="{layout.width}" height="{layout.height}" role="img" aria-label="{label}" '
@@ -466,7 +467,7 @@ def _hook_badge(hook: str | None) -> str:
 
 def _group_node(unit: _Unit, x: int, y: int) -> str:
     group = _escape(unit.name)
-    count = f"{unit.members} node" + ("" if unit.members == 1 else "s")
+    count = plural(unit.members, "node")
     text = _fit(f"▸ {unit.name.rpartition('/')[2]} ({count})", LABEL_CHARS)
     return (
         f'<g class="node group-node" data-group="{group}" data-kind="group" data-phase="" tabindex="0" '
@@ -484,7 +485,7 @@ def _group_open(layout: _Layout, group: str) -> str:
     left = _x(box.first) - COL_GAP // 2 + inset
     width = _x(box.last) + NODE_W + COL_GAP // 2 - inset - left
     count = layout.counts[group]
-    about = f"{group} ({count} node{'' if count == 1 else 's'})"
+    about = f"{group} ({plural(count, 'node')})"
     text = _fit(f"▾ {group.rpartition('/')[2]} ({count})", max(4, (width - 16) // CHAR_W))
     name = _escape(group)
     return (

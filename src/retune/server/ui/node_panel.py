@@ -6,18 +6,27 @@ user or system, where, when, the error with its traceback, and the end of each a
 stdout and stderr. The page's script asks for it as a fragment (``X-Requested-With: fetch`` or
 ``?fragment=1``) and shows it beside the graph; without the script it is a page of its own, at
 a URL that can be shared.
+
+Beside each log, a link to the whole of it: ``GET /ui/executions/{id}/logs?node=&attempt=&stream=``
+answers the text itself (``text/plain``, shown inline, streamed from the blob store by
+``control/logs.py``, as the API's ``GET .../logs`` is), with the session and project checks of
+the panel. The REST route takes a bearer token, which a browser does not send.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Annotated, Final
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
 
 from retune.control import LocalControlPlane
-from retune.model.execution import Attempt
+from retune.control.logs import log_key, log_tail, read_log
+from retune.model.execution import Attempt, Execution, NodeExecution
+from retune.server.auth import Grant
 from retune.server.dependencies import ExecutionId, PlanesDep
 from retune.server.ui.config_view import config_rows
 from retune.server.ui.executions import items_text, readable
@@ -56,12 +65,7 @@ class AttemptView:
 def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: PlanesDep) -> Response:
     grant = page_grant(request, "read")
     plane = planes.current()
-    try:
-        execution, node = plane.get_node(execution_id, key)
-    except NotFound:
-        readable(plane, grant, execution_id)  # a token without the project: 403, not "no such node"
-        raise
-    grant.check_project(execution.project)
+    execution, node = _node_of(plane, grant, execution_id, key)
     fragment = (
         request.headers.get("x-requested-with") == "fetch" or request.query_params.get("fragment") == "1"
     )
@@ -81,6 +85,7 @@ def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: Pl
         logs_shown=LOGS_SHOWN,
         items=items_text(node.item_counts()),
         tail_kib=LOG_TAIL // 1024,
+        log_url=log_url,
     )
     answer.headers["Vary"] = "X-Requested-With"
     return answer
@@ -88,25 +93,53 @@ def node_panel(request: Request, execution_id: ExecutionId, key: str, planes: Pl
 
 def logs_of(plane: LocalControlPlane, attempt: Attempt) -> tuple[Log, ...]:
     return tuple(
-        Log(stream, *tail(plane, attempt.logs[stream])) for stream in STREAMS if stream in attempt.logs
+        Log(stream, *log_tail(plane.blobs, attempt.logs[stream], LOG_TAIL))
+        for stream in STREAMS
+        if stream in attempt.logs
     )
 
 
-def tail(plane: LocalControlPlane, key: str) -> tuple[str, int]:
-    """The last ``LOG_TAIL`` bytes of a log blob as text, and the blob's size; a blob not written
-    yet (the attempt printed nothing so far) is empty."""
+def log_url(execution_id: str, path: str, attempt: int, stream: str) -> str:
+    """Where the whole log of one attempt's stream is (``whole_log``)."""
+    query = urlencode({"node": path, "attempt": attempt, "stream": stream})
+    return f"/ui/executions/{quote(execution_id, safe='')}/logs?{query}"
+
+
+@router.get("/ui/executions/{execution_id}/logs")
+def whole_log(
+    request: Request,
+    execution_id: ExecutionId,
+    planes: PlanesDep,
+    node: Annotated[str, Query(min_length=1, max_length=512)],
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+    stream: Annotated[str, Query(max_length=64)] = "stdout",
+) -> Response:
+    """The whole of what attempt ``attempt`` (default: the latest) of ``node`` wrote to ``stream``,
+    as text the browser shows; the same text as the API's ``GET .../logs``, read the same way."""
+    grant = page_grant(request, "read")
+    plane = planes.current()
+    _, found = _node_of(plane, grant, execution_id, node)
+    chosen, key = log_key(execution_id, found, attempt, stream)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{execution_id}.{found.path}.attempt-{chosen.number}.{stream}")
+    headers = {
+        "Content-Disposition": f'inline; filename="{name}.txt"',
+        "Cache-Control": "no-store",  # a running attempt's log grows
+        "X-Content-Type-Options": "nosniff",  # text the task printed, never read as HTML
+    }
+    return StreamingResponse(
+        read_log(plane.blobs, key), media_type="text/plain; charset=utf-8", headers=headers
+    )
+
+
+def _node_of(
+    plane: LocalControlPlane, grant: Grant, execution_id: str, key: str
+) -> tuple[Execution, NodeExecution]:
+    """The node by path or hook, whole; a token without the execution's project gets 403 whether
+    or not the node exists, as it does for the execution page."""
     try:
-        if not plane.blobs.exists(key):
-            return "", 0
-        path = plane.blobs.local_path(key)  # after exists(): it makes the directory of a new key
-        if path is not None:  # a local file: read only its end, however long the log is
-            with path.open("rb") as file:
-                size = file.seek(0, 2)
-                file.seek(max(0, size - LOG_TAIL))
-                data = file.read()
-        else:
-            data = plane.blobs.get(key)
-            size = len(data)
-    except (FileNotFoundError, NotFound, KeyError):
-        return "", 0
-    return data[-LOG_TAIL:].decode(errors="replace"), size
+        execution, node = plane.get_node(execution_id, key)
+    except NotFound:
+        readable(plane, grant, execution_id)
+        raise
+    grant.check_project(execution.project)
+    return execution, node

@@ -3,7 +3,8 @@
 The API answers errors as ``{"detail": ...}`` (``server/errors.py``); a person in a browser gets
 the same message and fix as an HTML page with the same status: 404 for a workflow or execution
 that does not exist, 403 for a token without the right or the project (or a form without its
-CSRF token), 409 for a verb that cannot apply, 503 (with ``Retry-After``) while the database is
+CSRF token), 409 for a verb that cannot apply, 422 for a page's address whose parameters are
+not understood (``?attempt=two``), naming each, 503 (with ``Retry-After``) while the database is
 away. ``LoginRequired`` is a 303 to the login page. Anything else keeps the API's 500.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -22,6 +24,7 @@ from retune.server.ui.session import LoginRequired, login_url
 from retune.server.ui.templates import render
 from retune.store import Conflict, NotFound
 
+_KINDS = {"query": "query parameter", "path": "part of the address", "header": "header"}
 _PAGES: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFound, 404, "Not found"),
     (PermissionDenied, 403, "Not allowed"),
@@ -57,6 +60,15 @@ def error_page(request: Request, exc: Exception) -> Response | None:
             if fix and message.endswith(fix):
                 message = message[: -len(fix)].rstrip(". ") + "."
             return render(request, "error.html", status, title=title, message=message, fix=fix)
+    if isinstance(exc, RequestValidationError):
+        return render(
+            request,
+            "error.html",
+            422,
+            title="Not understood",
+            message=invalid_parameters(exc),
+            fix="Correct the address, or go back to the page you came from.",
+        )
     if is_unavailable(exc):
         away = as_unavailable(exc)
         planes = getattr(request.app.state, "planes", None)
@@ -73,3 +85,18 @@ def error_page(request: Request, exc: Exception) -> Response | None:
         answer.headers["Retry-After"] = str(RETRY_AFTER)
         return answer
     return None
+
+
+def invalid_parameters(exc: RequestValidationError) -> str:
+    """One sentence per parameter, naming it and where it was: ``The query parameter 'attempt'
+    is not valid: Input should be a valid integer.``, ``The query parameter 'node' is missing.``"""
+    sentences = []
+    for error in exc.errors():
+        where, *names = [str(part) for part in error.get("loc", ())] or ["parameter"]
+        kind = _KINDS.get(where, where)
+        name = ".".join(names)
+        if error.get("type") == "missing":
+            sentences.append(f"The {kind} {name!r} is missing.")
+        else:
+            sentences.append(f"The {kind} {name!r} is not valid: {str(error.get('msg', '')).rstrip('.')}.")
+    return " ".join(sentences)

@@ -2,7 +2,8 @@
 
 Autoescaping is on for every template: paths, task names, inputs, environment values and
 error messages come from users and reach pages only as text. Templates get ``ui`` (the
-request's ``Page``: grant, CSRF token, the current path) besides their own context.
+request's ``Page``: grant, CSRF token, the current path) besides their own context, and the
+filters ``duration``, ``when``, ``plural`` (``n|plural("task node")``) and ``bytes``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+from retune.server.ui.words import byte_size, plural
 
 
 @functools.cache
@@ -27,6 +30,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["duration"] = format_duration
     env.filters["when"] = format_time
+    env.filters["plural"] = plural
+    env.filters["bytes"] = byte_size
     return env
 
 

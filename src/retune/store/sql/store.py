@@ -474,6 +474,7 @@ class SqlStore:
         workflow: str | None = None,
         phase: Phase | None = None,
         limit: int = 50,
+        before: str | None = None,
     ) -> list[Execution]:
         # The executions table's columns only: a listing never reads a node.
         x = t.executions
@@ -485,7 +486,15 @@ class SqlStore:
             query = query.where(x.c.phase == phase.value)
         decode = Decoder()
         with self._transaction() as conn:
-            rows = conn.execute(query.order_by(x.c.seq.desc()).limit(limit)).all()
+            if before is not None:  # keyset paging: rows launched meanwhile shift nothing
+                at = conn.execute(sa.select(x.c.created_at).where(x.c.id == before)).scalar()
+                if at is None:
+                    raise NotFound(f"No execution {before!r} to list the executions before.")
+                query = query.where(
+                    sa.or_(x.c.created_at < at, sa.and_(x.c.created_at == at, x.c.id < before))
+                )
+            order = (x.c.created_at.desc(), x.c.id.desc())
+            rows = conn.execute(query.order_by(*order).limit(limit)).all()
         return [decode.execution(tuple(row), ()) for row in rows]
 
     @_reconnecting

@@ -15,9 +15,10 @@ import pytest
 
 import retune as rt
 from retune.executors.local import LocalExecutor
+from retune.model.execution import Attempt, AttemptKind, Phase
 from retune.server.app import create_app
 from retune.server.ui.executions import embedded_json
-from retune.store import open_blobs, open_store
+from retune.store import AttemptChange, open_blobs, open_store
 
 from ..support import (
     API,
@@ -110,6 +111,80 @@ def test_an_unknown_phase_is_a_422_page_naming_the_phases(client: TestClient) ->
     assert page.status_code == 422 and "text/html" in page.headers["content-type"]
     assert "phase 'DONE' is not a phase (one of QUEUED, RUNNING, SUCCEEDED" in shown(page.text)
     assert listed(page.text) == []
+
+
+# -- paging the list ----------------------------------------------------------------------------
+
+
+def pager(html: str) -> dict[str, str]:
+    """The list's page links by their words ("Older", "Newest")."""
+    nav = re.search(r'<nav class="pager"[^>]*>(.*?)</nav>', html, re.S)
+    found = re.findall(r'<a href="([^"]+)"[^>]*>(\w+)</a>', nav.group(1)) if nav else []
+    return {word: unescape(url) for url, word in found}
+
+
+def test_the_list_shows_100_at_a_time_and_links_to_the_older_ones(client: TestClient) -> None:
+    launched = [launch(client) for _ in range(120)]
+    newest_first = launched[::-1]
+
+    first = client.get("/ui/executions")
+    assert listed(first.text) == newest_first[:100]
+    assert pager(first.text) == {"Older": f"/ui/executions?before={newest_first[99]}"}
+
+    second = client.get(pager(first.text)["Older"])
+    assert second.status_code == 200
+    assert listed(second.text) == newest_first[100:]  # the remaining 20, none twice
+    assert pager(second.text) == {"Newest": "/ui/executions"}  # no Older link: nothing is older
+    assert f"Executions launched before {newest_first[99]}" in shown(second.text)
+
+
+def test_a_page_is_not_shifted_by_executions_launched_meanwhile(client: TestClient) -> None:
+    launched = [launch(client) for _ in range(101)]
+    older = pager(client.get("/ui/executions").text)["Older"]
+    launch(client)
+    assert listed(client.get(older).text) == [launched[0]]
+
+
+def test_paging_keeps_the_filters(client: TestClient) -> None:
+    assert client.post(f"{API}/registrations", json=registration("other")).status_code == 201
+    ours = []
+    for n in range(103):
+        ours.append(launch(client))
+        if n % 20 == 0:
+            launch(client, "other")  # another project's, in between
+    for aborted in (ours[10], ours[50]):
+        client.post(f"{API}/executions/{aborted}/abort")
+    queued = [e for e in ours[::-1] if e not in (ours[10], ours[50])]  # 101, newest first
+    filters = {"project": "flytesnacks", "workflow": WORKFLOW, "phase": "QUEUED"}
+
+    first = client.get("/ui/executions", params=filters)
+    assert listed(first.text) == queued[:100]
+    older = pager(first.text)["Older"]
+    assert older == f"/ui/executions?project=flytesnacks&workflow={WORKFLOW}&phase=QUEUED&before={queued[99]}"
+    second = client.get(older)
+    assert listed(second.text) == queued[100:]
+    assert pager(second.text) == {
+        "Newest": f"/ui/executions?project=flytesnacks&workflow={WORKFLOW}&phase=QUEUED"
+    }
+    assert 'name="project" value="flytesnacks"' in second.text  # the filter form keeps them too
+    assert f'href="/ui/executions?project=flytesnacks&amp;workflow={WORKFLOW}&amp;phase=FAILED"' in (
+        second.text
+    )  # another phase starts again from the newest
+
+
+def test_a_page_parameter_that_names_no_execution_is_a_422_page(client: TestClient) -> None:
+    launch(client)
+    page = client.get("/ui/executions", params={"before": "ex-nope", "phase": "QUEUED"})
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"]
+    assert "before 'ex-nope' is not an execution, so there is no page of the executions launched" in (
+        shown(page.text)
+    )
+    assert listed(page.text) == [] and pager(page.text) == {"Newest": "/ui/executions?phase=QUEUED"}
+    too_long = client.get("/ui/executions", params={"before": "x" * 300})
+    assert too_long.status_code == 422 and "text/html" in too_long.headers["content-type"]
+    assert "The query parameter 'before' is not valid: String should have at most 255 characters" in (
+        shown(too_long.text)
+    )
 
 
 # -- the execution page -------------------------------------------------------------------------
@@ -241,7 +316,9 @@ def test_a_real_run_shows_its_attempts_errors_and_logs(
     shout = client.get(f"/ui/executions/{loud.id}/nodes/shout").text
     logs = shown(shout)
     assert "shouting hello on stdout" in logs and "whispering hello on stderr" in logs
-    assert "Attempt 1 · stdout" in logs and "Attempt 1 · stderr" in logs
+    assert "Attempt 1 · stdout · as plain text" in logs and "Attempt 1 · stderr · as plain text" in logs
+    (stdout_url, _) = whole_log_links(shout)
+    assert client.get(stdout_url).text == "shouting hello on stdout\n"
 
     flaky = shown(client.get(f"/ui/executions/{loud.id}/nodes/flaky").text)
     assert re.search(r"Attempts 2 # .* 1 – FAILED user on_demand local .* 2 – SUCCEEDED user", flaky)
@@ -260,6 +337,107 @@ def test_a_real_run_shows_its_attempts_errors_and_logs(
     assert "Map items 3 done, 0 failed of 3" in square
     items = re.findall(r"\b\d+ (\d+) SUCCEEDED user on_demand local", square)  # number, item, phase, ...
     assert sorted(items) == ["0", "1", "2"]
+
+
+# -- the whole log ------------------------------------------------------------------------------
+
+BIG = "".join(f"line {i:06d} of the whole log, é included\n" for i in range(3000)).encode()  # 123 KiB
+
+
+def with_logs(home: Path, execution: str, path: str, number: int, **streams: bytes) -> None:
+    """Attempt ``number`` of node ``path`` failed, having written ``streams`` (name -> bytes) to
+    the server's blob store, as an executor would have."""
+    store, blobs = open_store(f"sqlite:///{home / 'retune.db'}"), open_blobs(home / "blobs")
+    try:
+        keys = {}
+        for stream, data in streams.items():
+            keys[stream] = f"logs/{execution}/{path}/{number}/{stream}"
+            blobs.put(keys[stream], data)
+        attempt = Attempt(number=number, phase=Phase.FAILED, kind=AttemptKind.USER, logs=keys)
+        store.apply([AttemptChange(execution, path, attempt)])
+    finally:
+        store.close()
+
+
+def whole_log_links(html: str) -> list[str]:
+    return [unescape(url) for url in re.findall(r'<a href="([^"]+)" data-whole-log>', html)]
+
+
+def test_a_cut_log_links_to_the_whole_log_which_opens_as_text(client: TestClient, home: Path) -> None:
+    execution = launch(client)
+    with_logs(home, execution, "n1", 1, stdout=BIG, stderr=b"short\n")
+    panel = client.get(f"/ui/executions/{execution}/nodes/train").text
+    assert "line 000000" not in panel  # the panel shows the end only
+    assert "Attempt 1 · stdout · the last 64 KiB · whole log (123.0 KiB)" in shown(panel)
+    assert "Attempt 1 · stderr · as plain text" in shown(panel)
+    stdout_url, stderr_url = whole_log_links(panel)
+    assert stdout_url == f"/ui/executions/{execution}/logs?node=n1&attempt=1&stream=stdout"
+
+    whole = client.get(stdout_url)
+    assert whole.status_code == 200 and whole.text == BIG.decode()
+    assert whole.headers["content-type"] == "text/plain; charset=utf-8"
+    assert whole.headers["content-disposition"] == f'inline; filename="{execution}.n1.attempt-1.stdout.txt"'
+    assert whole.headers["x-content-type-options"] == "nosniff"
+    assert client.get(stderr_url).text == "short\n"
+    api = client.get(f"{API}/executions/{execution}/logs", params={"node": "n1", "attempt": 1})
+    assert api.text == whole.text  # the API's route reads it the same way
+
+
+def test_the_whole_log_of_the_latest_attempt_by_hook_name(client: TestClient, home: Path) -> None:
+    execution = launch(client)
+    with_logs(home, execution, "n1", 1, stdout=b"first try\n")
+    with_logs(home, execution, "n1", 2, stdout=b"second try\n")
+    assert client.get(f"/ui/executions/{execution}/logs", params={"node": "train"}).text == "second try\n"
+
+
+def test_an_unknown_execution_node_attempt_or_stream_is_a_404_page(client: TestClient, home: Path) -> None:
+    execution = launch(client)
+    with_logs(home, execution, "n1", 1, stdout=b"hello\n")
+    url = f"/ui/executions/{execution}/logs"
+    for params, message in (
+        ({"node": "n1", "attempt": 9}, f"The node 'n1' of {execution} has no attempt 9 (its attempts: 1)."),
+        ({"node": "n1", "stream": "stdlog"}, "Attempt 1 of the node 'n1' of ex-"),
+        ({"node": "n0"}, "has not run yet"),
+        ({"node": "nope"}, f"Execution {execution} has no node or hook 'nope'"),
+    ):
+        page = client.get(url, params=params)
+        assert page.status_code == 404 and "text/html" in page.headers["content-type"], params
+        assert message in shown(page.text), params
+    missing = client.get("/ui/executions/ex-000000000000/logs", params={"node": "n1"})
+    assert missing.status_code == 404 and "No execution 'ex-000000000000'" in shown(missing.text)
+
+
+def test_a_log_address_that_is_not_understood_is_a_422_page(client: TestClient) -> None:
+    execution = launch(client)
+    bad = client.get(f"/ui/executions/{execution}/logs", params={"node": "n1", "attempt": "two"})
+    assert bad.status_code == 422 and "text/html" in bad.headers["content-type"]
+    assert "The query parameter 'attempt' is not valid: Input should be a valid integer" in shown(bad.text)
+    without = client.get(f"/ui/executions/{execution}/logs")
+    assert without.status_code == 422 and "The query parameter 'node' is missing." in shown(without.text)
+
+
+def test_the_whole_log_asks_for_a_login_and_the_right_to_read_the_project(
+    guarded: tuple[TestClient, str, str], home: Path
+) -> None:
+    client, in_a, _ = guarded
+    with_logs(home, in_a, "n1", 1, stdout=BIG)
+    url = f"/ui/executions/{in_a}/logs?node=n1&attempt=1&stream=stdout"
+    away = client.get(url, follow_redirects=False)
+    assert away.status_code == 303
+    assert (
+        away.headers["location"]
+        == f"/ui/login?next={url.replace('?', '%3F').replace('&', '%26').replace('=', '%3D')}"
+    )
+
+    log_in(client, "reader-a")  # read only, project a
+    assert client.get(url).text == BIG.decode()
+    log_in(client, "both-b")  # reads project b only: refused, whether or not the node exists
+    for address in (url, f"/ui/executions/{in_a}/logs?node=nope"):
+        refused = client.get(address)
+        assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+        assert "line 000000" not in refused.text
+    log_in(client, "launcher-a")  # project a, but no right to read
+    assert client.get(url).status_code == 403
 
 
 # -- relaunch and abort -------------------------------------------------------------------------

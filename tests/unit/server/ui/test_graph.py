@@ -148,6 +148,7 @@ def test_the_svg_is_sized_and_labelled_for_screen_readers() -> None:
     assert svg.attrib["viewBox"] == f"0 0 {width} {height}"
     assert svg.attrib["role"] == "img"
     assert svg.attrib["aria-label"] == "Workflow pipeline: 3 task nodes"
+    assert draw(workflow(node("n0"))).attrib["aria-label"] == "Workflow pipeline: 1 task node"
     for g in nodes(svg).values():
         x, y = place(g)
         assert x >= 0 and y >= 0
