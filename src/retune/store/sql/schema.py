@@ -25,7 +25,7 @@ from retune.store.base import StoreError
 from retune.store.sql.engine import WRITE
 from retune.store.sql.tables import metadata
 
-HEAD: Final = "0006"
+HEAD: Final = "0007"
 """The newest revision in ``retune/store/migrations/versions`` (a test keeps them equal)."""
 
 MIGRATIONS: Final = Path(__file__).resolve().parent.parent / "migrations"

@@ -45,6 +45,7 @@ executions: Final = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=True),
     sa.Index("ix_executions_created_at", "created_at"),
     sa.Index("ix_executions_claim", "project", "phase"),
+    sa.Index("ix_executions_launched", "project", "created_at", "id"),  # list_launched's order (0007)
     sa.Index("ux_executions_idempotency_key", "idempotency_key", unique=True),
 )
 
