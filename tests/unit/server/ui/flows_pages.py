@@ -25,7 +25,7 @@ def flaky(marker: str) -> int:
     return 1
 
 
-@rt.task
+@rt.task(cache=True, cache_version="1")
 def square(n: int) -> int:
     return n * n
 

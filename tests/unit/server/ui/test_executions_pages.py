@@ -335,6 +335,7 @@ def test_a_real_run_shows_its_attempts_errors_and_logs(
     }
     square = shown(client.get(f"/ui/executions/{squares.id}/nodes/square").text)
     assert "Map items 3 done, 0 failed of 3" in square
+    assert "Cache cache miss: first run of this task (no earlier cache entry)" in square  # once
     items = re.findall(r"\b\d+ (\d+) SUCCEEDED user on_demand local", square)  # number, item, phase, ...
     assert sorted(items) == ["0", "1", "2"]
 
