@@ -3,8 +3,9 @@
 The API answers errors as ``{"detail": ...}`` (``server/errors.py``); a person in a browser gets
 the same message and fix as an HTML page with the same status: 404 for a workflow or execution
 that does not exist, 403 for a token without the right or the project (or a form without its
-CSRF token), 409 for a verb that cannot apply, 503 (with ``Retry-After``) while the database is
-away. ``LoginRequired`` is a 303 to the login page. Anything else keeps the API's 500.
+CSRF token), 409 for a verb that cannot apply, 500 naming stored data that cannot be read back,
+503 (with ``Retry-After``) while the database is away. ``LoginRequired`` is a 303 to the login
+page. Anything else keeps the API's 500.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from retune.errors import PermissionDenied, RequestRefused
+from retune.errors import PermissionDenied, RequestRefused, ValueNotStorable
 from retune.server.errors import RETRY_AFTER, as_unavailable, is_unavailable, message_of
 from retune.server.routing import StoreRoute
 from retune.server.ui.session import LoginRequired, login_url
@@ -27,6 +28,7 @@ _PAGES: tuple[tuple[type[Exception], int, str], ...] = (
     (PermissionDenied, 403, "Not allowed"),
     (Conflict, 409, "Cannot do that now"),
     (RequestRefused, 409, "Cannot do that now"),
+    (ValueNotStorable, 500, "Cannot read this from the store"),
 )
 
 
