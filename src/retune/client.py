@@ -32,6 +32,7 @@ from retune.errors import (
     RequestRefused,
     RetuneError,
     ServerUnavailable,
+    ValueNotStorable,
 )
 from retune.model.control import (
     ExecutionRequest,
@@ -291,6 +292,8 @@ def rebuild(detail: Mapping[str, Any], status: int) -> Exception:
     elif kind == "RequestRefused":
         exc = RequestRefused(message)
         exc.fix = fix
+    elif kind == "ValueNotStorable":
+        exc = ValueNotStorable(message)
     elif kind == "PermissionDenied" or status in (401, 403):
         exc = PermissionDenied(message)
     elif status == 404:

@@ -30,16 +30,20 @@ cache key), a runner, and optionally a launch-time check::
 A runner of a type whose tasks are Python functions calls ``call.call_function(**extras)``
 (the Spark type passes ``spark=session``: ``rt.current_context().spark``); a ``TemplateTask``
 has no function, and its runner reads ``call.definition``. ``check(config, settings)`` refuses
-at launch what this deployment can never run (raise ``TaskConfigError`` naming the field).
+at launch what this deployment can never run (raise ``TaskConfigError`` naming the field). A
+runner raises ``RunnerError`` for a call that cannot run as things are set up where it runs (a
+variable unset on the worker, a file that is not there): its message alone is the attempt's
+error, without a traceback.
 """
 
 from retune.plugins.registry import ENTRY_POINT_GROUP, TaskConfigError, TaskType, register, task_types
-from retune.plugins.runner import Call
+from retune.plugins.runner import Call, RunnerError
 from retune.sdk.template import TemplateTask
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Call",
+    "RunnerError",
     "TaskConfigError",
     "TaskType",
     "TemplateTask",

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -232,6 +233,34 @@ def test_aborting_a_queued_execution_ends_it_aborted() -> None:
     assert aborted["phase"] == "ABORTED"
     assert ok_json("executions", "show", launched["id"])["phase"] == "ABORTED"
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.usefixtures("registered")
+def test_an_execution_whose_inputs_cannot_be_read_is_listed_saying_so_among_the_others(
+    retune_home: Path,
+) -> None:
+    older, bad, newer = (ok_json("launch", LOUD, "-i", f"word={word}")["id"] for word in "abc")
+    with sqlite3.connect(retune_home / "retune.db") as db:  # as an older retune or a hand could have
+        db.execute("UPDATE executions SET inputs = ? WHERE id = ?", ('{"word": ' + "7" * 5000 + "}", bad))
+    db.close()
+
+    table = retune("executions", "list")
+    launched = ok_json("executions", "list", "--project", "demo")
+    shown = retune("executions", "show", bad)
+
+    assert table.returncode == 0, table.stderr
+    rows = [line for line in table.stdout.splitlines() if line.startswith("│ ex-")]
+    assert [row.split()[1] for row in rows] == [newer, bad, older]
+    assert "QUEUED" in rows[1] and "Cannot read the inputs back from the store: it holds an" in rows[1]
+    assert [(r["id"], r["unreadable"]) for r in launched] == [
+        (newer, None),
+        (bad, "Cannot read the inputs back from the store: it holds an integer of more than 4300 digits."),
+        (older, None),
+    ]
+    assert launched[0]["inputs"] == {"word": "c", "times": 2} and launched[1]["inputs"] == {}
+    assert_one_line_error(
+        shown, 1, f"Cannot read the inputs of execution {bad!r} back from the store", "4300 digits"
+    )
 
 
 @pytest.mark.usefixtures("registered")

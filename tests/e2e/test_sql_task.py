@@ -346,7 +346,7 @@ def test_the_password_reaches_the_task_process_and_no_record_api_or_log(
     assert stored and not any(secret.encode() in content for content in stored)
 
 
-def test_an_unset_password_env_fails_the_node_saying_which_variable(
+def test_an_unset_password_env_fails_the_node_naming_the_cluster_the_variable_and_where_to_set_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(SECRET_ENV, raising=False)
@@ -359,6 +359,28 @@ def test_an_unset_password_env_fails_the_node_saying_which_variable(
     done = retune("run", f"{FLOWS}:origin_flow", "-o", "where.task_config.cluster=other", code=1)
 
     assert (
-        f"the cluster's password_env names {SECRET_ENV!r}, which is not set where the task runs"
-        in done.stderr
-    )
+        f"Cluster 'other' reads its password from the environment variable {SECRET_ENV!r} "
+        "(password_env in [clusters.other]), which is not set where this task ran"
+    ) in done.stderr
+    assert f"Set {SECRET_ENV} in the environment of the worker that runs the task" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "MissingPassword" not in done.stdout + done.stderr  # a user's setup, not retune's insides
+
+
+# --- 7. a DuckDB file that is not there ---------------------------------------------------------
+
+
+def test_a_mistyped_duckdb_path_fails_the_node_naming_the_cluster_and_path_and_creates_no_file(
+    tmp_path: Path,
+) -> None:
+    duckdb_file(tmp_path / "local.duckdb", "local")
+    typo = tmp_path / "locl.duckdb"
+    write_clusters(tmp_path, local={"url": f"duckdb://{typo}"})
+
+    done = retune("run", f"{FLOWS}:origin_flow", code=1)
+
+    assert f"Cluster 'local' is the DuckDB file {typo}, which does not exist on " in done.stderr
+    assert "or add create = true to that table to let the first query create the file" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not typo.exists()
+    assert "Table with name origin does not exist" not in done.stdout + done.stderr

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from retune import api
 from retune.client import HttpControlPlane
@@ -22,6 +23,7 @@ from retune.errors import (
     PermissionDenied,
     RequestRefused,
     ServerUnavailable,
+    ValueNotStorable,
 )
 from retune.executors.factory import config_check
 from retune.model.control import ExecutionRequest, Registration, RelaunchRequest
@@ -29,6 +31,7 @@ from retune.model.execution import Phase
 from retune.server.app import create_app
 from retune.settings import ServerSettings, Settings
 from retune.store import Conflict, NotFound, open_blobs, open_store
+from retune.store.sql import tables as t
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 rather than httpx (a UserWarning); it concerns its test client only.
@@ -122,6 +125,34 @@ def test_relaunch_recover_and_abort_go_through(plane: HttpControlPlane) -> None:
     assert relaunched.overrides == {"shout": {"retries": 0, "environment": {"A": "1"}}}
     assert aborted.phase is Phase.ABORTED
     assert (recovered.parent_id, recovered.phase) == (first.id, Phase.QUEUED)
+
+
+def test_an_execution_whose_data_cannot_be_read_is_listed_as_locally_and_refused_with_the_same_words(
+    plane: HttpControlPlane, local: LocalControlPlane, home: Path
+) -> None:
+    bad, good = (plane.launch(launch(inputs={"word": word}))[0].id for word in ("a", "b"))
+    engine = sa.create_engine(f"sqlite:///{home}/retune.db")
+    with engine.begin() as conn:  # as an older retune or a hand could have stored them
+        x = t.executions
+        conn.execute(sa.update(x).where(x.c.id == bad).values(inputs=sa.text("'{\"word\": 1e999999}'")))
+    engine.dispose()
+
+    listed = plane.list_executions(project="demo")
+    with pytest.raises(ValueNotStorable) as remote:
+        plane.get_execution(bad)
+    with pytest.raises(ValueNotStorable) as here:
+        local.get_execution(bad)
+
+    assert listed == local.list_executions(project="demo")
+    assert [(e.id, e.phase, e.inputs) for e in listed] == [
+        (good, Phase.QUEUED, {"word": "b", "times": 2}),
+        (bad, Phase.QUEUED, {}),
+    ]
+    assert listed[1].unreadable == (
+        "Cannot read the inputs back from the store: it holds a non-finite float (inf), "
+        "which JSON cannot represent (at ['word'])."
+    )
+    assert str(remote.value) == str(here.value)
 
 
 @pytest.mark.parametrize(

@@ -287,9 +287,17 @@ def executions_table(records: Iterable[Execution]) -> Table:
             record.workflow,
             f"[{PHASE_STYLE.get(record.phase, '')}]{record.phase.value}[/]",
             record.launch_plan or "",
-            (record.error or "").split("\n", 1)[0][:80],
+            _listed_error(record),
         )
     return table
+
+
+def _listed_error(record: Execution) -> str:
+    """The first line of the error, cut short; a record whose data cannot be read says so in
+    whole instead (it is all there is to see of it: ``show`` refuses it)."""
+    if record.unreadable:
+        return f"[yellow]{escape(record.unreadable)}[/]"
+    return (record.error or "").split("\n", 1)[0][:80]
 
 
 def registration_table(result: RegistrationResult) -> Table:

@@ -5,7 +5,8 @@ exit 2  the request is wrong: bad input or override, unknown name, a registered 
         a mistake in the user's own code (an import error, an exception in a workflow
         body): its file:line and the exception, the traceback only with --debug
 exit 1  it could not be carried out: an execution failed or was aborted, the server, the
-        database or the blob store is unreachable, or the server refused the token
+        database or the blob store is unreachable, the server refused the token, or the
+        store holds a value it cannot read back
 exit 130 interrupted (Ctrl-C, SIGTERM): the execution id and how to resume it
 """
 
@@ -53,7 +54,7 @@ def report(exc: BaseException) -> None:
     a command that succeeds need not load them (``retune --help`` has a start-up budget)."""
     from retune.control.bundles import BundleError
     from retune.settings import SettingsError
-    from retune.store.base import NotFound, StoreError, StoreUnavailable
+    from retune.store.base import NotFound, StoreError, StoreUnavailable, ValueNotStorable
 
     try:
         raise exc
@@ -74,6 +75,8 @@ def report(exc: BaseException) -> None:
             f"{exc}. Check RETUNE_DATABASE_URL / RETUNE_BLOB_URL (or retune.toml), and that it is running.",
             1,
         )
+    except ValueNotStorable as exc:  # the data in the store, almost always, not the command
+        fail(str(exc), 1)
     except (RetuneError, UsageError, SettingsError, StoreError, BundleError) as exc:
         fail(str(exc), 2)
     except Interrupted as exc:

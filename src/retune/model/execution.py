@@ -224,7 +224,13 @@ class NodeExecution:
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """One run of a workflow. ``outputs`` is the workflow's return value (``None`` until done)."""
+    """One run of a workflow. ``outputs`` is the workflow's return value (``None`` until done).
+
+    ``unreadable`` is set in listings only, on a record whose stored inputs, outputs or
+    overrides cannot be read back (written by hand or by an older retune): it says which and
+    why, and those fields are left empty. Reading the execution itself raises
+    ``ValueNotStorable`` instead (docs/decisions/0026).
+    """
 
     id: str
     workflow: str
@@ -242,6 +248,7 @@ class Execution:
     domain: str | None = None
     parent_id: str | None = None  # the execution this one relaunches or recovers
     worker: str | None = None  # launched executions: the name of the worker that ran it last
+    unreadable: str | None = None
 
     def node(self, key: str) -> NodeExecution:
         """A node by hook name or by node path."""
@@ -285,6 +292,7 @@ class Execution:
             "domain": self.domain,
             "parent_id": self.parent_id,
             "worker": self.worker,
+            "unreadable": self.unreadable,
         }
 
     @classmethod
@@ -305,5 +313,6 @@ class Execution:
             domain=data.get("domain"),
             parent_id=data.get("parent_id"),
             worker=data.get("worker"),
+            unreadable=data.get("unreadable"),
             nodes=tuple(NodeExecution.from_dict(n) for n in data.get("nodes", ())),
         )

@@ -12,7 +12,9 @@ first use. The value returned is encoded against the task's outputs: what the fu
 return, or, for a task with named outputs and no function, a mapping output name -> value.
 
 A runner raises to fail the call (a user error, its message and traceback reported); what it
-writes to stdout and stderr lands in the attempt's logs.
+writes to stdout and stderr lands in the attempt's logs. It raises ``RunnerError`` for a call
+that cannot run as things are set up where it runs (a variable unset on the worker, a file that
+is not there): the fix is outside the task's code, so the message alone is reported.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from retune.settings import Settings
+
+
+class RunnerError(Exception):
+    """A call that cannot run as things are set up where it runs, found by the runner before
+    running it: a cluster's password variable unset on the worker, a database file that does not
+    exist. Still a ``user`` attempt; its error is the message alone, which says what is missing,
+    where and how to provide it, without a traceback through retune's own frames."""
 
 
 @dataclass

@@ -7,6 +7,7 @@
     url = "duckdb:///data/local.duckdb"                    # duckdb:///:memory: for none
     # duckdb:local.duckdb: relative to the working directory (where retune.toml is read);
     # a query (?access_mode=read_only) is DuckDB configuration
+    create = true          # the first query may create the file; without it, a missing one is refused
 
 ``rt.SQLTask(name, query, inputs={"day": str}, task_config=rt.SQL(cluster="warehouse"))`` is a
 node returning one dict per row. ``:day`` placeholders are bound as parameters by the driver,
@@ -19,7 +20,15 @@ results. The cluster ``default``, when retune.toml names none, is an in-memory D
 Credentials: a cluster's URL carries none (one with a password, or ``?password=``, is refused at
 launch, and no message quotes a URL); the password comes
 from the environment variable ``password_env`` names, read by the task process, so it is never
-in a record, the API, the UI or a log.
+in a record, the API, the UI or a log. A variable that is not set there fails the call naming
+the cluster, the variable and the machine it must be set on.
+
+A DuckDB file that does not exist is refused by the task process, naming the cluster and the
+path, unless the cluster says ``create = true``: DuckDB would create an empty database at a
+mistyped path, where a read fails with "table does not exist" and a write succeeds unseen
+(docs/decisions/0026). Whether the file exists is known only on the machine that runs the
+task, so the launch check refuses what the settings alone show (``create`` not a boolean, or
+given to a PostgreSQL cluster), as it does for the rest of a cluster's table.
 
 A Python function declared with ``task_config=rt.SQL(...)`` runs with a connection to its
 cluster as ``rt.current_context().sql`` (DB-API: ``execute``, ``fetchall``).
@@ -32,14 +41,16 @@ import decimal
 import math
 import os
 import re
+import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retune.plugins.registry import TaskConfigError, TaskType
-from retune.plugins.runner import Call
+from retune.plugins.runner import Call, RunnerError
 from retune.settings import Settings
 
 DEFAULT_CLUSTER: Final = "default"
@@ -231,13 +242,24 @@ def _with(query: str, style: str) -> str:
 # --- clusters ----------------------------------------------------------------------------------
 
 
-def cluster_url(name: str, settings: Settings) -> tuple[str, str | None]:
-    """``(url, password_env)`` of the cluster ``name``; ``TaskConfigError`` naming the clusters
-    configured when there is no such cluster, or when its URL is not one this type can use."""
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A ``[clusters.NAME]`` table of retune.toml, checked (``cluster``)."""
+
+    name: str
+    url: str
+    password_env: str | None = None
+    create: bool = False
+    """A DuckDB file that does not exist may be created by the first query."""
+
+
+def cluster(name: str, settings: Settings) -> Cluster:
+    """The cluster ``name``; ``TaskConfigError`` naming the clusters configured when there is no
+    such cluster, or naming what of its table cannot work."""
     table = settings.clusters.get(name)
     if table is None:
         if name == DEFAULT_CLUSTER:
-            return DEFAULT_URL, None
+            return Cluster(name, DEFAULT_URL)
         known = ", ".join(sorted(settings.clusters)) or "none"
         where = ", ".join(settings.sources) or "no retune.toml was found"
         raise TaskConfigError(
@@ -254,7 +276,25 @@ def cluster_url(name: str, settings: Settings) -> tuple[str, str | None]:
             f"cluster {name!r} has password_env = {password_env!r}, which is not the name of an environment variable",
             f'Write password_env = "VAR" in [clusters.{name}] of retune.toml, VAR holding the password.',
         )
-    return url, password_env
+    return Cluster(name, url, password_env, _create(name, url, table.get("create", False)))
+
+
+def _create(name: str, url: str, create: Any) -> bool:
+    if not isinstance(create, bool):
+        raise TaskConfigError(
+            "task_config.cluster",
+            f"cluster {name!r} has create = {create!r}, which is not true or false",
+            f"Write create = true in [clusters.{name}] of retune.toml to let the first query create "
+            "its DuckDB file, or drop it.",
+        )
+    if create and not url.startswith("duckdb:"):
+        raise TaskConfigError(
+            "task_config.cluster",
+            f"cluster {name!r} has create = true, which only a DuckDB file uses",
+            f"Drop create from [clusters.{name}] of retune.toml: a PostgreSQL database is created "
+            "by its server's administrator.",
+        )
+    return create
 
 
 def _check_url(name: str, url: str) -> None:
@@ -284,7 +324,7 @@ def _check_url(name: str, url: str) -> None:
 
 
 def check_sql(config: Mapping[str, Any], settings: Settings) -> None:
-    cluster_url(str(config.get("cluster", DEFAULT_CLUSTER)), settings)
+    cluster(str(config.get("cluster", DEFAULT_CLUSTER)), settings)
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -292,8 +332,13 @@ def check_sql(config: Mapping[str, Any], settings: Settings) -> None:
 
 def run_sql(call: Call) -> Any:
     config = call.config
-    url, password_env = cluster_url(str(config.get("cluster", DEFAULT_CLUSTER)), call.settings)
-    connection = _connect(url, password_env, config)
+    try:
+        found = cluster(str(config.get("cluster", DEFAULT_CLUSTER)), call.settings)
+    except TaskConfigError as exc:  # this process's settings differ from the launcher's
+        where = f"in the settings of the task process on {socket.gethostname()}"
+        raise RunnerError(f"{exc.field}: {exc.problem}, {where}. {exc.fix}") from None
+    url = found.url
+    connection = _connect(found, config)
     try:
         if call.definition is None:  # a Python function given a connection to its cluster
             return call.call_function(sql=connection)
@@ -317,20 +362,17 @@ def run_sql(call: Call) -> Any:
         connection.close()
 
 
-def _connect(url: str, password_env: str | None, config: Mapping[str, Any]) -> Any:
-    if url.startswith("duckdb:"):
-        return _connect_duckdb(url, config)
+def _connect(found: Cluster, config: Mapping[str, Any]) -> Any:
+    if found.url.startswith("duckdb:"):
+        return _connect_duckdb(found, config)
     import psycopg
 
     password = None
-    if password_env is not None:
-        password = os.environ.get(password_env)
+    if found.password_env is not None:
+        password = os.environ.get(found.password_env)
         if password is None:
-            raise MissingPassword(
-                f"the cluster's password_env names {password_env!r}, which is not set where the task runs; "
-                "set it in the environment of the worker (or of `retune run`)"
-            )
-    dsn = "postgresql://" + url.split("://", 1)[1]
+            raise MissingPassword(found)
+    dsn = "postgresql://" + found.url.split("://", 1)[1]
     return (
         psycopg.connect(dsn, password=password, autocommit=True)
         if password
@@ -338,13 +380,15 @@ def _connect(url: str, password_env: str | None, config: Mapping[str, Any]) -> A
     )
 
 
-def _connect_duckdb(url: str, config: Mapping[str, Any]) -> Any:
+def _connect_duckdb(found: Cluster, config: Mapping[str, Any]) -> Any:
     import duckdb
 
-    parts = urlsplit(url)
+    parts = urlsplit(found.url)
     path = unquote(parts.path)
     if parts.netloc == ":memory:" or path in ("", "/:memory:", ":memory:"):
         path = ":memory:"
+    elif not found.create and not os.path.exists(path):
+        raise MissingDatabase(found, path)
     # The url's query (?access_mode=read_only) is DuckDB configuration, which DuckDB checks.
     options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     options["threads"] = int(config.get("threads", 1))
@@ -353,8 +397,32 @@ def _connect_duckdb(url: str, config: Mapping[str, Any]) -> Any:
     return duckdb.connect(path, config=options)
 
 
-class MissingPassword(RuntimeError):
+class MissingPassword(RunnerError):
     """A cluster's ``password_env`` is not set in the task process."""
+
+    def __init__(self, found: Cluster) -> None:
+        name, variable = found.name, found.password_env
+        super().__init__(
+            f"Cluster {name!r} reads its password from the environment variable {variable!r} "
+            f"(password_env in [clusters.{name}]), which is not set where this task ran "
+            f"({socket.gethostname()}). Set {variable} in the environment of the worker that runs "
+            f"the task (`{variable}=... retune worker`), or of `retune run` for a run on this "
+            "machine; retune reads it there and never stores it."
+        )
+
+
+class MissingDatabase(RunnerError):
+    """A cluster's DuckDB file does not exist, and the cluster does not say ``create = true``."""
+
+    def __init__(self, found: Cluster, path: str) -> None:
+        name = found.name
+        relative = "" if os.path.isabs(path) else f", relative to the task's working directory {os.getcwd()}"
+        super().__init__(
+            f"Cluster {name!r} is the DuckDB file {os.path.abspath(path)}{relative}, which does not "
+            f"exist on {socket.gethostname()}; DuckDB would create an empty database there. Fix "
+            f"the path in the url of [clusters.{name}] in retune.toml, or add create = true to "
+            "that table to let the first query create the file."
+        )
 
 
 def _plain(value: Any) -> Any:

@@ -9,6 +9,8 @@
     a body over the limit            413  (``BodyTooLarge``, answered as RequestRefused)
     StoreUnavailable, or the driver's connection error
                                      503  with ``Retry-After``, naming what is away
+    ValueNotStorable                 500  naming the stored value that cannot be read back (or
+                                     written) and why; one log line, no traceback
     anything else                    500  a short message; the traceback goes to the log only
 
 Our bodies are ``{"detail": {"error": CLASS, "message": str(exc), ...}}`` with ``problem``,
@@ -26,7 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from retune.errors import InputError, OverrideError, PermissionDenied, RequestRefused
+from retune.errors import InputError, OverrideError, PermissionDenied, RequestRefused, ValueNotStorable
 from retune.store import Conflict, NotFound
 from retune.store.base import StoreUnavailable
 
@@ -39,6 +41,7 @@ STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
     (Conflict, 409),
     (RequestRefused, 409),
     (PermissionDenied, 403),
+    (ValueNotStorable, 500),
 )
 """Each error class the client knows, and its status; checked in this order."""
 
@@ -140,6 +143,8 @@ async def _known(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, Unauthenticated):
         status, headers = 401, {"WWW-Authenticate": "Bearer"}
+    if status >= 500:  # data in the store, not the request: the operator's to know
+        log.warning("%s %s: %s", request.method, request.url.path, message_of(exc))
     return JSONResponse({"detail": error_detail(exc)}, status_code=status, headers=headers)
 
 

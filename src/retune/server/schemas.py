@@ -134,6 +134,12 @@ class ExecutionDocument(_Document):
     domain: str | None
     parent_id: str | None
     worker: str | None = Field(description="Launched executions: the worker that ran it last.")
+    unreadable: str | None = Field(
+        None,
+        description="Listings only: which of inputs, outputs and overrides cannot be read back "
+        "from the store, and why; those fields are then empty. Reading the execution itself "
+        "answers 500 naming the same cause.",
+    )
     nodes: list[NodeDocument] = Field(description="Empty in listings.")
 
 

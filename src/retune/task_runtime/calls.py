@@ -317,7 +317,13 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def describe(exc: BaseException, *, full: bool = True) -> str:
-    """``Type: message``, then (``full``) the traceback through user code only."""
+    """``Type: message``, then (``full``) the traceback through user code only; a runner's
+    ``RunnerError`` is its message alone (what to set up where, not where retune noticed)."""
+    # Only a runner raises one, so its module is loaded by then: a plain Python task's process
+    # never imports the plugins just to describe its error.
+    runner = sys.modules.get("retune.plugins.runner")
+    if runner is not None and isinstance(exc, runner.RunnerError):
+        return str(exc)
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     try:

@@ -13,12 +13,14 @@ import duckdb
 import pytest
 
 from retune.plugins.registry import TaskConfigError, get_task_type
-from retune.plugins.runner import Call
+from retune.plugins.runner import Call, RunnerError
 from retune.plugins.sql import (
     SQL,
+    Cluster,
     MissingPassword,
     _with,
-    cluster_url,
+    check_sql,
+    cluster,
     placeholders,
     run_sql,
     sql_definition,
@@ -34,15 +36,17 @@ def names(query: str) -> list[str]:
     return [name for _, _, name in placeholders(query)]
 
 
-def run(query: str, inputs: dict[str, Any], url: str, **config: Any) -> Any:
-    """``query`` run by the sql runner on the cluster ``c`` at ``url``."""
+def run(
+    query: str, inputs: dict[str, Any], url: str, table: dict[str, Any] | None = None, **config: Any
+) -> Any:
+    """``query`` run by the sql runner on the cluster ``c`` at ``url`` (more of its table in ``table``)."""
     call = Call(
         task="q",
         inputs=inputs,
         config=SQL(cluster="c", **config).model_dump(mode="json"),
         definition=sql_definition(query, dict.fromkeys(inputs, "str")),
     )
-    call.settings = Settings(home=Path("/nonexistent"), clusters={"c": {"url": url}})
+    call.settings = Settings(home=Path("/nonexistent"), clusters={"c": {"url": url, **(table or {})}})
     return run_sql(call)
 
 
@@ -220,6 +224,45 @@ def test_the_url_query_is_duckdb_configuration(warehouse: str) -> None:
         run("insert into origin values ('x')", {}, f"{warehouse}?access_mode=read_only")
 
 
+@pytest.mark.parametrize("query", ["select src from origin", "create table origin as select 'lost' as src"])
+def test_a_duckdb_file_that_does_not_exist_is_refused_naming_the_cluster_and_the_path(
+    query: str, warehouse: str
+) -> None:
+    typo = Path(warehouse.removeprefix("duckdb://")).with_name("w.duckbd")
+
+    with pytest.raises(RunnerError) as refused:
+        run(query, {}, f"duckdb://{typo}")
+
+    assert str(refused.value).startswith(f"Cluster 'c' is the DuckDB file {typo}, which does not exist on ")
+    assert "Fix the path in the url of [clusters.c] in retune.toml, or add create = true" in str(
+        refused.value
+    )
+    assert not typo.exists()  # neither a read nor a write made an empty database there
+
+
+def test_a_relative_duckdb_path_that_does_not_exist_names_the_directory_it_was_read_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(RunnerError, match="does not exist") as refused:
+        run("select 1 as one", {}, "duckdb:data/w.duckdb")
+
+    assert (
+        f"the DuckDB file {tmp_path}/data/w.duckdb, relative to the task's working directory {tmp_path},"
+        in str(refused.value)
+    )
+
+
+def test_a_cluster_with_create_true_creates_its_duckdb_file_on_the_first_query(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+
+    run("create table t as select 1 as one", {}, f"duckdb://{path}", {"create": True})
+
+    assert path.is_file()
+    assert run("select one from t", {}, f"duckdb://{path}") == [{"one": 1}]  # create no longer needed
+
+
 # --- config and clusters -----------------------------------------------------------------------
 
 
@@ -256,7 +299,7 @@ def clusters(**tables: dict[str, Any]) -> Settings:
 
 def test_an_unknown_cluster_names_the_configured_ones_and_the_files_read() -> None:
     with pytest.raises(TaskConfigError) as refused:
-        cluster_url("warehous", clusters(warehouse={"url": "duckdb:///w"}, lake={"url": "duckdb:///l"}))
+        cluster("warehous", clusters(warehouse={"url": "duckdb:///w"}, lake={"url": "duckdb:///l"}))
 
     assert refused.value.field == "task_config.cluster"
     assert refused.value.problem == (
@@ -265,8 +308,14 @@ def test_an_unknown_cluster_names_the_configured_ones_and_the_files_read() -> No
 
 
 def test_the_default_cluster_is_in_memory_duckdb_unless_configured() -> None:
-    assert cluster_url("default", clusters()) == ("duckdb:///:memory:", None)
-    assert cluster_url("default", clusters(default={"url": "duckdb:///d"})) == ("duckdb:///d", None)
+    assert cluster("default", clusters()) == Cluster("default", "duckdb:///:memory:")
+    assert cluster("default", clusters(default={"url": "duckdb:///d"})) == Cluster("default", "duckdb:///d")
+
+
+def test_create_is_read_from_the_clusters_table_and_off_by_default() -> None:
+    settings = clusters(a={"url": "duckdb:///a", "create": True}, b={"url": "duckdb:///b"})
+
+    assert (cluster("a", settings).create, cluster("b", settings).create) == (True, False)
 
 
 @pytest.mark.parametrize(
@@ -281,17 +330,27 @@ def test_the_default_cluster_is_in_memory_duckdb_unless_configured() -> None:
             "is not the name of an environment",
         ),
         ({}, "has a url of scheme ''"),
+        ({"url": "duckdb:///w.duckdb", "create": "yes"}, "has create = 'yes', which is not true or false"),
+        (
+            {"url": "postgresql://etl@db/w", "create": True},
+            "has create = true, which only a DuckDB file uses",
+        ),
     ],
 )
 def test_a_cluster_url_that_cannot_work_is_refused_without_quoting_it(
     table: dict[str, Any], problem: str
 ) -> None:
     with pytest.raises(TaskConfigError) as refused:
-        cluster_url("w", clusters(w=table))
+        check_sql({"cluster": "w"}, clusters(w=table))  # the launch check
 
     assert refused.value.field == "task_config.cluster"
     assert problem in refused.value.problem
     assert "hunter2" not in str(refused.value)
+
+
+def test_the_launch_check_leaves_a_missing_duckdb_file_to_the_machine_that_runs_the_task() -> None:
+    # The server and a Ray driver check launches too, and may never see the workers' files.
+    check_sql({"cluster": "w"}, clusters(w={"url": "duckdb:///nowhere/w.duckdb"}))
 
 
 def test_an_unset_password_env_is_a_clear_error_before_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,7 +360,27 @@ def test_an_unset_password_env_is_a_clear_error_before_connecting(monkeypatch: p
         c={"url": "postgresql://etl@127.0.0.1:1/w", "password_env": "RETUNE_TEST_NO_SUCH_PASSWORD"}
     )
 
-    with pytest.raises(
-        MissingPassword, match="password_env names 'RETUNE_TEST_NO_SUCH_PASSWORD', which is not set"
-    ):
+    with pytest.raises(MissingPassword) as refused:
         run_sql(call)
+
+    assert isinstance(refused.value, RunnerError)  # reported as its message alone
+    assert str(refused.value).startswith(
+        "Cluster 'c' reads its password from the environment variable 'RETUNE_TEST_NO_SUCH_PASSWORD' "
+        "(password_env in [clusters.c]), which is not set where this task ran ("
+    )
+    assert "Set RETUNE_TEST_NO_SUCH_PASSWORD in the environment of the worker that runs the task" in str(
+        refused.value
+    )
+
+
+def test_a_cluster_the_task_process_settings_lack_is_a_runner_error_naming_them() -> None:
+    call = Call(task="q", inputs={}, config=SQL(cluster="c").model_dump(), definition={"query": "select 1"})
+    call.settings = clusters(d={"url": "duckdb:///:memory:"})
+
+    with pytest.raises(RunnerError) as refused:
+        run_sql(call)
+
+    assert str(refused.value).startswith(
+        "task_config.cluster: no cluster 'c' is configured (clusters: d; settings read: /work/retune.toml), "
+        "in the settings of the task process on "
+    )

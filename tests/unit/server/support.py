@@ -25,10 +25,12 @@ __all__ = [
     "LOOPBACK",
     "SECRETS",
     "TOKENS",
+    "UNREADABLE",
     "Server",
     "TestClient",
     "bearer",
     "launch_body",
+    "plant_unreadable_inputs",
     "registration",
     "server_settings",
     "zip_bytes",
@@ -120,3 +122,26 @@ class Server:
 
     client: TestClient
     execution: str  # launched in project "a"
+
+
+UNREADABLE: Final = (
+    "Cannot read the inputs back from the store: it holds an integer of more than 4300 digits."
+)
+"""What a listing says of an execution ``plant_unreadable_inputs`` spoiled."""
+
+
+def plant_unreadable_inputs(home: Path, execution_id: str) -> None:
+    """Spoil the stored inputs of an execution of the server at ``home``, as an older retune or a
+    hand could have: valid JSON, but an integer Python's ``json`` will not read (5,000 digits)."""
+    import sqlalchemy as sa
+
+    from retune.store.sql import tables as t
+
+    engine = sa.create_engine(f"sqlite:///{home / 'retune.db'}")
+    try:
+        with engine.begin() as conn:
+            x = t.executions
+            huge = sa.text('\'{"x": ' + "7" * 5000 + "}'")
+            conn.execute(sa.update(x).where(x.c.id == execution_id).values(inputs=huge))
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from .support import (
     API,
     PIPELINE,
     PIPELINE_V2,
+    UNREADABLE,
     TestClient,
     launch_body,
+    plant_unreadable_inputs,
     registration,
     server_settings,
     zip_bytes,
@@ -412,6 +415,32 @@ def test_list_executions_newest_first_filtered_and_limited(client: TestClient) -
     assert everything == [other, *reversed(ids)]
     assert [e["id"] for e in ours] == list(reversed(ids))[:2]
     assert all(e["nodes"] == [] for e in ours)
+
+
+def test_an_execution_whose_data_cannot_be_read_is_listed_with_the_cause_and_alone_is_500_naming_it(
+    client: TestClient, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    older, bad, newer = (launch(client)["id"] for _ in range(3))
+    plant_unreadable_inputs(home, bad)
+
+    listed = executions(client)
+    alone = client.get(f"{API}/executions/{bad}")
+
+    assert [(e["id"], e["phase"], e["unreadable"]) for e in listed] == [
+        (newer, "QUEUED", None),
+        (bad, "QUEUED", UNREADABLE),
+        (older, "QUEUED", None),
+    ]
+    assert listed[1]["inputs"] == {} and listed[0]["inputs"] == {"x": 3, "rate": 0.5}
+    ExecutionDocument.model_validate(listed[1])
+    assert alone.status_code == 500
+    assert detail(alone) == {
+        "error": "ValueNotStorable",
+        "message": f"Cannot read the inputs of execution {bad!r} back from the store: "
+        "it holds an integer of more than 4300 digits.",
+    }
+    assert [r.levelname for r in caplog.records if bad in r.getMessage()] == ["WARNING"]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 @pytest.mark.parametrize("limit", [0, 501, "many"])

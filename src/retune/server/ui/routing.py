@@ -4,8 +4,9 @@ The API answers errors as ``{"detail": ...}`` (``server/errors.py``); a person i
 the same message and fix as an HTML page with the same status: 404 for a workflow or execution
 that does not exist, 403 for a token without the right or the project (or a form without its
 CSRF token), 409 for a verb that cannot apply, 422 for a page's address whose parameters are
-not understood (``?attempt=two``), naming each, 503 (with ``Retry-After``) while the database is
-away. ``LoginRequired`` is a 303 to the login page. Anything else keeps the API's 500.
+not understood (``?attempt=two``), naming each, 500 naming stored data that cannot be read
+back, 503 (with ``Retry-After``) while the database is away. ``LoginRequired`` is a 303 to the
+login page. Anything else keeps the API's 500.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from retune.errors import PermissionDenied, RequestRefused
+from retune.errors import PermissionDenied, RequestRefused, ValueNotStorable
 from retune.server.errors import RETRY_AFTER, as_unavailable, is_unavailable, message_of
 from retune.server.routing import StoreRoute
 from retune.server.ui.session import LoginRequired, login_url
@@ -30,6 +31,7 @@ _PAGES: tuple[tuple[type[Exception], int, str], ...] = (
     (PermissionDenied, 403, "Not allowed"),
     (Conflict, 409, "Cannot do that now"),
     (RequestRefused, 409, "Cannot do that now"),
+    (ValueNotStorable, 500, "Cannot read this from the store"),
 )
 
 

@@ -6,8 +6,8 @@ came, with JSON already serialised. ``Decoder`` builds model records from rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -21,7 +21,16 @@ from retune.model.execution import (
     NodeExecution,
     Phase,
 )
-from retune.store.base import AttemptChange, CachePut, Change, ExecutionChange, NewNode, NodeChange
+from retune.model.values.limits import LimitExceeded, check_stored
+from retune.store.base import (
+    AttemptChange,
+    CachePut,
+    Change,
+    ExecutionChange,
+    NewNode,
+    NodeChange,
+    ValueNotStorable,
+)
 from retune.store.sql import tables as t
 from retune.store.sql.statements import dumps, encoded, loads
 
@@ -160,6 +169,37 @@ def returned(stored: Any) -> Any:
     return stored  # written before the value was wrapped
 
 
+def read_value(column: str, stored: Any, where: str) -> Any:
+    """An execution's ``inputs``, ``outputs`` (unwrapped) or ``overrides``, each entry held to
+    the limits it was written under (``model/values/limits.py``): one past them (an infinite
+    float, a lone surrogate: from an older retune or a hand) would break whoever reads it next,
+    a JSON encoder or a task. Entry by entry because the limits are per value (one input, one
+    output, one hook's overrides), and the column holds several."""
+    value = loads(stored, where)
+    if column == "outputs":
+        value = returned(value)
+    try:
+        if type(value) is dict:
+            for key, entry in value.items():
+                _check_entry(key, entry)
+        elif type(value) is list:
+            for index, entry in enumerate(value):
+                _check_entry(index, entry)
+        else:
+            check_stored(value)
+    except LimitExceeded as exc:
+        raise ValueNotStorable(f"Cannot read {where} back from the store: {exc}.") from None
+    return value
+
+
+def _check_entry(key: Any, entry: Any) -> None:
+    """``check_stored(entry)``, the place it names prefixed with ``key``."""
+    try:
+        check_stored(entry)
+    except LimitExceeded as exc:
+        raise LimitExceeded(exc.problem, exc.fix, f"[{key!r}]{exc.where}") from None
+
+
 class Decoder:
     """Records from raw rows (JSON still text). Nodes that share a config or a provenance (a map's
     items, a fan-out of one task) share one decoded, immutable object: decoding 2,000 alike
@@ -171,7 +211,32 @@ class Decoder:
         self._sources: dict[tuple[str, str, str | None], Source] = {}
 
     def execution(self, values: Sequence[Any], nodes: tuple[NodeExecution, ...]) -> Execution:
+        """The record; ``ValueNotStorable`` names the column that cannot be read back."""
         row = dict(zip(COLUMNS["executions"], values, strict=True))
+        where = f"of execution {row['id']!r}"
+        return self._execution(
+            row, nodes, lambda column: read_value(column, row[column], f"the {column} {where}")
+        )
+
+    def summary(self, values: Sequence[Any]) -> Execution:
+        """The record without its nodes, for a listing: a JSON column that cannot be read back
+        is left empty and named in ``unreadable``, so that one bad row hides no other."""
+        row = dict(zip(COLUMNS["executions"], values, strict=True))
+        problems: list[str] = []
+
+        def read(column: str) -> Any:
+            try:
+                return read_value(column, row[column], f"the {column}")
+            except ValueNotStorable as exc:
+                problems.append(str(exc))
+                return None
+
+        execution = self._execution(row, (), read)
+        return replace(execution, unreadable=" ".join(problems)) if problems else execution
+
+    @staticmethod
+    def _execution(row: Row, nodes: tuple[NodeExecution, ...], read: Callable[[str], Any]) -> Execution:
+        outputs = None if row["outputs"] is None else read("outputs")
         return Execution(
             id=row["id"],
             workflow=row["workflow"],
@@ -179,12 +244,10 @@ class Decoder:
             launch_plan=row["launch_plan"],
             phase=Phase(row["phase"]),
             nodes=nodes,
-            inputs=loads(row["inputs"], f"the inputs of execution {row['id']!r}"),
-            outputs=None
-            if row["outputs"] is None
-            else returned(loads(row["outputs"], f"the outputs of execution {row['id']!r}")),
+            inputs=read("inputs") or {},
+            outputs=outputs,
             error=row["error"],
-            overrides=loads(row["overrides"], f"the overrides of execution {row['id']!r}"),
+            overrides=read("overrides") or {},
             created_at=row["created_at"],
             finished_at=row["finished_at"],
             project=row["project"],

@@ -366,7 +366,7 @@ class SqlStore:
         with self._raw(write=False) as cursor:
             cursor.execute(self._sql.list_executions_sql, {"limit": limit, "offset": offset})
             rows = cursor.fetchall()
-        return [decode.execution(row, ()) for row in rows]
+        return [decode.summary(row) for row in rows]
 
     # -- the control plane: registry, claims, aborts (statements in control.py) ---------------
 
@@ -495,7 +495,7 @@ class SqlStore:
                 )
             order = (x.c.created_at.desc(), x.c.id.desc())
             rows = conn.execute(query.order_by(*order).limit(limit)).all()
-        return [decode.execution(tuple(row), ()) for row in rows]
+        return [decode.summary(tuple(row)) for row in rows]
 
     @_reconnecting
     def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:

@@ -25,9 +25,11 @@ from ..support import (
     PIPELINE,
     SECRETS,
     TOKENS,
+    UNREADABLE,
     TestClient,
     bearer,
     launch_body,
+    plant_unreadable_inputs,
     registration,
     server_settings,
 )
@@ -111,6 +113,23 @@ def test_an_unknown_phase_is_a_422_page_naming_the_phases(client: TestClient) ->
     assert page.status_code == 422 and "text/html" in page.headers["content-type"]
     assert "phase 'DONE' is not a phase (one of QUEUED, RUNNING, SUCCEEDED" in shown(page.text)
     assert listed(page.text) == []
+
+
+def test_an_execution_whose_data_cannot_be_read_is_listed_saying_so_and_its_page_names_the_cause(
+    client: TestClient, home: Path
+) -> None:
+    older, bad, newer = (launch(client) for _ in range(3))
+    plant_unreadable_inputs(home, bad)
+
+    page = client.get("/ui/executions")
+    alone = client.get(f"/ui/executions/{bad}")
+
+    assert page.status_code == 200
+    assert listed(page.text) == [newer, bad, older]
+    assert shown(page.text).count("Its data cannot be read") == 1
+    assert f"QUEUED Its data cannot be read: {UNREADABLE}" in shown(page.text)
+    assert alone.status_code == 500 and "text/html" in alone.headers["content-type"]
+    assert f"Cannot read the inputs of execution '{bad}' back from the store" in shown(alone.text)
 
 
 # -- paging the list ----------------------------------------------------------------------------
