@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import difflib
 import math
 import os
 import re
@@ -267,6 +268,7 @@ def cluster(name: str, settings: Settings) -> Cluster:
             f"no cluster {name!r} is configured (clusters: {known}; settings read: {where})",
             f"Use one of them, or add a [clusters.{name}] table with a url to retune.toml.",
         )
+    _check_keys(name, table)
     url = table.get("url", "")
     _check_url(name, url if isinstance(url, str) else "")
     password_env = table.get("password_env")
@@ -277,6 +279,24 @@ def cluster(name: str, settings: Settings) -> Cluster:
             f'Write password_env = "VAR" in [clusters.{name}] of retune.toml, VAR holding the password.',
         )
     return Cluster(name, url, password_env, _create(name, url, table.get("create", False)))
+
+
+CLUSTER_KEYS: Final = ("url", "password_env", "create")
+
+
+def _check_keys(name: str, table: Mapping[str, Any]) -> None:
+    """A key no cluster reads is a mistake (``creat = true`` would leave the file refused)."""
+    unknown = sorted(key for key in table if key not in CLUSTER_KEYS)
+    if not unknown:
+        return
+    key = unknown[0]
+    close = difflib.get_close_matches(key, CLUSTER_KEYS, n=1)
+    hint = f"Did you mean {close[0]!r}? " if close else ""
+    raise TaskConfigError(
+        "task_config.cluster",
+        f"cluster {name!r} has {key} = ..., which no cluster reads (a cluster takes {', '.join(CLUSTER_KEYS)})",
+        f"{hint}Fix or drop {key} in [clusters.{name}] of retune.toml.",
+    )
 
 
 def _create(name: str, url: str, create: Any) -> bool:

@@ -318,6 +318,16 @@ def test_create_is_read_from_the_clusters_table_and_off_by_default() -> None:
     assert (cluster("a", settings).create, cluster("b", settings).create) == (True, False)
 
 
+def test_a_key_no_cluster_reads_is_refused_at_launch_with_the_key_it_resembles() -> None:
+    with pytest.raises(TaskConfigError) as refused:
+        check_sql({"cluster": "w"}, clusters(w={"url": "duckdb:///w.duckdb", "creat": True}))
+
+    assert refused.value.problem == (
+        "cluster 'w' has creat = ..., which no cluster reads (a cluster takes url, password_env, create)"
+    )
+    assert refused.value.fix == "Did you mean 'create'? Fix or drop creat in [clusters.w] of retune.toml."
+
+
 @pytest.mark.parametrize(
     ("table", "problem"),
     [
