@@ -348,15 +348,17 @@ class _Run:
     def look_up_cache(self, nodes: list[_Node]) -> None:
         """The cache entries of the caching ``nodes`` about to start, read in one go
         (``start`` takes them from ``looked_up``)."""
-        keys = [self.key_of(node, self.inputs_of(node)).key for node in nodes if node.config.cache]
+        keys = [self.key_of(node).key for node in nodes if node.config.cache]
         if keys:
             found = self.store.cache_get_many(keys)
             self.looked_up = {key: found.get(key) for key in keys}
 
-    def key_of(self, node: _Node, inputs: dict[str, Any]) -> CacheKey:
+    def key_of(self, node: _Node, inputs: dict[str, Any] | None = None) -> CacheKey:
+        """The node's cache key, made once (from ``inputs``, if given, else its own)."""
         if node.key is None:
             task = self.spec.tasks[node.spec.task]
-            node.key = cache_key(task, node.config, inputs, mapped=node.spec.kind == "map")
+            given = self.inputs_of(node) if inputs is None else inputs
+            node.key = cache_key(task, node.config, given, mapped=node.spec.kind == "map")
         return node.key
 
     def start(self, node: _Node) -> None:
