@@ -99,12 +99,20 @@ def test_serve_refuses_zero_workers_before_binding_anything() -> None:
     assert "1" in done.stderr  # the range it takes
 
 
-def _sockets(pid: int) -> int:
-    """How many sockets process ``pid`` holds open."""
+def _connections(pid: int, port: int) -> int:
+    """How many established TCP connections to ``port`` process ``pid`` holds open
+    (only those: a process may open other sockets of its own meanwhile)."""
+    on_port: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                on_port.add(f"socket:[{fields[9]}]")
     count = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
-            count += os.readlink(fd).startswith("socket:")
+            count += os.readlink(fd) in on_port
         except OSError:
             continue  # closed meanwhile
     return count
@@ -115,12 +123,12 @@ def test_keep_alive_connections_opened_together_are_spread_over_both_processes(
 ) -> None:
     url, server = served
     workers = server_processes(server.pid)
-    before = {pid: _sockets(pid) for pid in workers}
+    port = int(url.rsplit(":", 1)[1])
     clients = [httpx.Client(base_url=url, timeout=30) for _ in range(40)]
     try:
         with ThreadPoolExecutor(len(clients)) as pool:  # connected at once, as a load generator does
             answers = list(pool.map(lambda client: client.get("/api/v1/health").status_code, clients))
-        held = {pid: _sockets(pid) - before[pid] for pid in workers}
+        held = {pid: _connections(pid, port) for pid in workers}
     finally:
         for client in clients:
             client.close()
