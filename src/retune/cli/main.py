@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from retune.cli import render, reporting
+from retune.cli.agent_commands import agent_group
 from retune.cli.control import (
     dry_run_option,
     launch_command,
@@ -311,7 +312,14 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-for command in (register_command, launch_command, executions_group, serve_command, worker_command):
+for command in (
+    register_command,
+    launch_command,
+    executions_group,
+    serve_command,
+    worker_command,
+    agent_group,
+):
     cli.add_command(command)
 
 

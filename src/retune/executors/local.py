@@ -56,7 +56,7 @@ from retune.executors.base import (
 )
 from retune.executors.bundles import InstalledBundles
 from retune.executors.images import Interpreters
-from retune.executors.process import Reply, StartFailed, TaskProcess
+from retune.executors.process import Reply, StartFailed, TaskProcess, take_warm
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
@@ -505,7 +505,8 @@ class _Slot:
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         images = executor.interpreters
         python = interpreter.partition(_POOL)[0]
-        self.process = TaskProcess(images.command(python), images.environment(python))
+        command, env = images.command(python), images.environment(python)
+        self.process = take_warm(command, env) or TaskProcess(command, env)
         # Where the task process captures the streams of each attempt (truncated at its start).
         self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
         self.devices: dict[int, tuple[str, ...]] = {}  # the process (pid) -> the GPUs it ran with
@@ -521,7 +522,8 @@ class _Slot:
 
     def _loop(self) -> None:
         try:
-            self.process.start()
+            if not self.process.alive:  # a warm process (take_warm) is up already
+                self.process.start()
             error = None
         except StartFailed as exc:
             error = str(exc)

@@ -306,3 +306,44 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:  # a real-time signal: no name of its own
         return f"signal {number}"
+
+
+# -- a task process started ahead of its executor ---------------------------------------------
+
+_WARM: list[tuple[TaskProcess, str, int]] = []  # (process, its working directory, its umask)
+
+
+def start_warm(command: Sequence[str], env: Mapping[str, str]) -> None:
+    """Start a task process before any executor wants one (the run agent's spare process does,
+    while it waits for a run): ``take_warm`` hands it to the first slot that would start the
+    same command with the same environment, working directory and umask. A failure to start is
+    no error here: the slot then starts its own process and reports why that fails."""
+    process = TaskProcess(command, env)
+    try:
+        process.start()
+    except StartFailed:
+        return
+    _WARM.append((process, os.getcwd(), _umask()))
+
+
+def take_warm(command: Sequence[str], env: Mapping[str, str]) -> TaskProcess | None:
+    """The warm process started as ``command`` would be now, if any (the others are ended)."""
+    while _WARM:
+        process, cwd, umask = _WARM.pop()
+        same = process.command == list(command) and process.env == dict(env)
+        if same and cwd == os.getcwd() and umask == _umask() and process.alive:
+            return process
+        process.kill()
+    return None
+
+
+def drop_warm() -> None:
+    """End the warm processes nobody took."""
+    while _WARM:
+        _WARM.pop()[0].kill()
+
+
+def _umask() -> int:
+    umask = os.umask(0o22)
+    os.umask(umask)
+    return umask

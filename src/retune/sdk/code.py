@@ -98,8 +98,11 @@ def _user_modules() -> list[tuple[str, str]]:
 
 
 def _classify(name: str, module: ModuleType | None) -> tuple[str, str] | None:
+    file = getattr(module, "__file__", None)
+    if name == "__main__" or not isinstance(file, str) or file.startswith(_installation()):
+        return None  # most modules: resolving their paths' links (a syscall per part) costs more
     path = _source(module)
-    if path is None or name == "__main__" or path.startswith(_installation()):
+    if path is None or path.startswith(_installation()):
         return None
     arcname = _arcname(name, path)
     return None if arcname is None else (arcname, path)
@@ -131,7 +134,10 @@ def _installation() -> tuple[str, ...]:
         paths.update(site.getsitepackages())
         paths.add(site.getusersitepackages())
         paths.add(str(Path(__file__).resolve().parent.parent))  # the retune package
-        _INSTALLATION.append(tuple(os.path.join(os.path.realpath(p), "") for p in paths if p))
+        # each as given and as resolved: a module's __file__ is either, and starting with the
+        # given one (a venv's site-packages under a linked directory) is enough to be inside
+        given = {os.path.join(os.path.abspath(p), "") for p in paths if p}
+        _INSTALLATION.append(tuple(given | {os.path.join(os.path.realpath(p), "") for p in given}))
     return _INSTALLATION[0]
 
 

@@ -335,3 +335,13 @@ def _params(table: sa.Table) -> dict[str, sa.BindParameter[Any]]:
         for col in table.c
         if not (col.primary_key and col.autoincrement is True)
     }
+
+
+def compile_ahead(url: str = "sqlite://") -> None:
+    """Compile the statements of ``url``'s dialect now, as its stores will want them (the run
+    agent does, once, before it forks its runs)."""
+    from retune.store.sql.engine import create_engine
+
+    engine = create_engine(url)
+    Statements.of(engine.dialect)  # unconnected, as a store's is when it asks (the same key)
+    engine.dispose()
