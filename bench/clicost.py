@@ -11,8 +11,10 @@ statistic minus the same statistic of ``python -c "import <tool>"`` in the same 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,7 @@ class Tool:
     run: Stats
     imported: Stats
     helps: dict[str, Stats] = field(default_factory=dict)  # retune's help commands, same rounds
+    alone: Stats | None = None  # retune's run with RETUNE_AGENT=0 (no run agent), same rounds
 
     @property
     def net(self) -> Stats:
@@ -51,8 +54,9 @@ class Tool:
 def measure_tools(*, reps: int, warmups: int, timeout: float) -> tuple[Tool, dict[str, Tool | str]]:
     """retune's figures, and flytekit's and Dagster's (or why they are not available)."""
     homes = [Path(tempfile.mkdtemp(prefix="retune-bench-cli-")) for _ in range(3)]
+    agents = tempfile.mkdtemp(prefix="ra-", dir="/tmp")  # the run agent's socket: 108 bytes at most
     try:
-        commands = _retune_commands(homes[0])
+        commands = _retune_commands(homes[0], agents)
         others: dict[str, Tool | str] = {}
         reason = comparison.not_installed()
         if reason is None:
@@ -72,11 +76,14 @@ def measure_tools(*, reps: int, warmups: int, timeout: float) -> tuple[Tool, dic
                     failed[command.label.split(":")[0]] = error
                 elif round_ >= warmups:
                     seconds[command.label].append(took)
+            if round_ == warmups - 1:  # the warm-up's run started the agent once it was over
+                _wait_for_agent(commands[0].env)
         retune = Tool(
             "retune",
             summarise(seconds["retune:run"]),
             summarise(seconds["retune:import"]),
             {label: summarise(seconds[f"retune:{label}"]) for label in HELPS},
+            summarise(seconds["retune:run alone"]),
         )
         if reason is None:
             for name in ("flytekit", "dagster"):
@@ -85,15 +92,21 @@ def measure_tools(*, reps: int, warmups: int, timeout: float) -> tuple[Tool, dic
                 )
         return retune, others
     finally:
+        _stop_agents(agents)
         for home in homes:
             shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(agents, ignore_errors=True)
 
 
-def _retune_commands(home: Path) -> list[Command]:
-    env = _retune_env(home)
+def _retune_commands(home: Path, agents: str) -> list[Command]:
+    env = {**_retune_env(home), "RETUNE_AGENT_DIR": agents}
     cli = str(Path(sys.executable).parent / "retune")
+    run = "retune_one.py:one"
     return [
-        Command("retune:run", lambda n: [cli, "run", "retune_one.py:one", "--x", str(n)], env),
+        Command("retune:run", lambda n: [cli, "run", run, "--x", str(n)], env),
+        Command(
+            "retune:run alone", lambda n: [cli, "run", run, "--x", str(-n)], {**env, "RETUNE_AGENT": "0"}
+        ),
         Command("retune:import", lambda _: [sys.executable, "-c", "import retune"], env),
         *(Command(f"retune:{label}", lambda _, a=args: [cli, *a], env) for label, args in HELPS.items()),
     ]
@@ -126,6 +139,29 @@ def _framework_commands(flyte_home: Path, dagster_home: Path) -> list[Command]:
         Command("dagster:run", lambda _: dagster_run, dagster_env),
         Command("dagster:import", lambda _: [python, "-c", "import dagster"], dagster_env),
     ]
+
+
+def _wait_for_agent(env: dict[str, str], timeout: float = 60.0) -> None:
+    """Wait until the run agent the warm-up started listens (it imports for a second or so)."""
+    command = [str(Path(sys.executable).parent / "retune"), "agent", "status", "--json"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode == 0 and json.loads(done.stdout)["running"]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the run agent did not start within {timeout:.0f} s")
+
+
+def _stop_agents(directory: str) -> None:
+    """End the agent this measurement started (its status file in ``directory`` names it)."""
+    for status in Path(directory).glob("*.status"):
+        try:
+            pid = int(json.loads(status.read_text())["pid"])
+            if b"retune.cli.agent" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, KeyError):
+            continue
 
 
 def _retune_env(home: Path) -> dict[str, str]:

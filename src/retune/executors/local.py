@@ -522,7 +522,9 @@ class _Slot:
 
     def _loop(self) -> None:
         try:
-            if not self.process.alive:  # a warm process (take_warm) is up already
+            if self.process.starting:  # a warm process (take_warm), spawned ahead of the run
+                self.process.wait_ready()
+            elif not self.process.alive:
                 self.process.start()
             error = None
         except StartFailed as exc:

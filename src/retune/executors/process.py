@@ -80,8 +80,23 @@ class TaskProcess:
     def pid(self) -> int:
         return -1 if self.proc is None else self.proc.pid
 
+    @property
+    def starting(self) -> bool:
+        """Spawned, not ready yet, and not dead (``spawn`` without ``wait_ready``)."""
+        return not self.ready and self.proc is not None and self.write_fd >= 0 and not _exited(self.proc)
+
     def start(self) -> None:
         """Spawn the task process and wait until it is ready to run attempts."""
+        self.spawn()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the spawned process says it is ready (``StartFailed`` if it does not)."""
+        assert self.proc is not None
+        self._await_ready(self.proc)
+
+    def spawn(self) -> None:
+        """Start the task process; ``wait_ready`` waits for it to be ready."""
         self.kill()
         to_task_r, to_task_w = os.pipe()
         from_task_r, from_task_w = os.pipe()
@@ -109,7 +124,6 @@ class TaskProcess:
         self.poller = select.poll()
         self.poller.register(from_task_r, select.POLLIN | select.POLLHUP | select.POLLERR)
         self.cores = ()
-        self._await_ready(proc)
 
     def _await_ready(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stderr is not None
@@ -314,13 +328,13 @@ _WARM: list[tuple[TaskProcess, str, int]] = []  # (process, its working director
 
 
 def start_warm(command: Sequence[str], env: Mapping[str, str]) -> None:
-    """Start a task process before any executor wants one (the run agent's spare process does,
-    while it waits for a run): ``take_warm`` hands it to the first slot that would start the
+    """Spawn a task process before any executor wants one (the run agent's spare process does,
+    before it waits for a run): ``take_warm`` hands it to the first slot that would start the
     same command with the same environment, working directory and umask. A failure to start is
     no error here: the slot then starts its own process and reports why that fails."""
     process = TaskProcess(command, env)
     try:
-        process.start()
+        process.spawn()  # not waited for: the run may come before it is ready (the slot waits)
     except StartFailed:
         return
     _WARM.append((process, os.getcwd(), _umask()))
@@ -331,7 +345,7 @@ def take_warm(command: Sequence[str], env: Mapping[str, str]) -> TaskProcess | N
     while _WARM:
         process, cwd, umask = _WARM.pop()
         same = process.command == list(command) and process.env == dict(env)
-        if same and cwd == os.getcwd() and umask == _umask() and process.alive:
+        if same and cwd == os.getcwd() and umask == _umask() and (process.alive or process.starting):
             return process
         process.kill()
     return None
