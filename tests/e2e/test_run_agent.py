@@ -226,3 +226,24 @@ def test_stop_idle_and_off(agent: Agent) -> None:
     assert stopped.returncode == 0 and "Stopped the run agent" in stopped.stdout
     assert not after_stop["running"]
     assert "The next `retune run` starts one" in said.stdout
+
+
+def test_stopping_the_agent_lets_the_run_it_is_running_finish(agent: Agent, tmp_path: Path) -> None:
+    agent.retune("run", f"{FLOWS}:greet")
+    agent_pid = agent.wait_until(running=True)["pid"]
+    ledger = tmp_path / "ledger.txt"
+    command = subprocess.Popen(
+        [RETUNE, "run", f"{INTERRUPT}:two_steps", "--ledger", str(ledger), "--seconds", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=agent.env,
+    )
+    _ledger_line(ledger, "start second")
+    stopped = agent.retune("agent", "stop")
+    out, err = command.communicate(timeout=60)
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert command.returncode == 0, err
+    assert outputs(subprocess.CompletedProcess([], 0, out, err)) == "firstsecond"
+    assert _gone(agent_pid, timeout=10)

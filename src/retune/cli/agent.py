@@ -175,6 +175,10 @@ class _Agent:
         self.failures = 0
         self.closing = False
         self.last = time.monotonic()
+        self.woken, waker = os.pipe()  # a signal wakes the loop's poll (it would go on waiting)
+        os.set_blocking(waker, False)
+        self.waker = waker
+        signal.set_wakeup_fd(waker)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -186,16 +190,14 @@ class _Agent:
     def loop(self) -> None:
         while True:
             if self.closing:
-                self._close_listener()
-                if self.spare is not None:
-                    _end(self.spare)
-                    self.spare = None
-                if not self.runs:
+                self._close_listener()  # the spare's accept fails, or it has a run: it ends either way
+                if not self.runs and self.spare is None:
                     return
             elif self.spare is None and not self.runs:
                 self.spare = self._fork_spare()
             poller = select.poll()
             poller.register(self.notices, select.POLLIN)
+            poller.register(self.woken, select.POLLIN)
             if self.spare is not None:
                 poller.register(self.spare.pidfd, select.POLLIN)
             elif not self.closing:  # a command waiting while runs go on: it needs a spare now
@@ -221,6 +223,8 @@ class _Agent:
             return False
 
     def _handle(self, events: dict[int, int]) -> None:
+        if self.woken in events:
+            os.read(self.woken, 512)  # the handler has run (closing, for SIGTERM)
         if self.notices.fileno() in events:
             self._notice()
         if self.listener.fileno() in events and self.spare is None and not self.closing:
@@ -271,12 +275,13 @@ class _Agent:
             self.last = time.monotonic()
 
     def _fork_spare(self) -> _Process | None:
-        held = [self.notices.fileno(), *(r.pidfd for r in self.runs.values())]
+        held = [self.notices.fileno(), self.woken, self.waker, *(r.pidfd for r in self.runs.values())]
         held += [r.conn.fileno() for r in self.runs.values() if r.conn is not None]
         pid = os.fork()
         if pid == 0:  # the spare
             code = 70
             try:
+                signal.set_wakeup_fd(-1)  # before its pipe is closed here
                 for fd in held:
                     os.close(fd)
                 code = _Spare(self, self.state.context).run()
@@ -290,6 +295,8 @@ class _Agent:
 
     def _close_listener(self) -> None:
         if self.listener.fileno() >= 0:
+            with contextlib.suppress(OSError):  # wakes the spare's accept (EINVAL), in its process too
+                self.listener.shutdown(socket.SHUT_RDWR)
             self.listener.close()
             if self._listening():  # the next command starts a new agent
                 with contextlib.suppress(FileNotFoundError):
@@ -321,7 +328,13 @@ class _Spare:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if self.context is not None:
             self._warm_task_process(self.context)
-        conn, _ = self.agent.listener.accept()
+        try:
+            conn, _ = self.agent.listener.accept()
+        except OSError:  # the agent is ending (it shut the socket down)
+            from retune.executors import process
+
+            process.drop_warm()
+            return 0
         self.agent.listener.close()
         request, fds = self._receive(conn)
         refusal = None if request is None else self._refusal(request)
@@ -433,12 +446,6 @@ def _become(request: dict[str, Any], fds: list[int], *, keep_warm: bool) -> int:
             with contextlib.suppress(Exception):
                 stream.flush()
     return code
-
-
-def _end(proc: _Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    _reap(proc)
 
 
 def _reap(proc: _Process) -> int:
