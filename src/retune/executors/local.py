@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -163,6 +163,7 @@ class LocalExecutor:
         self.max_running = workers
         self._lock = threading.Lock()
         self._pending: deque[_Job] = deque()
+        self._waiting: Counter[str] = Counter()  # pool keys of the pending jobs: see _dispatch
         self._jobs: dict[tuple[str, str, int], _Job] = {}  # submitted, not finished: for cancel
         self._ledger = Ledger(self.capacity)
         self._idle: dict[str, list[_Slot]] = {}
@@ -198,6 +199,7 @@ class LocalExecutor:
                 future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
                 return future
             self._pending.append(job)
+            self._waiting[job.interpreter] += 1
             self._jobs[request.identity] = job
             starts = self._dispatch()
         self._start(starts)
@@ -212,6 +214,7 @@ class LocalExecutor:
             queued = job in self._pending
             if queued:
                 self._pending.remove(job)
+                self._unwait(job)
                 del self._jobs[request.identity]
             slot = job.slot
         if queued:
@@ -225,6 +228,7 @@ class LocalExecutor:
             if self._wake is not None:
                 self._wake.cancel()
             pending, self._pending = list(self._pending), deque()
+            self._waiting.clear()
             slots = list(self._slots)
         for job in pending:
             job.future.set_result(AttemptResult(Outcome.LOST, error="the local executor was closed"))
@@ -258,6 +262,9 @@ class LocalExecutor:
         while index < len(self._pending):
             if self.max_running is not None and self._running >= self.max_running:
                 break
+            if len(no_slot) == len(self._waiting) and not any(self._idle.values()):
+                break  # nothing can be admitted, and every pool has decided on a new process:
+                # the rest of the queue would be walked for nothing (quadratic over a fan-out)
             job = self._pending[index]
             requests = job.request.config.requests
             shape = (requests.cpu, requests.mem, requests.gpu)
@@ -278,12 +285,18 @@ class LocalExecutor:
                 index += 1
                 continue
             del self._pending[index]
+            self._unwait(job)
             job.admitted_at = time.monotonic()
             job.allotment = self._ledger.take(requests)
             job.slot = idle.pop()
             self._running += 1
             starts.append((job.slot, job))
         return starts
+
+    def _unwait(self, job: _Job) -> None:
+        self._waiting[job.interpreter] -= 1
+        if not self._waiting[job.interpreter]:
+            del self._waiting[job.interpreter]
 
     def _fresh_for(self, key: str) -> list[_Slot] | None:
         """For a bundle's pool key with no idle slot: an idle slot of its interpreter that has
@@ -360,6 +373,7 @@ class LocalExecutor:
                 failed = next((j for j in self._pending if j.interpreter == slot.interpreter), None)
                 if failed is not None:
                     self._pending.remove(failed)
+                    self._unwait(failed)
                     self._jobs.pop(failed.request.identity, None)
             starts = self._dispatch()
         if failed is not None:
