@@ -7,6 +7,8 @@
 3. `retune run` with the defaults, then with the overrides, then `retune explain` of the second.
 4. The control plane: `retune register` the file, `retune launch` its launch plan with the same
    overrides, a `retune worker --once` runs it, `retune executions show` the result.
+5. `retune agent status`: the process that keeps retune loaded for the next `retune run`s
+   (it ends after 10 minutes without runs; RETUNE_AGENT=0 turns it off).
 State goes to RETUNE_HOME (the Makefile points it at .retune-demo/ in the repository).
 """
 
@@ -90,7 +92,10 @@ def main() -> int:
     else:
         step("3d. What it printed", ["executions", "logs", record["id"], "--node", "train"])
         shell(["executions", "logs", record["id"], "--node", "train"])
-    return control_plane(flags)
+    code = control_plane(flags)
+    step("5. The run agent `retune run` left for the next runs", ["agent", "status"])
+    shell(["agent", "status"])
+    return code
 
 
 def control_plane(flags: list[str]) -> int:
