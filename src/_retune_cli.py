@@ -150,7 +150,11 @@ def through_agent(argv: list[str]) -> int | None:
     finally:
         conn.close()
     if answer is None or "exit" not in answer:
-        sys.stderr.write("retune: the run agent stopped before the run ended (see retune agent status)\n")
+        # The agent died (killed): nobody can tell this command how the run ends, so the run
+        # ends with it, as it would with Ctrl-C: interrupted, resumable (it says how).
+        _forward(pid, _signal.SIGTERM)
+        _wait_gone(pid, 30.0)
+        sys.stderr.write("retune: the run agent stopped before the run ended; the run was interrupted\n")
         return 1
     status = answer["exit"]
     if not isinstance(status, int):
@@ -187,6 +191,18 @@ def _exactly(conn: _socket.socket, size: int) -> bytes | None:
             return None
         data += more
     return data
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 def _forward(pid: int, signum: int) -> None:

@@ -151,12 +151,12 @@ def _gone(pid: int, timeout: float) -> bool:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "killed"])
+@pytest.mark.parametrize("how", ["ctrl-c", "killed", "agent killed"])
 def test_a_run_in_the_agent_stops_when_its_command_is_interrupted_or_killed(
     agent: Agent, tmp_path: Path, how: str
 ) -> None:
     agent.retune("run", f"{FLOWS}:greet")
-    agent.wait_until(running=True)
+    agent_pid = agent.wait_until(running=True)["pid"]
     ledger = tmp_path / "ledger.txt"
     command = subprocess.Popen(
         [RETUNE, "run", f"{INTERRUPT}:two_steps", "--ledger", str(ledger)],
@@ -166,8 +166,12 @@ def test_a_run_in_the_agent_stops_when_its_command_is_interrupted_or_killed(
         env=agent.env,
     )
     task_pid = int(_ledger_line(ledger, "start second").split()[2])
+    served = agent.status()["served"]
     try:
-        command.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+        if how == "agent killed":
+            os.kill(agent_pid, signal.SIGKILL)
+        else:
+            command.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
         _, err = command.communicate(timeout=30)
         stopped = _gone(task_pid, timeout=10)
     finally:
@@ -177,13 +181,17 @@ def test_a_run_in_the_agent_stops_when_its_command_is_interrupted_or_killed(
     interrupted = [e for e in listed if e["workflow"].endswith("two_steps")]
 
     assert stopped, "the interrupted run's task process still runs"
-    assert agent.status()["served"] == 1
+    assert served == 1
     assert interrupted and interrupted[0]["phase"] == "RUNNING"  # interrupted, resumable
     shown = json.loads(agent.retune("executions", "show", interrupted[0]["id"], "--json").stdout)
     assert "interrupted" in (shown["error"] or "")
     if how == "ctrl-c":
         assert command.returncode == 130, err
+    if how != "killed":  # the run said how to resume it, on the command's own stderr
         assert f"retune executions resume {interrupted[0]['id']}" in err
+    if how == "agent killed":
+        assert command.returncode == 1
+        assert "the run agent stopped before the run ended" in err
 
 
 def test_an_agent_whose_code_changed_runs_nothing_and_gives_way_to_a_new_one(
