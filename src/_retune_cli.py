@@ -44,7 +44,7 @@ def wanted(argv: list[str]) -> bool:
     if not sys.platform.startswith("linux"):  # the agent watches its runs through pidfds
         return False
     command = argv[1:2] if argv[:1] == ["--debug"] else argv[:1]
-    return command[:1] == ["run"] and command[0] in SERVED
+    return bool(command) and command[0] in SERVED
 
 
 def key() -> str:
@@ -171,19 +171,26 @@ def pack(message: dict[str, object]) -> bytes:
 
 def receive(conn: _socket.socket) -> dict[str, object] | None:
     """The next message on ``conn``; None once it is closed."""
-    head = _exactly(conn, 4)
+    head = exactly(conn, 4)
     if head is None:
         return None
-    body = _exactly(conn, struct.unpack("!I", head)[0])
-    if body is None:
+    return unpack(head, conn)
+
+
+def unpack(head: bytes, conn: _socket.socket) -> dict[str, object] | None:
+    """The message whose first bytes (its length, and maybe some of it) are ``head``; the rest
+    is read from ``conn``. None if ``conn`` closes first."""
+    size = struct.unpack("!I", head[:4])[0]
+    rest = exactly(conn, size - len(head) + 4)
+    if rest is None:
         return None
-    message = marshal.loads(body)
+    message = marshal.loads(head[4:] + rest)
     if not isinstance(message, dict):
         raise ValueError("not a message")
     return message
 
 
-def _exactly(conn: _socket.socket, size: int) -> bytes | None:
+def exactly(conn: _socket.socket, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
         more = conn.recv(size - len(data))
@@ -222,7 +229,7 @@ def _start_agent_at_exit(path: str) -> None:
 
         with open(path + ".log", "ab") as log:
             subprocess.Popen(
-                [sys.executable, "-m", "retune.cli.agent", path],
+                [sys.executable, "-P", "-m", "retune.cli.agent", path],  # -P: no "/" on its sys.path
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -28,7 +28,6 @@ import errno
 import fcntl
 import gc
 import json
-import marshal
 import os
 import select
 import signal
@@ -274,7 +273,7 @@ class _Agent:
                 self.closing = self.closing or notice["kind"] == "stale"  # no more runs here
             self.last = time.monotonic()
 
-    def _fork_spare(self) -> _Process | None:
+    def _fork_spare(self) -> _Process:
         held = [self.notices.fileno(), self.woken, self.waker, *(r.pidfd for r in self.runs.values())]
         held += [r.conn.fileno() for r in self.runs.values() if r.conn is not None]
         pid = os.fork()
@@ -348,7 +347,7 @@ class _Spare:
         conn.sendall(_retune_cli.pack({"pid": os.getpid()}))
         conn.close()
         self.agent.notify.close()
-        return _become(request, fds, keep_warm=context == self.context)
+        return _become(request, fds)
 
     def _warm_task_process(self, context: dict[str, Any]) -> None:
         """Start the task process the next run will want if it runs where the last one did."""
@@ -375,16 +374,9 @@ class _Spare:
             data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
             if len(data) < 4 or len(fds) != 3:
                 return None, fds
-            size = struct.unpack("!I", data[:4])[0]
-            body = bytearray(data[4:])
-            while len(body) < size:
-                more = conn.recv(size - len(body))
-                if not more:
-                    return None, fds
-                body += more
+            request = _retune_cli.unpack(data, conn)
             conn.settimeout(None)
-            request = marshal.loads(body)
-            return (request, fds) if isinstance(request, dict) else (None, fds)
+            return request, fds
         except (OSError, ValueError, EOFError, TypeError):
             return None, []
 
@@ -402,14 +394,13 @@ class _Spare:
         socket.send_fds(self.agent.notify, [notice], [] if conn is None else [conn.fileno()])
 
 
-def _become(request: dict[str, Any], fds: list[int], *, keep_warm: bool) -> int:
-    """Be the process ``retune ARGV`` would have been, run it, and answer its exit status."""
+def _become(request: dict[str, Any], fds: list[int]) -> int:
+    """Be the process ``retune ARGV`` would have been, run it, and answer its exit status (the
+    warm task process is adopted by the run's first slot if it matches: ``take_warm``)."""
     import io
 
     from retune.executors import process
 
-    if not keep_warm:
-        process.drop_warm()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
