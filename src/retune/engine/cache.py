@@ -98,7 +98,12 @@ def _change(name: str, before: Any, after: Any) -> str:
     return f"{name} changed ({before!r} -> {after!r})"
 
 
+_CANONICAL: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
+
+
 def _digest(value: Any, *, full: bool = False) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    canonical = _CANONICAL(value)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     return digest if full else "sha256:" + digest[:32]

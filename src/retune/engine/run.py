@@ -452,17 +452,7 @@ class _Run:
             return
         succeeded = result.outcome is Outcome.SUCCEEDED
         kind = AttemptKind.USER if succeeded or result.outcome in USER_OUTCOMES else AttemptKind.SYSTEM
-        attempt = replace(
-            node.attempts[index],
-            phase=Phase.SUCCEEDED if succeeded else Phase.FAILED,
-            kind=kind,
-            error=result.error,
-            capacity=result.capacity,
-            # When it began to run, if the executor knows (past its queue): else when submitted.
-            started_at=node.attempts[index].started_at if result.started_at is None else result.started_at,
-            finished_at=self.now(),
-            logs=dict(result.logs),
-        )
+        attempt = ended(node.attempts[index], succeeded, kind, result, self.now())
         node.attempts[index] = attempt
         item = attempt.item
         if not succeeded:
@@ -561,14 +551,7 @@ class _Run:
         cache_reason: str | None = None,
         items: int | None = None,
     ) -> None:
-        node.record = replace(
-            node.record,
-            phase=phase,
-            cache=cache or node.record.cache,
-            error=error,
-            cache_reason=cache_reason or node.record.cache_reason,
-            items=node.record.items if items is None else items,
-        )
+        node.record = with_phase(node.record, phase, cache, error, cache_reason, items)
         self.changes.append(
             NodeChange(self.id, node.spec.path, phase, cache, outputs, error, self.now(), cache_reason, items)
         )
@@ -620,6 +603,49 @@ class _Run:
         self.changes.append(
             ExecutionChange(self.id, Phase.SUCCEEDED, outputs=returned(self.spec, result), at=self.now())
         )
+
+
+def with_phase(
+    was: NodeExecution,
+    phase: Phase,
+    cache: CacheStatus | None,
+    error: str | None,
+    cache_reason: str | None,
+    items: int | None,
+) -> NodeExecution:
+    """``was`` in ``phase`` (``record_phase``): built by hand, as ``dataclasses.replace`` would,
+    which costs ~8 us, twice per node (tests/unit/engine/test_records.py keeps every field)."""
+    return NodeExecution(
+        path=was.path,
+        hook=was.hook,
+        task=was.task,
+        phase=phase,
+        cache=cache or was.cache,
+        config=was.config,
+        provenance=was.provenance,
+        attempts=was.attempts,
+        outputs=was.outputs,
+        error=error,
+        cache_reason=cache_reason or was.cache_reason,
+        items=was.items if items is None else items,
+    )
+
+
+def ended(was: Attempt, succeeded: bool, kind: AttemptKind, result: AttemptResult, now: float) -> Attempt:
+    """The running attempt ``was`` ended with ``result`` (by hand, as ``with_phase``)."""
+    return Attempt(
+        number=was.number,
+        phase=Phase.SUCCEEDED if succeeded else Phase.FAILED,
+        kind=kind,
+        error=result.error,
+        capacity=result.capacity,
+        executor=was.executor,
+        # When it began to run, if the executor knows (past its queue): else when submitted.
+        started_at=was.started_at if result.started_at is None else result.started_at,
+        finished_at=now,
+        logs=dict(result.logs),
+        item=was.item,
+    )
 
 
 def attempts_of(node: _Node, item: int | None) -> list[Attempt]:

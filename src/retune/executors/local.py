@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from retune.executors.admission import ADMITTED, Allotment, Ledger, machine_capacity
 from retune.executors.base import (
@@ -75,6 +75,9 @@ first, so what earlier attempts left behind does not count against the next one.
 MAX_SLOTS: Final = 8
 """Task processes kept (at least; or one per core): past it, starting one ends an idle one of
 another pool."""
+
+_REMEMBERED: Final = 4096
+"""Configs whose check and ``to_dict`` the executor keeps (then it starts over)."""
 
 _POOL: Final = "\x00"
 """Separates the interpreter from the code bundle in a pool key: slots are pooled per
@@ -166,6 +169,9 @@ class LocalExecutor:
         self._waiting: Counter[str] = Counter()  # pool keys of the pending jobs: see _dispatch
         self._jobs: dict[tuple[str, str, int], _Job] = {}  # submitted, not finished: for cancel
         self._ledger = Ledger(self.capacity)
+        # Per config object (held, so its id is not reused): check's answer, its to_dict()
+        self._checked: dict[tuple[int, str], tuple[EffectiveConfig, Refused | None]] = {}
+        self._config_dicts: dict[int, tuple[EffectiveConfig, dict[str, Any]]] = {}
         self._idle: dict[str, list[_Slot]] = {}
         self._spawning: dict[str, int] = {}
         self._mean_duration: dict[str, float] = {}  # moving average of attempts, per interpreter
@@ -185,10 +191,9 @@ class LocalExecutor:
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
         future: Future[AttemptResult] = Future()
-        try:
-            self.check(request.config, request.task.task_type)
-        except Refused as exc:
-            future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {exc}"))
+        refused = self._refusal(request.config, request.task.task_type)
+        if refused is not None:
+            future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {refused}"))
             return future
         interpreter = self.interpreters.interpreter(request.config.container_image)
         bundle = request.task.bundle
@@ -204,6 +209,23 @@ class LocalExecutor:
             starts = self._dispatch()
         self._start(starts)
         return future
+
+    def _refusal(self, config: EffectiveConfig, task_type: str) -> Refused | None:
+        """``check``'s answer for an attempt, once per config object (configs are immutable, and
+        every attempt of a node, every item of a map, shares its node's): a 200-node chain asked
+        the same question 200 times."""
+        key = (id(config), task_type)
+        known = self._checked.get(key)
+        if known is None or known[0] is not config:
+            try:
+                self.check(config, task_type)
+                refused = None
+            except Refused as exc:
+                refused = exc
+            if len(self._checked) > _REMEMBERED:
+                self._checked.clear()
+            known = self._checked[key] = (config, refused)
+        return known[1]
 
     def cancel(self, request: AttemptRequest) -> None:
         with self._lock:
@@ -421,11 +443,21 @@ class LocalExecutor:
                 "execution_id": request.execution_id,
                 "node": request.node,
                 "attempt": request.attempt,
-                "config": config.to_dict(),
+                "config": self._config_dict(config),
             },
         }
         timeout = None if config.timeout is None else config.timeout * max(1, len(request.calls))
         return _Sent(process.send(attempt, timeout), timeout)
+
+    def _config_dict(self, config: EffectiveConfig) -> dict[str, Any]:
+        """``config.to_dict()`` once per config object (sent to the task process for
+        ``rt.current_context().config``; the message is pickled, so sharing it is safe)."""
+        known = self._config_dicts.get(id(config))
+        if known is None or known[0] is not config:
+            if len(self._config_dicts) > _REMEMBERED:
+                self._config_dicts.clear()
+            known = self._config_dicts[id(config)] = (config, config.to_dict())
+        return known[1]
 
     def _gpu_env(self, job: _Job) -> dict[str, str]:
         """``CUDA_VISIBLE_DEVICES``: the attempt's own GPUs, none for an attempt that asked for

@@ -70,6 +70,7 @@ class TaskProcess:
         self.cores: tuple[int, ...] = ()
         self.ready = False
         self.unsent = False  # the last attempt never reached the process: it was dead already
+        self._statm = (-1, -1)  # (pid, fd of its /proc/PID/statm): see rss
 
     @property
     def alive(self) -> bool:
@@ -153,12 +154,23 @@ class TaskProcess:
                 pass
 
     def rss(self) -> int:
-        """Resident memory in bytes (0 if unknown)."""
+        """Resident memory in bytes (0 if unknown). Asked before every attempt with a memory
+        limit: ``/proc/PID/statm`` is opened once per process and read with ``pread`` (~2 us,
+        where opening it each time cost ~20)."""
+        pid = self.pid
         try:
-            with open(f"/proc/{self.pid}/statm", "rb") as statm:
-                return int(statm.read().split()[1]) * _PAGE
+            if self._statm[0] != pid:
+                self._close_statm()
+                self._statm = (pid, os.open(f"/proc/{pid}/statm", os.O_RDONLY | os.O_CLOEXEC))
+            return int(os.pread(self._statm[1], 128, 0).split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             return 0
+
+    def _close_statm(self) -> None:
+        if self._statm[1] >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._statm[1])
+        self._statm = (-1, -1)
 
     def run(
         self, attempt: Mapping[str, Any], *, blobs: Blobs, timeout: float | None, mem_limit: int
@@ -277,6 +289,7 @@ class TaskProcess:
 
     def _close_pipes(self) -> None:
         self.ready = False
+        self._close_statm()
         if self.write_fd >= 0:
             os.close(self.write_fd)
             self.write_fd = -1

@@ -34,11 +34,15 @@ _NOW: Final = {
 }
 
 
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+"""``json.dumps`` with these options, its encoder made once (dumps makes one per call)."""
+
+
 def dumps(value: Any, where: str = "a value") -> str:
     """JSON as the store writes it: compact, non-ASCII kept as is, strict (no ``NaN``, which
     PostgreSQL refuses). A value JSON cannot hold is a ``ValueNotStorable`` naming ``where``."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODE(value)
     except (ValueError, TypeError, RecursionError) as exc:
         raise ValueNotStorable(
             f"Cannot store {where}: {_why(exc)}. Nothing of this change was written; "
