@@ -129,7 +129,7 @@ def run(
         engine = Engine(store, runner, progress=progress)
         engine.launch(new)
         tasks = task_refs(spec, code.digest, code.pickled)
-        record = drive(engine, new.id, spec, tasks, owner=owner_name("run"))
+        record = drive(engine, new.id, spec, tasks, owner=owner_name("run"), created=new.record())
     finally:
         for part in owned:
             part.close()
@@ -172,7 +172,13 @@ def resume(
 
 
 def drive(
-    engine: Engine, execution_id: str, spec: WorkflowSpec, tasks: Mapping[str, TaskRef], *, owner: str
+    engine: Engine,
+    execution_id: str,
+    spec: WorkflowSpec,
+    tasks: Mapping[str, TaskRef],
+    *,
+    owner: str,
+    created: Execution | None = None,
 ) -> Execution:
     """Run an execution while holding its lease, so nobody else drives it meanwhile.
 
@@ -193,7 +199,7 @@ def drive(
             )
         keeper = LeaseKeeper(typing.cast("ControlStore", engine.store), execution_id, owner).start()
     try:
-        return engine.run(execution_id, spec, tasks, stop=keeper.signal if keeper else None)
+        return engine.run(execution_id, spec, tasks, stop=keeper.signal if keeper else None, created=created)
     except KeyboardInterrupt:  # the engine cancelled the running attempts on its way out
         note = f"interrupted at {time.strftime('%H:%M:%S')}; resume with: retune executions resume {execution_id}"
         with contextlib.suppress(Exception):  # the run is resumable whether or not the note lands

@@ -121,10 +121,12 @@ class Engine:
         tasks: Mapping[str, TaskRef],
         *,
         stop: Stop | None = None,
+        created: Execution | None = None,
     ) -> Execution:
         """Run (or resume) an execution until it is terminal, or ``stop`` says otherwise;
-        returns the stored record."""
-        _Run(self, execution_id, spec, tasks, stop).drive()
+        returns the stored record. ``created``: the record of an execution this process has just
+        created (``NewExecution.record()``), which saves reading it back (~25 us a node)."""
+        _Run(self, execution_id, spec, tasks, stop, created).drive()
         return self.store.get_execution(execution_id)
 
 
@@ -136,6 +138,7 @@ class _Run:
         spec: WorkflowSpec,
         tasks: Mapping[str, TaskRef],
         stop: Stop | None = None,
+        created: Execution | None = None,
     ) -> None:
         self.engine = engine
         self.stop = stop
@@ -143,7 +146,7 @@ class _Run:
         self.id = execution_id
         self.spec = spec
         self.tasks = tasks
-        self.record = self.store.get_execution(execution_id)
+        self.record = created if created is not None else self.store.get_execution(execution_id)
         records = {n.path: n for n in self.record.nodes}
         self.nodes: dict[str, _Node] = {}
         for node_spec in spec.nodes:

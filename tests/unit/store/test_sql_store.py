@@ -61,6 +61,27 @@ def attempt(number: int = 1, phase: Phase = Phase.RUNNING, **fields: Any) -> Att
 # -- executions ------------------------------------------------------------------------------
 
 
+def test_the_record_of_a_new_execution_is_what_reading_it_back_gives(store: SqlStore) -> None:
+    """``rt.run`` drives the execution it just created from ``NewExecution.record()`` without
+    reading it back: the two must agree on everything the engine reads."""
+    new = new_execution(created_at=1000.0)
+    store.create_execution(new)
+
+    stored, made = store.get_execution("ex-1"), new.record()
+
+    assert (made.phase, made.error, made.inputs) == (stored.phase, stored.error, stored.inputs)
+    assert [
+        (n.path, n.hook, n.task, n.phase, n.cache, n.attempts, n.outputs, n.error, n.items)
+        for n in made.nodes
+    ] == [
+        (n.path, n.hook, n.task, n.phase, n.cache, n.attempts, n.outputs, n.error, n.items)
+        for n in stored.nodes
+    ]
+    assert [(n.config, dict(n.provenance)) for n in made.nodes] == [
+        (n.config, dict(n.provenance)) for n in stored.nodes
+    ]
+
+
 def test_a_new_execution_reads_back_queued_with_its_nodes_in_creation_order(store: SqlStore) -> None:
     store.create_execution(new_execution(created_at=1000.0, reverse=True))
 
