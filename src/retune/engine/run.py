@@ -33,7 +33,15 @@ from typing import Any, Final
 from retune.engine.bindings import upstream, value_of
 from retune.engine.budget import may_retry, placement
 from retune.engine.cache import CacheKey, Parts, cache_key, explain_miss
-from retune.executors.base import USER_OUTCOMES, AttemptRequest, AttemptResult, Executor, Outcome, TaskRef
+from retune.executors.base import (
+    USER_OUTCOMES,
+    AttemptRequest,
+    AttemptResult,
+    Executor,
+    Outcome,
+    TaskRef,
+    submit_all,
+)
 from retune.model import EffectiveConfig, NodeConfig
 from retune.model.execution import Attempt, AttemptKind, CacheStatus, Execution, NodeExecution, Phase
 from retune.model.spec import NodeSpec, WorkflowSpec
@@ -244,8 +252,10 @@ class _Run:
             with contextlib.suppress(Exception):
                 self.engine.executor.cancel(request)
         submissions, self.to_submit = self.to_submit, []
-        for node, request in submissions:
-            future = self.engine.executor.submit(request)
+        if not submissions:
+            return
+        futures = submit_all(self.engine.executor, [request for _, request in submissions])
+        for (node, request), future in zip(submissions, futures, strict=True):
             self.running[future] = node
             self.requests[future] = request
             future.add_done_callback(self.finished.put)

@@ -191,7 +191,9 @@ class Executor(Protocol):
         run here (no runner for the type, an unknown image, a request larger than the place)."""
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
-        """Start the attempt when capacity allows; never blocks the caller."""
+        """Start the attempt when capacity allows; never blocks the caller. An executor may also
+        offer ``submit_many(requests) -> list[Future]``, the same for several at once (see
+        ``submit_all``)."""
 
     def cancel(self, request: AttemptRequest) -> None:
         """Stop the attempt ``request`` started (or drop it if it is still queued): its future
@@ -200,3 +202,14 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Stop accepting work and release task processes; running attempts are ended."""
+
+
+def submit_all(executor: Executor, requests: Sequence[AttemptRequest]) -> list[Future[AttemptResult]]:
+    """``executor.submit`` of each request, through its ``submit_many`` where it has one (the
+    local executor: one lock and one admission pass for an engine step's attempts)."""
+    many: Callable[[Sequence[AttemptRequest]], list[Future[AttemptResult]]] | None = getattr(
+        executor, "submit_many", None
+    )
+    if many is not None:
+        return many(requests)
+    return [executor.submit(request) for request in requests]

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,6 +75,16 @@ first, so what earlier attempts left behind does not count against the next one.
 MAX_SLOTS: Final = 8
 """Task processes kept (at least; or one per core): past it, starting one ends an idle one of
 another pool."""
+
+BATCH_MEAN: Final = 0.005
+"""Attempts that took less than this lately (seconds, per interpreter) may go to a task process
+several at a time (``_batch``); longer ones always go one by one."""
+
+BATCH_SPAN: Final = 0.02
+"""Seconds of expected work in one batch: a batch is short next to the wait for capacity."""
+
+BATCH_MAX: Final = 64
+"""Attempts in one batch at most."""
 
 _REMEMBERED: Final = 4096
 """Configs whose check and ``to_dict`` the executor keeps (then it starts over)."""
@@ -127,6 +137,7 @@ class _Job:
     admitted_at: float = 0.0
     queued_at: float = 0.0
     started_at: float | None = None  # when it was sent to its task process (time.time())
+    batch: list[_Job] | None = None  # a batch's first job: every job of the batch, itself first
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +190,8 @@ class LocalExecutor:
         self._slots: list[_Slot] = []
         self._running = 0
         self._closed = False
+        self.batched = 0
+        """Attempts sent to task processes in batches (``_batch``) so far."""
         self._scratch = Path(tempfile.mkdtemp(prefix="retune-local-"))
         self.bundles = InstalledBundles(blobs, bundles or self._scratch / "bundles")
         with self._lock:  # a warm task process for the first attempt
@@ -190,25 +203,41 @@ class LocalExecutor:
         self._check(config, task_type)
 
     def submit(self, request: AttemptRequest) -> Future[AttemptResult]:
-        future: Future[AttemptResult] = Future()
-        refused = self._refusal(request.config, request.task.task_type)
-        if refused is not None:
-            future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {refused}"))
-            return future
-        interpreter = self.interpreters.interpreter(request.config.container_image)
-        bundle = request.task.bundle
-        job = _Job(request, future, interpreter if bundle is None else f"{interpreter}{_POOL}{bundle}")
-        job.queued_at = time.monotonic()
+        return self.submit_many([request])[0]
+
+    def submit_many(self, requests: Sequence[AttemptRequest]) -> list[Future[AttemptResult]]:
+        """``submit`` of each, queued under one lock and admitted in one pass, so that a map
+        node's items queue together and go to task processes in batches (``_batch``); one at
+        a time, each found an idle process and went alone (500 items: ~2,600 messages)."""
+        futures: list[Future[AttemptResult]] = []
+        jobs: list[_Job] = []
+        now = time.monotonic()
+        for request in requests:
+            future: Future[AttemptResult] = Future()
+            futures.append(future)
+            refused = self._refusal(request.config, request.task.task_type)
+            if refused is not None:
+                future.set_result(AttemptResult(Outcome.USER_ERROR, error=f"refused: {refused}"))
+                continue
+            interpreter = self.interpreters.interpreter(request.config.container_image)
+            bundle = request.task.bundle
+            job = _Job(request, future, interpreter if bundle is None else f"{interpreter}{_POOL}{bundle}")
+            job.queued_at = now
+            jobs.append(job)
+        starts: list[tuple[_Slot, _Job]] = []
         with self._lock:
-            if self._closed:
-                future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
-                return future
-            self._pending.append(job)
-            self._waiting[job.interpreter] += 1
-            self._jobs[request.identity] = job
-            starts = self._dispatch()
+            closed = self._closed
+            if not closed and jobs:
+                for job in jobs:
+                    self._pending.append(job)
+                    self._waiting[job.interpreter] += 1
+                    self._jobs[job.request.identity] = job
+                starts = self._dispatch()
+        if closed:
+            for job in jobs:
+                job.future.set_result(AttemptResult(Outcome.LOST, error="the local executor is closed"))
         self._start(starts)
-        return future
+        return futures
 
     def _refusal(self, config: EffectiveConfig, task_type: str) -> Refused | None:
         """``check``'s answer for an attempt, once per config object (configs are immutable, and
@@ -312,8 +341,60 @@ class LocalExecutor:
             job.allotment = self._ledger.take(requests)
             job.slot = idle.pop()
             self._running += 1
+            self._batch(job, index)
             starts.append((job.slot, job))
         return starts
+
+    def _batch(self, lead: _Job, index: int) -> None:
+        """Give ``lead``'s task process the attempts queued right behind it that are of the same
+        node, task and config (a map node's items), when attempts have been short lately: one
+        message and one admission for several attempts, each still run, answered, logged and
+        ended as its own (``TaskServer.run_each``). A batch holds ``lead``'s allotment, as its
+        attempts run one after another. Holds ``_lock``; ``index``: where ``lead`` was queued."""
+        size = self._batch_size(lead)
+        if size <= 1:
+            return
+        request, batch = lead.request, [lead]
+        while len(batch) < size and index < len(self._pending):
+            other = self._pending[index]
+            asked = other.request
+            if not (
+                asked.config is request.config
+                and asked.task is request.task
+                and asked.node == request.node
+                and asked.execution_id == request.execution_id
+                and len(asked.calls) == 1
+                and other.interpreter == lead.interpreter
+                and not other.cancelled
+            ):
+                break
+            del self._pending[index]
+            self._unwait(other)
+            other.admitted_at, other.slot = lead.admitted_at, lead.slot
+            batch.append(other)
+        if len(batch) > 1:
+            lead.batch = batch
+            self.batched += len(batch)
+
+    def _batch_size(self, lead: _Job) -> int:
+        """How many attempts ``lead``'s batch may hold: about ``BATCH_SPAN`` of work at the
+        recent pace, and no more than a share of the queue that leaves work for every task
+        process of the pool. One (no batch) for attempts not known to be short, of several calls,
+        asking for GPUs, or for a task process that does not understand batches."""
+        mean = self._mean_duration.get(lead.interpreter)
+        request = lead.request
+        if (
+            mean is None
+            or mean > BATCH_MEAN
+            or request.config.requests.gpu
+            or len(request.calls) != 1
+            or lead.slot is None
+            or "each" not in lead.slot.process.features
+        ):
+            return 1
+        slots = sum(1 for slot in self._slots if slot.interpreter == lead.interpreter)
+        share = self._waiting.get(lead.interpreter, 0) // (2 * max(1, slots))
+        return max(1, min(BATCH_MAX, int(BATCH_SPAN / max(mean, 1e-5)), share + 1))
 
     def _unwait(self, job: _Job) -> None:
         self._waiting[job.interpreter] -= 1
@@ -408,21 +489,50 @@ class LocalExecutor:
             self._ledger.give_back(job.allotment)
             self._jobs.pop(job.request.identity, None)
             self._running -= 1
-            took = time.monotonic() - job.admitted_at
-            mean = self._mean_duration.get(slot.interpreter, took)
-            self._mean_duration[slot.interpreter] = 0.8 * mean + 0.2 * took
+            if job.batch is None:  # a batch's attempts were counted one by one (_item_done)
+                self._took(slot.interpreter, time.monotonic() - job.admitted_at)
             starts = []
             if not self._closed:
                 self._idle.setdefault(slot.interpreter, []).append(slot)
                 starts = self._dispatch()
         self._start(starts)
 
+    def _took(self, interpreter: str, seconds: float) -> None:
+        """An attempt of ``interpreter``'s pool took ``seconds``: the moving average. Holds ``_lock``."""
+        mean = self._mean_duration.get(interpreter, seconds)
+        self._mean_duration[interpreter] = 0.8 * mean + 0.2 * seconds
+
+    def _item_done(self, job: _Job, seconds: float) -> None:
+        """An attempt of a batch ended (the batch's slot stays busy until the batch does)."""
+        with self._lock:
+            if job.batch is None:  # the first job's entry goes with the batch (_finished)
+                self._jobs.pop(job.request.identity, None)
+            self._took(job.interpreter, seconds)
+
+    def _requeue(self, jobs: list[_Job]) -> None:
+        """Attempts of a batch that never ran (it ended early): to the front of the queue, as
+        they were; a cancelled one ends ``CANCELLED``, and all of them ``LOST`` once the
+        executor is closed. The slot's ``_finished`` admits them again."""
+        ended: list[tuple[_Job, AttemptResult]] = []
+        with self._lock:
+            for job in reversed(jobs):
+                job.slot, job.sent, job.started_at = None, None, None
+                if job.cancelled or self._closed:
+                    self._jobs.pop(job.request.identity, None)
+                    error = CANCELLED if job.cancelled else "the local executor was closed"
+                    ended.append((job, AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND)))
+                    continue
+                self._pending.appendleft(job)
+                self._waiting[job.interpreter] += 1
+        for job, result in ended:
+            job.future.set_result(result)
+
     # --- one attempt -------------------------------------------------------------------------
 
     def _send(self, slot: _Slot, job: _Job) -> _Sent:
         request, config, process = job.request, job.request.config, slot.process
         task = request.task
-        attempt = {
+        attempt: dict[str, Any] = {
             "name": task.name,
             "task": (
                 task.module,
@@ -434,7 +544,9 @@ class LocalExecutor:
             "template": None
             if task.template is None
             else (dict(task.template.definition), task.template.inputs, task.template.outputs),
-            "calls": [call if type(call) is dict else dict(call) for call in request.calls],
+            "calls": [call if type(call) is dict else dict(call) for call in request.calls]
+            if job.batch is None
+            else [dict(member.request.calls[0]) for member in job.batch],
             "env": {**config.environment, "RETUNE_CPU": cpu_text(config.requests.cpu), **self._gpu_env(job)},
             "stdout": slot.capture["stdout"],
             "stderr": slot.capture["stderr"],
@@ -446,6 +558,9 @@ class LocalExecutor:
                 "config": self._config_dict(config),
             },
         }
+        if job.batch is not None:  # each attempt of the batch has the config's timeout (per call)
+            attempt["numbers"] = [member.request.attempt for member in job.batch]
+            return _Sent(process.send(attempt, config.timeout, kind="each"), config.timeout)
         timeout = None if config.timeout is None else config.timeout * max(1, len(request.calls))
         return _Sent(process.send(attempt, timeout), timeout)
 
@@ -475,22 +590,32 @@ class LocalExecutor:
             reply = Reply(reply.kind, error=reply.error + _tail(slot.capture["stderr"]))
         return _result(reply, config, sent.timeout, logs)
 
-    def _publish_logs(self, slot: _Slot, prefix: str) -> dict[str, str]:
+    def _publish_logs(
+        self, slot: _Slot, prefix: str, spans: tuple[tuple[int, int], tuple[int, int] | None] | None = None
+    ) -> dict[str, str]:
         """Copy what the attempt wrote to its streams into the blob store, before the slot's
         next attempt truncates the capture files. A stream that stayed empty gets no blob:
-        most tasks print nothing, and two files per attempt would cost more than the attempt."""
+        most tasks print nothing, and two files per attempt would cost more than the attempt.
+        ``spans``: an attempt of a batch, ``((stdout, stderr) offsets where it began, where it
+        ended)`` in the capture files (None at the end: to the end of the file)."""
         logs = {}
-        for stream, path in slot.capture.items():
+        for position, (stream, path) in enumerate(slot.capture.items()):
             try:
-                if os.stat(path).st_size == 0:
-                    continue
+                size = os.stat(path).st_size
             except FileNotFoundError:
+                continue
+            start, end = 0, size
+            if spans is not None:
+                start = spans[0][position]
+                end = size if spans[1] is None else min(size, spans[1][position])
+            if end <= start:
                 continue
             key = logs[stream] = f"{prefix}/{stream}"
             local = self.blobs.local_path(key)
-            if local is None:
+            if local is None or spans is not None:
                 with open(path, "rb") as captured:
-                    self.blobs.put(key, captured.read())
+                    captured.seek(start)
+                    self.blobs.put(key, captured.read(end - start))
             else:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, local)
@@ -582,6 +707,14 @@ class _Slot:
             job = self.jobs.get()
             if job is None:
                 break
+            if job.batch is not None:
+                try:
+                    self._run_batch(job, job.batch)
+                except Exception as exc:  # never leave a future unresolved
+                    self.process.kill()
+                    self._fail_rest(job.batch, f"the local executor failed: {exc!r}")
+                self.executor._finished(self, job)
+                continue
             try:
                 result = self._run(job)
             except Exception as exc:  # never leave a future unresolved
@@ -614,6 +747,75 @@ class _Slot:
         if result.outcome in (Outcome.OOM, Outcome.TIMEOUT):
             self.process.kill()  # its heap may be in any state; the next attempt gets a fresh one
         return replace(result, started_at=job.started_at)
+
+    def _run_batch(self, lead: _Job, batch: list[_Job]) -> None:
+        """Run a batch (``LocalExecutor._batch``) and resolve each attempt's future as its answer
+        comes. The first attempt that fails, times out or loses its process ends the batch: the
+        attempts after it go back to the queue (``_requeue``), having never run."""
+        executor, config = self.executor, lead.request.config
+        if lead.sent is None:
+            if executor._closed or lead.cancelled:
+                self._fail_rest(batch, "the local executor was closed")
+                return
+            if self._needs_fresh_process(lead):
+                self.process.stop()
+            if not self.process.alive:
+                try:
+                    self.process.start()
+                except StartFailed as exc:
+                    self._fail_rest(batch, str(exc))
+                    return
+            if "each" not in self.process.features:  # another retune answers there: one by one
+                lead.batch = None
+                executor._requeue(batch[1:])
+                self._resolve(lead, self._run(lead))
+                lead.batch = batch  # for _finished: its attempts were not counted one by one
+                return
+            self._send(lead)
+        assert lead.sent is not None
+        deadline, began = lead.sent.deadline, lead.started_at or time.time()
+        offsets: tuple[int, int] = (0, 0)
+        for position, job in enumerate(batch):
+            job.started_at = began
+            reply = self.process.wait(blobs=executor.blobs, deadline=deadline, mem_limit=config.limits.mem)
+            if reply.kind == "item":
+                _, answer, spans = reply.detail
+                reply, offsets = Reply.of(answer), spans[1]
+                logs = executor._publish_logs(self, job.request.logs_at, spans)
+            else:  # the process ended mid-attempt: its output runs to the end of the files
+                logs = executor._publish_logs(self, job.request.logs_at, (offsets, None))
+                if reply.kind == "crashed":
+                    reply = Reply(reply.kind, error=reply.error + _tail(self.capture["stderr"]))
+            ended = time.time()
+            result = replace(_result(reply, config, config.timeout, logs), started_at=began)
+            executor._item_done(job, ended - began)
+            self._resolve(job, result)
+            began = ended
+            deadline = None if config.timeout is None else time.monotonic() + config.timeout
+            if reply.kind != "done":
+                if result.outcome in (Outcome.OOM, Outcome.TIMEOUT) or not self.process.alive:
+                    self.process.kill()
+                else:  # the task process ends the batch and says so
+                    self.process.wait(blobs=executor.blobs, deadline=deadline, mem_limit=config.limits.mem)
+                executor._requeue(batch[position + 1 :])
+                return
+        end = self.process.wait(blobs=executor.blobs, deadline=None, mem_limit=config.limits.mem)
+        if end.kind != "end":  # died right after its last answer: the next attempt starts another
+            self.process.kill()
+
+    def _resolve(self, job: _Job, result: AttemptResult) -> None:
+        if job.cancelled and result.outcome is not Outcome.SUCCEEDED:
+            result = AttemptResult(Outcome.LOST, error=CANCELLED, capacity=Capacity.ON_DEMAND)
+        job.future.set_result(result)
+
+    def _fail_rest(self, batch: list[_Job], error: str) -> None:
+        """The attempts of ``batch`` not answered yet end ``LOST`` with ``error``."""
+        for job in batch:
+            if job.future.done():
+                continue
+            if job is not batch[0]:  # the first one's entry goes with the batch (_finished)
+                self.executor._item_done(job, 0.0)
+            self._resolve(job, AttemptResult(Outcome.LOST, error=error, capacity=Capacity.ON_DEMAND))
 
     def _send(self, job: _Job) -> None:
         assert job.allotment is not None

@@ -53,9 +53,19 @@ class StartFailed(Exception):
 class Reply:
     """How an attempt ended, from the process's point of view."""
 
-    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "crashed" | "lost"
+    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "crashed" | "lost" | "item" | "end"
     outputs: Sequence[Mapping[str, Any]] | None = None
     error: str = ""
+    detail: Any = None
+    """``item`` (one attempt of a batch ended): ``(index, reply, spans)`` as the task process sent
+    it; ``end`` (the batch ended): how many of its attempts ran."""
+
+    @classmethod
+    def of(cls, message: tuple[Any, ...]) -> Reply:
+        """A task process's ``("done", outputs)`` or ``("failed", kind, error)``."""
+        if message[0] == "done":
+            return cls("done", outputs=message[1])
+        return cls(message[1], error=message[2])
 
 
 class TaskProcess:
@@ -71,6 +81,7 @@ class TaskProcess:
         self.ready = False
         self.unsent = False  # the last attempt never reached the process: it was dead already
         self._statm = (-1, -1)  # (pid, fd of its /proc/PID/statm): see rss
+        self.features: frozenset[str] = frozenset()  # what it understands beyond "run" (its ready message)
 
     @property
     def alive(self) -> bool:
@@ -134,6 +145,7 @@ class TaskProcess:
             message = self.reader.recv()
             if message[0] != "ready":
                 raise EOFError(f"unexpected first message {message[0]!r}")
+            self.features = frozenset(message[3]) if len(message) > 3 else frozenset()
         except EOFError as exc:
             self.kill()
             detail = proc.stderr.read().decode(errors="replace").strip()
@@ -179,12 +191,14 @@ class TaskProcess:
         deadline = self.send(attempt, timeout)
         return self.wait(blobs=blobs, deadline=deadline, mem_limit=mem_limit)
 
-    def send(self, attempt: Mapping[str, Any], timeout: float | None) -> float | None:
-        """Send one attempt (any thread may; one ``wait`` must follow). Returns its deadline."""
+    def send(self, attempt: Mapping[str, Any], timeout: float | None, *, kind: str = "run") -> float | None:
+        """Send one attempt (any thread may; one ``wait`` must follow), or with ``kind="each"`` a
+        batch of them (``task_runtime.main.TaskServer.run_each``: a ``wait`` per attempt, then
+        one for its end). Returns the deadline of the (first) attempt."""
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self.unsent = False
-            wire.send(self.write_fd, ("run", attempt))
+            wire.send(self.write_fd, (kind, attempt))
         except OSError:  # the task process is gone: wait() reads EOF and says so
             self.unsent = True
         return deadline
@@ -232,10 +246,12 @@ class TaskProcess:
         elif kind == "blob_put":
             if not blobs.exists(message[1]):
                 blobs.put(message[1], message[2])
-        elif kind == "done":
-            return Reply("done", outputs=message[1])
-        elif kind == "failed":
-            return Reply(message[1], error=message[2])
+        elif kind in ("done", "failed"):
+            return Reply.of(message)
+        elif kind == "item":
+            return Reply("item", detail=message[1:])
+        elif kind == "end":
+            return Reply("end", detail=message[1])
         return None
 
     def _lost(self) -> Reply:

@@ -41,12 +41,16 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from retune.executors import process_tree, wire
 from retune.model.values import BlobLike
 from retune.task_runtime import context
 from retune.task_runtime.calls import CallFailed, load_task, run_calls, template_task, with_runner
+
+FEATURES: Final = ("each",)
+"""What this task process understands beyond ``run`` (told in its ``ready`` message): ``each``,
+several attempts in one message (``TaskServer.run_each``)."""
 
 
 class ParentBlobs:
@@ -79,7 +83,7 @@ class TaskServer:
         self.captures: dict[str, int] = {}  # capture file -> an fd of it, kept open: see _logs
 
     def serve(self) -> None:
-        wire.send(self.write_fd, ("ready", os.getpid(), sys.executable))
+        wire.send(self.write_fd, ("ready", os.getpid(), sys.executable, FEATURES))
         os.dup2(self.devnull, 1)  # between attempts, stray output goes nowhere
         os.dup2(self.devnull, 2)
         try:
@@ -90,20 +94,50 @@ class TaskServer:
                     return
                 if message[0] == "run":
                     wire.send(self.write_fd, self.run(message[1]))
+                elif message[0] == "each":
+                    self.run_each(message[1])
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     def run(self, attempt: Mapping[str, Any]) -> tuple[Any, ...]:
+        limit = attempt["mem_limit"]
+        with (
+            _logs(attempt["stdout"], attempt["stderr"], self.devnull, self.captures),
+            _memory_limit(limit),
+        ):
+            return self.one(attempt, limit)
+
+    def run_each(self, batch: Mapping[str, Any]) -> None:
+        """Several attempts of one task with one config (the items of a map node), sent as one
+        message: each runs as ``run`` runs an attempt (its own environment, working directory,
+        context and processes, all restored or ended after it), and each is answered as it ends,
+        ``("item", index, reply, spans)``, ``spans`` being where its output lies in the capture
+        files. The first that fails ends the batch (its process may be in any state); ``("end",
+        count)`` says how many ran, and the executor queues the others again."""
+        limit = batch["mem_limit"]
+        numbers, calls = batch["numbers"], batch["calls"]
+        ran = 0
+        with (
+            _logs(batch["stdout"], batch["stderr"], self.devnull, self.captures),
+            _memory_limit(limit),
+        ):
+            for index, call in enumerate(calls):
+                began = _offsets()
+                context_ = {**batch["context"], "attempt": numbers[index]}
+                reply = self.one({**batch, "calls": [call], "context": context_}, limit)
+                ran += 1
+                wire.send(self.write_fd, ("item", index, reply, (began, _offsets())))
+                if reply[0] != "done":
+                    break
+        wire.send(self.write_fd, ("end", ran))
+
+    def one(self, attempt: Mapping[str, Any], limit: int) -> tuple[Any, ...]:
+        """One attempt's calls, in its own environment and working directory (streams and
+        memory limit set by the caller); its reply."""
         self.attempts += 1
         workdir = self.scratch / str(self.attempts)
-        limit = attempt["mem_limit"]
         try:
-            with (
-                _environment(attempt["env"]),
-                _working_directory(),
-                _logs(attempt["stdout"], attempt["stderr"], self.devnull, self.captures),
-                _memory_limit(limit),
-            ):
+            with _environment(attempt["env"]), _working_directory():
                 return ("done", self.calls(attempt, workdir))
         except CallFailed as exc:
             if limit and isinstance(exc.cause, MemoryError):
@@ -240,6 +274,19 @@ def _logs(stdout: str | None, stderr: str | None, devnull: int, captures: dict[s
                 with contextlib.suppress(Exception):
                     stream.flush()
                 os.dup2(devnull, fd)
+
+
+def _offsets() -> tuple[int, int]:
+    """How far stdout and stderr got in their capture files (streams flushed first)."""
+    found = []
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        with contextlib.suppress(Exception):
+            stream.flush()
+        try:
+            found.append(os.lseek(fd, 0, os.SEEK_CUR))
+        except OSError:
+            found.append(0)
+    return found[0], found[1]
 
 
 def _emptied(path: str, captures: dict[str, int]) -> int:
