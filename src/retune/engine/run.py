@@ -88,6 +88,11 @@ class _Node:
     reserved: bool = False
     calls: list[dict[str, Any]] | None = None  # a started map node: each item's inputs
     done: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # a map node: item -> outputs
+    numbers: dict[int | None, list[int]] = field(default_factory=dict)  # item -> its attempts' numbers
+
+    def __post_init__(self) -> None:
+        for attempt in self.attempts:
+            self.numbers.setdefault(attempt.item, []).append(attempt.number)
 
     @property
     def config(self) -> EffectiveConfig:
@@ -428,6 +433,7 @@ class _Run:
             item=item,
         )
         node.attempts.append(attempt)
+        node.numbers.setdefault(item, []).append(attempt.number)
         if node.phase is not Phase.RUNNING:
             self.set_phase(node, Phase.RUNNING)
         self.changes.append(AttemptChange(self.id, node.spec.path, attempt))
@@ -663,8 +669,9 @@ def ended(was: Attempt, succeeded: bool, kind: AttemptKind, result: AttemptResul
 
 def attempts_of(node: _Node, item: int | None) -> list[Attempt]:
     """The attempts of one item of a map node, or of a task node (``item`` None): what its
-    budgets and placement count."""
-    return [a for a in node.attempts if a.item == item]
+    budgets and placement count. Found by number (``_Node.numbers``): scanning every attempt of
+    the node made a map's start quadratic in its items."""
+    return [node.attempts[index_of(node, number)] for number in node.numbers.get(item, ())]
 
 
 def index_of(node: _Node, number: int) -> int:

@@ -57,6 +57,7 @@ from retune.executors.base import (
 from retune.executors.bundles import InstalledBundles
 from retune.executors.images import Interpreters
 from retune.executors.process import Reply, StartFailed, TaskProcess, take_warm
+from retune.executors.wire import HOLD
 from retune.model import EffectiveConfig
 from retune.model.execution import Capacity
 from retune.model.resources import format_quantity
@@ -636,11 +637,22 @@ def _tail(path: str, size: int = 2000, lines: int = 20) -> str:
 
 
 def _result(
-    reply: Reply, config: EffectiveConfig, timeout: float | None, logs: Mapping[str, str]
+    reply: Reply,
+    config: EffectiveConfig,
+    timeout: float | None,
+    logs: Mapping[str, str],
+    *,
+    started_at: float | None = None,
 ) -> AttemptResult:
     limit = format_quantity("mem", config.limits.mem)
     if reply.kind == "done":
-        return AttemptResult(Outcome.SUCCEEDED, outputs=reply.outputs, capacity=Capacity.ON_DEMAND, logs=logs)
+        return AttemptResult(
+            Outcome.SUCCEEDED,
+            outputs=reply.outputs,
+            capacity=Capacity.ON_DEMAND,
+            logs=logs,
+            started_at=started_at,
+        )
     if reply.kind == "user":
         outcome, error = Outcome.USER_ERROR, reply.error
     elif reply.kind == "oom":
@@ -660,7 +672,7 @@ def _result(
         )
     else:
         outcome, error = Outcome.LOST, reply.error
-    return AttemptResult(outcome, error=error, capacity=Capacity.ON_DEMAND, logs=logs)
+    return AttemptResult(outcome, error=error, capacity=Capacity.ON_DEMAND, logs=logs, started_at=started_at)
 
 
 class _Slot:
@@ -773,35 +785,55 @@ class _Slot:
                 return
             self._send(lead)
         assert lead.sent is not None
+        timeout, mem_limit, blobs = config.timeout, config.limits.mem, executor.blobs
         deadline, began = lead.sent.deadline, lead.started_at or time.time()
+        answers: deque[tuple[Any, ...]] = deque()
         offsets: tuple[int, int] = (0, 0)
+        ran: int | None = None  # how many ran, once the task process said the batch ended
         for position, job in enumerate(batch):
-            job.started_at = began
-            reply = self.process.wait(blobs=executor.blobs, deadline=deadline, mem_limit=config.limits.mem)
-            if reply.kind == "item":
-                _, answer, spans = reply.detail
+            reply = Reply("items")
+            if not answers and ran is None:
+                # Let the answers of short attempts gather (about as long as what is left should
+                # take, HOLD at most): one wake-up of this thread for several, not one each.
+                pause = min(
+                    HOLD, (len(batch) - position) * executor._mean_duration.get(lead.interpreter, 0.0)
+                )
+                if pause > 0 and not self.process.readable():
+                    time.sleep(pause)
+                while ran is None:
+                    reply = self.process.wait(blobs=blobs, deadline=deadline, mem_limit=mem_limit)
+                    if reply.kind != "items":
+                        break
+                    answers.extend(reply.detail[0])
+                    ran = reply.detail[1]
+                    if not self.process.readable():
+                        break
+                # a timeout starts again when an answer is read, which is never before it was sent
+                deadline = None if timeout is None else time.monotonic() + timeout
+            if answers:
+                _, answer, spans, began, ended = answers.popleft()
                 reply, offsets = Reply.of(answer), spans[1]
-                logs = executor._publish_logs(self, job.request.logs_at, spans)
+                logs = (
+                    {} if spans[0] == spans[1] else executor._publish_logs(self, job.request.logs_at, spans)
+                )
             else:  # the process ended mid-attempt: its output runs to the end of the files
+                ended = time.time()
+                if reply.kind == "items":  # the batch ended before this one: it never ran
+                    executor._requeue(batch[position:])
+                    return
                 logs = executor._publish_logs(self, job.request.logs_at, (offsets, None))
                 if reply.kind == "crashed":
                     reply = Reply(reply.kind, error=reply.error + _tail(self.capture["stderr"]))
-            ended = time.time()
-            result = replace(_result(reply, config, config.timeout, logs), started_at=began)
+            job.started_at = began
+            result = _result(reply, config, timeout, logs, started_at=began)
             executor._item_done(job, ended - began)
             self._resolve(job, result)
             began = ended
-            deadline = None if config.timeout is None else time.monotonic() + config.timeout
             if reply.kind != "done":
                 if result.outcome in (Outcome.OOM, Outcome.TIMEOUT) or not self.process.alive:
-                    self.process.kill()
-                else:  # the task process ends the batch and says so
-                    self.process.wait(blobs=executor.blobs, deadline=deadline, mem_limit=config.limits.mem)
+                    self.process.kill()  # its heap may be in any state, as after a single attempt
                 executor._requeue(batch[position + 1 :])
                 return
-        end = self.process.wait(blobs=executor.blobs, deadline=None, mem_limit=config.limits.mem)
-        if end.kind != "end":  # died right after its last answer: the next attempt starts another
-            self.process.kill()
 
     def _resolve(self, job: _Job, result: AttemptResult) -> None:
         if job.cancelled and result.outcome is not Outcome.SUCCEEDED:

@@ -53,12 +53,12 @@ class StartFailed(Exception):
 class Reply:
     """How an attempt ended, from the process's point of view."""
 
-    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "crashed" | "lost" | "item" | "end"
+    kind: str  # "done" | "user" | "oom" | "oom_killed" | "timeout" | "crashed" | "lost" | "items"
     outputs: Sequence[Mapping[str, Any]] | None = None
     error: str = ""
     detail: Any = None
-    """``item`` (one attempt of a batch ended): ``(index, reply, spans)`` as the task process sent
-    it; ``end`` (the batch ended): how many of its attempts ran."""
+    """``items`` (attempts of a batch ended): ``(answers, ran)`` as the task process sent them
+    (``task_runtime.main.TaskServer.run_each``)."""
 
     @classmethod
     def of(cls, message: tuple[Any, ...]) -> Reply:
@@ -193,8 +193,8 @@ class TaskProcess:
 
     def send(self, attempt: Mapping[str, Any], timeout: float | None, *, kind: str = "run") -> float | None:
         """Send one attempt (any thread may; one ``wait`` must follow), or with ``kind="each"`` a
-        batch of them (``task_runtime.main.TaskServer.run_each``: a ``wait`` per attempt, then
-        one for its end). Returns the deadline of the (first) attempt."""
+        batch of them (``task_runtime.main.TaskServer.run_each``: ``wait`` until its last answer
+        came). Returns the deadline of the (first) attempt."""
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self.unsent = False
@@ -231,6 +231,10 @@ class TaskProcess:
             if reply is not None:
                 return reply
 
+    def readable(self) -> bool:
+        """Whether a message is there to read now (buffered, or in the pipe)."""
+        return self.reader.pending() or (self.reader.fd >= 0 and bool(self.poller.poll(0)))
+
     def _wait(self, deadline: float | None, at_most: float = WATCH_INTERVAL) -> bool:
         wait = at_most if deadline is None else min(at_most, deadline - time.monotonic())
         return bool(self.poller.poll(max(0.0, wait) * 1000))
@@ -248,10 +252,8 @@ class TaskProcess:
                 blobs.put(message[1], message[2])
         elif kind in ("done", "failed"):
             return Reply.of(message)
-        elif kind == "item":
-            return Reply("item", detail=message[1:])
-        elif kind == "end":
-            return Reply("end", detail=message[1])
+        elif kind == "items":
+            return Reply("items", detail=message[1:])
         return None
 
     def _lost(self) -> Reply:

@@ -23,6 +23,10 @@ import struct
 from typing import Any, Final
 
 HEADER: Final = struct.Struct("!Q")
+
+HOLD: Final = 0.005
+"""Seconds the executor lets the answers of a batch's attempts gather in the pipe before it reads
+them (``executors.local``): one wake-up for several."""
 _CHUNK: Final = 1 << 16
 
 

@@ -39,6 +39,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -110,26 +111,27 @@ class TaskServer:
     def run_each(self, batch: Mapping[str, Any]) -> None:
         """Several attempts of one task with one config (the items of a map node), sent as one
         message: each runs as ``run`` runs an attempt (its own environment, working directory,
-        context and processes, all restored or ended after it), and each is answered as it ends,
-        ``("item", index, reply, spans)``, ``spans`` being where its output lies in the capture
-        files. The first that fails ends the batch (its process may be in any state); ``("end",
-        count)`` says how many ran, and the executor queues the others again."""
+        context and processes, all restored or ended after it), and is answered as soon as it
+        ends, ``("items", [(index, reply, spans, started, ended)], ran)``: ``spans`` is where its
+        output lies in the capture files; ``ran``, with the last answer, how many ran (else None).
+        Answered at once, not held, so that a crash in the next one loses no answer. The first
+        that fails ends the batch (its process may be in any state); the executor queues the
+        others again."""
         limit = batch["mem_limit"]
         numbers, calls = batch["numbers"], batch["calls"]
-        ran = 0
         with (
             _logs(batch["stdout"], batch["stderr"], self.devnull, self.captures),
             _memory_limit(limit),
         ):
             for index, call in enumerate(calls):
-                began = _offsets()
+                began, started = _offsets(), time.time()
                 context_ = {**batch["context"], "attempt": numbers[index]}
                 reply = self.one({**batch, "calls": [call], "context": context_}, limit)
-                ran += 1
-                wire.send(self.write_fd, ("item", index, reply, (began, _offsets())))
-                if reply[0] != "done":
-                    break
-        wire.send(self.write_fd, ("end", ran))
+                last = reply[0] != "done" or index == len(calls) - 1
+                answer = (index, reply, (began, _offsets()), started, time.time())
+                wire.send(self.write_fd, ("items", [answer], index + 1 if last else None))
+                if last:
+                    return
 
     def one(self, attempt: Mapping[str, Any], limit: int) -> tuple[Any, ...]:
         """One attempt's calls, in its own environment and working directory (streams and
