@@ -89,3 +89,8 @@ def cached_add(x: int, k: int) -> int:
 @rt.workflow
 def cached_fan(x: int = 0) -> int:
     return total(xs=[cached_add(x=x, k=k) for k in range(6)])
+
+
+@rt.workflow
+def wide(xs: list[int]) -> list[int]:
+    return rt.map_task(inc)(x=xs)
