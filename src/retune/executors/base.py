@@ -11,8 +11,10 @@ admits work against its capacity so concurrent attempts never oversubscribe it.
 ``executors.factory`` builds the configured executor for ``rt.run``, the CLI and workers.
 
 The engine sends one call per attempt: a map node's items are attempts of their own
-(decision 0022). An attempt of several calls, run in order in one process, is still accepted
-(a batch of small items, should the engine pack them again).
+(decision 0022), handed over together (``submit_all``: an executor's ``submit_many`` where it
+has one). How an executor carries them is its own business: the local executor sends short
+ones to a task process in batches, each still run, answered and ended as its own (decision
+0028). An attempt of several calls, run in order in one process, is still accepted.
 """
 
 from __future__ import annotations

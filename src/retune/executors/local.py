@@ -23,6 +23,10 @@
 5. ``cancel`` drops a queued attempt, or kills the process tree of a running one (the slot's
    thread sees it die and resolves the future ``LOST``, ``CANCELLED``); the engine's abort
    uses it, so an aborted execution leaves no task process behind.
+6. Short attempts of one node (a map's items), queued together (``submit_many``), go to a task
+   process in batches (``_batch``; docs/decisions/0028-attempt-batches.md): one message, one
+   admission, each attempt still run, answered, logged, timed and ended as its own; the first
+   that does not succeed ends the batch and those behind it are queued again, never having run.
 
 There is no interruptible capacity here: every attempt runs on-demand and says so. Design
 notes and numbers: docs/decisions/0008-local-executor.md.
