@@ -91,6 +91,9 @@ BATCH_SPAN: Final = 0.02
 BATCH_MAX: Final = 64
 """Attempts in one batch at most."""
 
+_CORES: Final = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+"""The cores this process may run on."""
+
 _REMEMBERED: Final = 4096
 """Configs whose check and ``to_dict`` the executor keeps (then it starts over)."""
 
@@ -345,6 +348,7 @@ class LocalExecutor:
             job.admitted_at = time.monotonic()
             job.allotment = self._ledger.take(requests)
             job.slot = idle.pop()
+            job.slot.busy_since = job.admitted_at
             self._running += 1
             self._batch(job, index)
             starts.append((job.slot, job))
@@ -437,8 +441,21 @@ class LocalExecutor:
         """Whether ``job`` (fitting, but with no idle slot) should get a new task process: it has
         waited long already (every slot busy with long attempts), or the queue ahead of it
         looks long, judging by how long attempts took lately."""
-        slots = sum(1 for slot in self._slots if slot.interpreter == job.interpreter)
+        pool = [slot for slot in self._slots if slot.interpreter == job.interpreter]
+        slots, now = len(pool), time.monotonic()
         mean = self._mean_duration.get(job.interpreter)
+        if (
+            mean is not None
+            and mean < SPAWN_WORTH
+            and slots >= _CORES
+            and not any(slot.busy_since is not None and now - slot.busy_since > SPAWN_WORTH for slot in pool)
+        ):
+            # Attempts shorter than a process takes to start keep as many processes busy as
+            # there are cores, no more: another would not run them sooner, only take turns (a
+            # 500-node fan-out grew the pool to 8 processes on 2 cores, one a run, each run
+            # slower than the one before). Long ones (a sleep, a download) still grow the pool,
+            # as soon as one of them has run for longer than that.
+            return False
         if not slots or mean is None or time.monotonic() - job.queued_at > SPAWN_WORTH:
             return True
         return len(self._pending) * mean / slots > SPAWN_WORTH
@@ -497,6 +514,7 @@ class LocalExecutor:
             if job.batch is None:  # a batch's attempts were counted one by one (_item_done)
                 self._took(slot.interpreter, time.monotonic() - job.admitted_at)
             starts = []
+            slot.busy_since = None
             if not self._closed:
                 self._idle.setdefault(slot.interpreter, []).append(slot)
                 starts = self._dispatch()
@@ -697,6 +715,7 @@ class _Slot:
         # Where the task process captures the streams of each attempt (truncated at its start).
         self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
         self.devices: dict[int, tuple[str, ...]] = {}  # the process (pid) -> the GPUs it ran with
+        self.busy_since: float | None = None  # when its current attempt was admitted (monotonic)
         self.thread = threading.Thread(target=self._loop, name=f"retune-local-{id(self):x}", daemon=True)
 
     def hand(self, job: _Job) -> None:

@@ -81,7 +81,7 @@ class Batch:
                 "b_cache": cache,
                 "b_outputs": None
                 if change.outputs is None
-                else dumps(dict(change.outputs), f"the outputs of {_place(change)}"),
+                else dumps(dict(change.outputs), lambda: f"the outputs of {_place(change)}"),
                 "b_error": change.error,
                 "b_cache_reason": change.cache_reason,
                 "b_items": change.items,
@@ -92,17 +92,31 @@ class Batch:
         )
 
     def _attempt(self, change: AttemptChange) -> None:
+        """Two rows per attempt (running, ended), a map's items included: built directly, the
+        places in error messages made only on an error."""
         attempt = change.attempt
-        row = attempt.to_dict()
-        row["logs"] = dumps(row["logs"], f"the logs of attempt {attempt.number} of {_place(change)}")
-        row["execution_id"] = change.execution_id
-        row["path"] = change.path
-        row["outputs"] = (
-            None
-            if change.outputs is None
-            else dumps(dict(change.outputs), f"the outputs of item {attempt.item} of {_place(change)}")
+        logs, outputs = attempt.logs, change.outputs
+        self.attempts.append(
+            {
+                "number": attempt.number,
+                "item": attempt.item,
+                "phase": attempt.phase.value,
+                "kind": attempt.kind.value,
+                "error": attempt.error,
+                "capacity": attempt.capacity.value,
+                "executor": attempt.executor,
+                "started_at": attempt.started_at,
+                "finished_at": attempt.finished_at,
+                "logs": "{}"
+                if not logs
+                else dumps(dict(logs), lambda: f"the logs of attempt {attempt.number} of {_place(change)}"),
+                "execution_id": change.execution_id,
+                "path": change.path,
+                "outputs": None
+                if outputs is None
+                else dumps(dict(outputs), lambda: f"the outputs of item {attempt.item} of {_place(change)}"),
+            }
         )
-        self.attempts.append(row)
 
     def _execution(self, change: ExecutionChange, at: float) -> None:
         self.executions.append(

@@ -38,12 +38,14 @@ _ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, all
 """``json.dumps`` with these options, its encoder made once (dumps makes one per call)."""
 
 
-def dumps(value: Any, where: str = "a value") -> str:
+def dumps(value: Any, where: str | Callable[[], str] = "a value") -> str:
     """JSON as the store writes it: compact, non-ASCII kept as is, strict (no ``NaN``, which
-    PostgreSQL refuses). A value JSON cannot hold is a ``ValueNotStorable`` naming ``where``."""
+    PostgreSQL refuses). A value JSON cannot hold is a ``ValueNotStorable`` naming ``where``
+    (or what ``where()`` says: the hot path names the place only when it must)."""
     try:
         return _ENCODE(value)
     except (ValueError, TypeError, RecursionError) as exc:
+        where = where() if callable(where) else where
         raise ValueNotStorable(
             f"Cannot store {where}: {_why(exc)}. Nothing of this change was written; "
             "make the value smaller or of another type (a string, a file)."
