@@ -8,30 +8,15 @@ once attempts are known to be short."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import flows_batches as flows
-import pytest
 
 import retune as rt
 from retune.executors.local import LocalExecutor
 from retune.model.execution import Attempt, Execution, Phase
-from retune.store import open_blobs, open_store
 from retune.store.base import BlobStore, Store
-
-
-@pytest.fixture
-def parts(tmp_path: Path) -> Iterator[tuple[LocalExecutor, Store, BlobStore]]:
-    blobs = open_blobs(tmp_path / "blobs")
-    store = open_store(f"sqlite:///{tmp_path}/retune.db")
-    executor = LocalExecutor(blobs)
-    try:
-        yield executor, store, blobs
-    finally:
-        executor.close()
-        store.close()
 
 
 def run(

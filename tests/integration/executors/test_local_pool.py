@@ -6,32 +6,17 @@ Real task processes; flows_batches.py's map, each run a fresh set of inputs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import flows_batches as flows
-import pytest
 
 import retune as rt
 from retune.executors import local
 from retune.executors.local import LocalExecutor
 from retune.model.execution import Phase
-from retune.store import open_blobs, open_store
 from retune.store.base import BlobStore, Store
 
 Parts = tuple[LocalExecutor, Store, BlobStore]
-
-
-@pytest.fixture
-def parts(tmp_path: Path) -> Iterator[Parts]:
-    blobs = open_blobs(tmp_path / "blobs")
-    store = open_store(f"sqlite:///{tmp_path}/retune.db")
-    executor = LocalExecutor(blobs)
-    try:
-        yield executor, store, blobs
-    finally:
-        executor.close()
-        store.close()
 
 
 def run_map(parts: Parts, where: Path, plans: list[str]) -> None:
