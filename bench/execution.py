@@ -14,8 +14,9 @@ p50, divided by the number of tasks.
   processes are all in it; interpreter start-up and ``import retune`` are not (see the import
   and ``retune run`` rows). What a script running one workflow pays.
 - **whole rt.run**: ``rt.run(wf, inputs)`` called again in the same process, with nothing
-  else: it opens and closes the SQLite store each time, and uses whatever executor ``rt.run``
-  picks; the suite counts the worker processes started inside each timed run (new children of
+  else: it uses the store and the executor ``rt.run`` keeps open for the process (both opened
+  by the warm-up run, as in a notebook's second run: ``api.wiring.shared_store``,
+  ``_executor``); the suite counts the worker processes started inside each timed run (new children of
   this process), so the row's note says whether executor start-up was inside. The workflow
   was compiled by the untimed warm-up run, which also created the schema.
 - **warm**: the same runs given an executor and a store opened once beforehand (one warm-up

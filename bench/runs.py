@@ -102,7 +102,8 @@ def _workload_rows(workload: Workload, *, with_profile: bool) -> list[Row]:
             note=(
                 f"({REPS} reps after {WARMUPS} warm-up; (rt.run time - direct p50) / {workload.units()}). "
                 "Timed: `rt.run(wf, inputs)` called again in the same process, nothing else given: it "
-                "opens and closes the SQLite store each time and uses the executor rt.run picks; "
+                "uses the SQLite store and the executor rt.run keeps open for the process (opened by the "
+                "warm-up, as in a notebook's second run); "
                 f"{_spawned(measured.spawned)} The workflow was compiled by the warm-up. Fresh "
                 "RETUNE_HOME per measurement, new inputs per run, every node checked a cache miss."
             ),

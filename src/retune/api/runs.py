@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from retune.sdk.code import LocalCode
     from retune.store.base import ControlStore
 
-from retune.api.wiring import _executor, open_default_blobs, open_default_store
+from retune.api.wiring import _executor, open_default_blobs, open_default_store, shared_store
 
 Target = Workflow[Any, Any] | LaunchPlan
 Overrides = Mapping[str, TaskNodeOverrides | Mapping[str, Any]]
@@ -120,19 +120,13 @@ def run(
     )
     if dry_run or runner is None:
         return new.record()
-    owned: list[Store] = []
     if store is None:
-        store = open_default_store()
-        owned.append(store)
-    try:
-        register_local(typing.cast("ControlStore", store), blobs, spec, new.workflow_version, code)
-        engine = Engine(store, runner, progress=progress)
-        engine.launch(new)
-        tasks = task_refs(spec, code.digest, code.pickled)
-        record = drive(engine, new.id, spec, tasks, owner=owner_name("run"), created=new.record())
-    finally:
-        for part in owned:
-            part.close()
+        store = shared_store()  # kept open for the next run, as the executor is
+    register_local(typing.cast("ControlStore", store), blobs, spec, new.workflow_version, code)
+    engine = Engine(store, runner, progress=progress)
+    engine.launch(new)
+    tasks = task_refs(spec, code.digest, code.pickled)
+    record = drive(engine, new.id, spec, tasks, owner=owner_name("run"), created=new.record())
     record = replace(record, outputs=decode_outputs(workflow, record, blobs))
     if record.phase is Phase.FAILED and raise_on_failure:
         raise ExecutionFailed(record)

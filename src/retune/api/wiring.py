@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from retune.executors.base import Executor
@@ -61,6 +62,52 @@ def open_default_store() -> Store:
     from retune.store import open_store
 
     return open_store(load().database_url)
+
+
+_STORE_LOCK = threading.Lock()
+
+
+def shared_store() -> Store:
+    """The configured store, kept open across the ``rt.run`` calls of this process, as its
+    executor is: opening a SQLite store and closing it (SQLite checkpoints its WAL when the last
+    connection closes) cost a run ~10-20 ms; a PostgreSQL one, a connection. Another database
+    URL, a database file replaced or removed, or a forked child opens its own; it is closed at
+    exit."""
+    from retune.settings import load
+    from retune.store import default_database_url, open_store
+
+    url = load().database_url or default_database_url()
+    with _STORE_LOCK:
+        held = _SHARED.get("store")
+        if held is not None and _SHARED["store_key"] == (url, os.getpid(), _file_of(url)):
+            store: Store = held
+            return store
+        if held is not None and _SHARED["store_key"][1] == os.getpid():
+            held.close()  # not a parent's: a child closes nothing of it
+        elif held is None:
+            atexit.register(_close_store)
+        _SHARED["store"] = store = open_store(url)
+        _SHARED["store_key"] = (url, os.getpid(), _file_of(url))
+        return store
+
+
+def _file_of(url: str) -> tuple[int, int] | None:
+    """Which file a SQLite URL's database is (device, inode); None for another database."""
+    if not url.startswith("sqlite:///"):
+        return None
+    try:
+        found = os.stat(url.removeprefix("sqlite:///"))
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def _close_store() -> None:
+    with _STORE_LOCK:
+        held = _SHARED.pop("store", None)
+        key = _SHARED.pop("store_key", None)
+    if held is not None and key is not None and key[1] == os.getpid():
+        held.close()
 
 
 def open_default_blobs() -> BlobStore:

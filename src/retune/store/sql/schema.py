@@ -39,7 +39,9 @@ _at_head_lock = threading.Lock()
 def ensure_schema(connection: sa.Connection) -> None:
     """Upgrade the database behind ``connection`` to ``HEAD`` unless it is there already."""
     key = connection.engine.url.render_as_string(hide_password=False)
-    if key in _at_head:
+    # A SQLite file may be removed and made again under the same URL (RETUNE_HOME cleared
+    # between two runs of one process): its revision is one local query, asked every time.
+    if key in _at_head and connection.dialect.name != "sqlite":
         return
     with connection.begin():
         current = revision(connection)
