@@ -119,23 +119,35 @@ class TaskServer:
         others again."""
         limit = batch["mem_limit"]
         numbers, calls = batch["numbers"], batch["calls"]
+        # The batch's environment variables are set once; each item still gets them as they
+        # were (``_environment({})`` restores whatever an item changed), at a copy and a
+        # comparison of the environment per item instead of setting and restoring each key.
+        # One item's output ends where the next one's begins: one look at the offsets each.
         with (
             _logs(batch["stdout"], batch["stderr"], self.devnull, self.captures),
             _memory_limit(limit),
+            _environment(batch["env"]),
         ):
-            for index, call in enumerate(calls):
-                began, started = _offsets(), time.time()
-                context_ = {**batch["context"], "attempt": numbers[index]}
-                reply = self.one({**batch, "calls": [call], "context": context_}, limit)
-                last = reply[0] != "done" or index == len(calls) - 1
-                answer = (index, reply, (began, _offsets()), started, time.time())
-                wire.send(self.write_fd, ("items", [answer], index + 1 if last else None))
-                if last:
-                    return
+            item = {**batch, "env": {}}
+            ended = _offsets()
+            try:
+                for index, call in enumerate(calls):
+                    began, started = ended, time.time()
+                    item["calls"], item["context"] = [call], {**batch["context"], "attempt": numbers[index]}
+                    reply = self.one(item, limit, sweep=False)
+                    last = reply[0] != "done" or index == len(calls) - 1
+                    ended = _offsets()
+                    answer = (index, reply, (began, ended), started, time.time())
+                    wire.send(self.write_fd, ("items", [answer], index + 1 if last else None))
+                    if last:
+                        return
+            finally:
+                self.sweep()
 
-    def one(self, attempt: Mapping[str, Any], limit: int) -> tuple[Any, ...]:
+    def one(self, attempt: Mapping[str, Any], limit: int, *, sweep: bool = True) -> tuple[Any, ...]:
         """One attempt's calls, in its own environment and working directory (streams and
-        memory limit set by the caller); its reply."""
+        memory limit set by the caller); its reply. ``sweep=False``: its working directory is
+        left for the caller to remove (``sweep``: a batch's items, one listing for them all)."""
         self.attempts += 1
         workdir = self.scratch / str(self.attempts)
         try:
@@ -150,8 +162,19 @@ class TaskServer:
         finally:
             context.set_context(None)
             _forget_helpers(process_tree.end_children())
-            if os.path.lexists(workdir):  # most attempts never make it
+            if sweep and os.path.lexists(workdir):  # most attempts never make it
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """Remove every attempt's working directory left in the scratch directory (a task that
+        removed the scratch directory itself loses nothing by it)."""
+        with contextlib.suppress(OSError), os.scandir(self.scratch) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
     def calls(self, attempt: Mapping[str, Any], workdir: Path) -> list[dict[str, Any]]:
         return attempt_calls(attempt, workdir, self.blobs)

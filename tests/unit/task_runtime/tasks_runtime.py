@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import NamedTuple
 
 import retune as rt
@@ -79,3 +80,9 @@ def allocate(mb: int) -> int:
 def shout(text: str) -> str:
     print(text)
     return text
+
+
+@rt.task
+def read_back(given: Path) -> str:
+    """Where the task process put the file it was given, and what it holds."""
+    return f"{given}|{given.read_text()}"

@@ -86,6 +86,43 @@ def test_a_failing_task_is_reported_and_the_task_process_lives_on(
     assert worker.run(tmp_path, "plain", [{"x": 1}]) == ("done", [{"o0": 2}])
 
 
+def test_a_batch_s_items_each_get_their_own_working_directory_all_removed_after_the_batch(
+    worker: TaskProcessUnderTest, tmp_path: Path
+) -> None:
+    contents = {f"values/{index:064x}": f"content {index}".encode() for index in range(3)}
+    batch = {
+        "name": "read_back",
+        "task": (tasks_runtime.__name__, "read_back", None, tuple(sys.path)),
+        "calls": [{"given": {"$file": key, "name": "given.txt"}} for key in contents],
+        "numbers": [1, 2, 3],
+        "env": {"BATCH_VAR": "set"},
+        "stdout": str(tmp_path / "stdout"),
+        "stderr": str(tmp_path / "stderr"),
+        "mem_limit": 0,
+        "context": {"execution_id": "e1", "node": "n0", "attempt": 0, "config": {"task_config": {}}},
+    }
+    wire.send(worker.to_w, ("each", batch))
+    answers = []
+    while len(answers) < 3:
+        message = worker.reader.recv()
+        if message[0] == "blob_get":  # the executor's side of the pipe: the blob store
+            wire.send(worker.to_w, ("blob", contents[message[1]]))
+            continue
+        assert message[0] == "items"
+        answers.extend(message[1])
+
+    given = []
+    for index, (answered, reply, _spans, _started, _ended) in enumerate(answers):
+        assert answered == index and reply[0] == "done"
+        path, content = reply[1][0]["o0"].split("|")
+        assert content == f"content {index}"
+        given.append(Path(path))
+    assert len({path.parent.parent for path in given}) == 3  # a working directory each
+    # Once the batch has ended (the next message answered), none of them is left on disk.
+    assert worker.run(tmp_path, "plain", [{"x": 1}]) == ("done", [{"o0": 2}])
+    assert not any(path.parent.parent.exists() for path in given)
+
+
 def test_the_task_process_exits_cleanly_when_its_pipe_closes(worker: TaskProcessUnderTest) -> None:
     assert worker.close() == 0
 
