@@ -4,9 +4,11 @@ A long-lived process owned by ``retune.executors.local``. It reads one attempt a
 the pipe (``retune.executors.wire``), runs its calls and replies. Each attempt gets, and then
 gives back:
 
-1. its environment variables (``config.environment`` and ``RETUNE_CPU``): ``os.environ`` is
-   restored afterwards, whatever the task changed;
-2. its working directory, restored afterwards;
+1. its environment variables (``config.environment`` and ``RETUNE_CPU``) over the environment
+   the process started with: whatever the task changed is undone afterwards, and the next
+   attempt sees only its own (``TaskServer.environment``);
+2. its working directory, restored afterwards, and a scratch directory of its own, removed
+   (a batch's together, at the batch's end);
 3. its stdout and stderr, redirected at the file-descriptor level into the capture files the
    executor names (truncated first), so C extensions and subprocesses are captured too;
 4. its memory limit: ``RLIMIT_DATA`` (heap and anonymous mappings) lowered to the limit, so
@@ -79,9 +81,13 @@ class TaskServer:
         self.write_fd = write_fd
         self.blobs = ParentBlobs(self.reader, write_fd)
         self.scratch = Path(tempfile.mkdtemp(prefix="retune-task-"))
+        self.scratch_fd = -1
+        self.scratch_seen: tuple[int, int] | None = None  # see swept
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.attempts = 0
         self.captures: dict[str, int] = {}  # capture file -> an fd of it, kept open: see _logs
+        self.started_with = dict(os.environ)  # see environment
+        self.applied: dict[str, str] = {}
 
     def serve(self) -> None:
         wire.send(self.write_fd, ("ready", os.getpid(), sys.executable, FEATURES))
@@ -119,16 +125,12 @@ class TaskServer:
         others again."""
         limit = batch["mem_limit"]
         numbers, calls = batch["numbers"], batch["calls"]
-        # The batch's environment variables are set once; each item still gets them as they
-        # were (``_environment({})`` restores whatever an item changed), at a copy and a
-        # comparison of the environment per item instead of setting and restoring each key.
         # One item's output ends where the next one's begins: one look at the offsets each.
         with (
             _logs(batch["stdout"], batch["stderr"], self.devnull, self.captures),
             _memory_limit(limit),
-            _environment(batch["env"]),
         ):
-            item = {**batch, "env": {}}
+            item = dict(batch)
             ended = _offsets()
             try:
                 for index, call in enumerate(calls):
@@ -142,16 +144,16 @@ class TaskServer:
                     if last:
                         return
             finally:
-                self.sweep()
+                self.swept()
 
     def one(self, attempt: Mapping[str, Any], limit: int, *, sweep: bool = True) -> tuple[Any, ...]:
         """One attempt's calls, in its own environment and working directory (streams and
         memory limit set by the caller); its reply. ``sweep=False``: its working directory is
-        left for the caller to remove (``sweep``: a batch's items, one listing for them all)."""
+        left for the caller to remove (``swept``: a batch's items, one look for them all)."""
         self.attempts += 1
         workdir = self.scratch / str(self.attempts)
         try:
-            with _environment(attempt["env"]), _working_directory():
+            with self.environment(attempt["env"]), _working_directory():
                 return ("done", self.calls(attempt, workdir))
         except CallFailed as exc:
             if limit and isinstance(exc.cause, MemoryError):
@@ -162,12 +164,19 @@ class TaskServer:
         finally:
             context.set_context(None)
             _forget_helpers(process_tree.end_children())
-            if sweep and os.path.lexists(workdir):  # most attempts never make it
-                shutil.rmtree(workdir, ignore_errors=True)
+            if sweep:
+                self.swept()
 
-    def sweep(self) -> None:
-        """Remove every attempt's working directory left in the scratch directory (a task that
-        removed the scratch directory itself loses nothing by it)."""
+    def swept(self) -> None:
+        """Remove what attempts left in the scratch directory (their working directories): most
+        leave nothing, which one ``fstat`` of the directory says (its modification time and
+        link count stay as they were); a path lookup per attempt cost more. A task that removed
+        the scratch directory itself loses nothing by it: it is looked up again."""
+        try:
+            if self.scratch_fd >= 0 and self.scratch_seen == _dir_state(self.scratch_fd):
+                return
+        except OSError:
+            pass
         with contextlib.suppress(OSError), os.scandir(self.scratch) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
@@ -175,6 +184,45 @@ class TaskServer:
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+        try:
+            if self.scratch_fd < 0 or os.fstat(self.scratch_fd).st_nlink == 0:  # first, or removed
+                if self.scratch_fd >= 0:
+                    os.close(self.scratch_fd)
+                    self.scratch_fd = -1
+                self.scratch.mkdir(parents=True, exist_ok=True)
+                self.scratch_fd = os.open(self.scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.scratch_seen = _dir_state(self.scratch_fd)
+        except OSError:
+            self.scratch_seen = None  # looked at again after the next attempt
+
+    @contextlib.contextmanager
+    def environment(self, changes: Mapping[str, str]) -> Iterator[None]:
+        """``os.environ`` as this process started, plus ``changes``, for one attempt; whatever
+        the attempt changed is undone after it. The last attempt's variables stay set between
+        attempts (no code runs then), so an attempt given the same ones (every attempt of a
+        node, a map's items, most of a run) sets nothing: one copy of the environment and one
+        comparison."""
+        raw = getattr(os.environ, "_data", None)  # CPython's bytes dict: see _environment
+        if not isinstance(raw, dict):
+            with _environment(changes):
+                yield
+            return
+        if changes != self.applied:
+            for key in self.applied.keys() - changes.keys():
+                if key in self.started_with:
+                    os.environ[key] = self.started_with[key]
+                else:
+                    os.environ.pop(key, None)
+            for key, value in changes.items():
+                if self.applied.get(key) != value:
+                    os.environ[key] = value
+            self.applied = dict(changes)
+        before = dict(raw)
+        try:
+            yield
+        finally:
+            if raw != before:  # the task changed it
+                _restore_environment(before, raw_keys=True)
 
     def calls(self, attempt: Mapping[str, Any], workdir: Path) -> list[dict[str, Any]]:
         return attempt_calls(attempt, workdir, self.blobs)
@@ -301,6 +349,12 @@ def _logs(stdout: str | None, stderr: str | None, devnull: int, captures: dict[s
                 os.dup2(devnull, fd)
 
 
+def _dir_state(fd: int) -> tuple[int, int]:
+    """What changes when an entry is made in or removed from the directory ``fd``."""
+    found = os.fstat(fd)
+    return found.st_mtime_ns, found.st_nlink
+
+
 def _offsets() -> tuple[int, int]:
     """How far stdout and stderr got in their capture files (streams flushed first)."""
     found = []
@@ -320,8 +374,10 @@ def _emptied(path: str, captures: dict[str, int]) -> int:
     log = captures.get(path, -1)
     if log >= 0:
         try:
-            if os.fstat(log).st_nlink:  # still the file the executor reads
-                os.ftruncate(log, 0)
+            found = os.fstat(log)
+            if found.st_nlink:  # still the file the executor reads
+                if found.st_size:  # most attempts write nothing
+                    os.ftruncate(log, 0)
                 os.lseek(log, 0, os.SEEK_SET)
                 return log
         except OSError:

@@ -79,11 +79,18 @@ def test_environment_is_set_for_its_attempt_only(blobs: DirBlobs) -> None:
             executor.submit(request(ref(tasks.getenv), [{"name": "MEDDLED"}])).result(30).outputs[0]["o0"]
         )
         home = executor.submit(request(ref(tasks.getenv), [{"name": "HOME"}])).result(30).outputs[0]["o0"]
+        # a variable the task process started with, given another value by one attempt, is
+        # back to what it was for the next (the task process keeps the last attempt's set)
+        elsewhere = effective(environment=MappingProxyType({"HOME": "/elsewhere"}))
+        moved = executor.submit(request(ref(tasks.getenv), [{"name": "HOME"}], config=elsewhere))
+        moved_again = executor.submit(request(ref(tasks.getenv), [{"name": "HOME"}], config=elsewhere))
+        back = executor.submit(request(ref(tasks.getenv), [{"name": "HOME"}])).result(30).outputs[0]["o0"]
         cwd = executor.submit(request(ref(tasks.where))).result(timeout=30).outputs[0]["o0"]
 
     assert seen == "from override"
     assert (after, meddled) == (None, None)
-    assert home == os.environ.get("HOME")
+    assert home == back == os.environ.get("HOME")
+    assert moved.result(30).outputs[0]["o0"] == moved_again.result(30).outputs[0]["o0"] == "/elsewhere"
     assert cwd == os.getcwd()
     assert pid == same_pid
 
