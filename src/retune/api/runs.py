@@ -27,6 +27,7 @@ from retune.errors import (
     RequestRefused,
 )
 from retune.executors.base import ConfigCheck, Executor, TaskRef
+from retune.heap import paused
 from retune.model import NodeConfig, TaskNodeOverrides
 from retune.model.control import LOCAL
 from retune.model.execution import Execution, Phase
@@ -62,9 +63,10 @@ def resolve(
     what provenance calls the execution layer (``Source(EXECUTION, name, hook)``).
     """
     compiled = compile(target)
-    parsed = parse_overrides(overrides, origin="overrides")
     launch_plan = target.spec if isinstance(target, LaunchPlan) else None
-    return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed, execution=name)
+    with paused():  # parsing 1,000 hooks' overrides is as bounded as resolving them
+        parsed = parse_overrides(overrides, origin="overrides")
+        return resolve_workflow(compiled.spec, launch_plan=launch_plan, overrides=parsed, execution=name)
 
 
 def run(

@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from retune.errors import OverrideError
+from retune.heap import paused
 from retune.model import (
     RESOURCE_NAMES,
     EffectiveConfig,
@@ -68,7 +69,17 @@ def resolve_workflow(
 ) -> dict[str, NodeConfig]:
     """Node path -> ``NodeConfig`` for every task node. ``overrides`` are already parsed;
     ``execution`` names their layer in provenance (an execution id, or ``preview``)."""
-    overrides = overrides or {}
+    with paused():  # bounded, and its result is mostly new containers: see retune.heap
+        return _resolve(workflow, launch_plan, overrides or {}, execution, origin)
+
+
+def _resolve(
+    workflow: WorkflowSpec,
+    launch_plan: LaunchPlanSpec | None,
+    overrides: Mapping[str, TaskNodeOverrides],
+    execution: str,
+    origin: str,
+) -> dict[str, NodeConfig]:
     check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin=origin)
     lp_overrides = launch_plan.runtime_override if launch_plan else {}
     shared: dict[tuple[str, int], tuple[Draft, NodeConfig | None]] = {}

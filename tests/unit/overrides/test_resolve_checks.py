@@ -248,3 +248,21 @@ def test_a_launch_plan_with_task_config_that_does_not_fit_is_refused_when_create
     error = caught.value
     assert (error.hook, error.field) == ("sql", "task_config.threads")
     assert "(set by launch_plan 'resolve-checks-bad-sql' (hook 'sql'))" in error.problem
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_resolving_leaves_the_garbage_collector_as_it_was(enabled: bool) -> None:
+    """rt.resolve pauses the cyclic collector while it builds its result (retune.heap.paused);
+    a user's process gets its setting back, after a good resolve and after a refused one."""
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert rt.resolve(checks_wf, {"cap": {"retries": 1}})["n0"].config.retries == 1
+        assert gc.isenabled() is enabled
+        with pytest.raises(OverrideError):
+            rt.resolve(checks_wf, {"cap": {"resources": {"requests": {"mem": "3Gi"}}}})
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
