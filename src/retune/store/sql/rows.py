@@ -42,7 +42,7 @@ Row = dict[str, Any]
 class Batch:
     executions: list[Row] = field(default_factory=list)
     nodes: list[Row] = field(default_factory=list)
-    attempts: list[Row] = field(default_factory=list)
+    attempts: list[tuple[Any, ...]] = field(default_factory=list)  # tables.ATTEMPT_ROW
     cache: list[Row] = field(default_factory=list)
 
     @classmethod
@@ -93,30 +93,30 @@ class Batch:
         )
 
     def _attempt(self, change: AttemptChange) -> None:
-        """Two rows per attempt (running, ended), a map's items included: built directly, the
-        places in error messages made only on an error."""
+        """Two rows per attempt (running, ended), a map's items included: built directly, in
+        ``tables.ATTEMPT_ROW``'s order, the places in error messages made only on an error."""
         attempt = change.attempt
         logs, outputs = attempt.logs, change.outputs
         self.attempts.append(
-            {
-                "number": attempt.number,
-                "item": attempt.item,
-                "phase": attempt.phase.value,
-                "kind": attempt.kind.value,
-                "error": attempt.error,
-                "capacity": attempt.capacity.value,
-                "executor": attempt.executor,
-                "started_at": attempt.started_at,
-                "finished_at": attempt.finished_at,
-                "logs": "{}"
+            (
+                change.execution_id,
+                change.path,
+                attempt.number,
+                attempt.phase.value,
+                attempt.kind.value,
+                attempt.error,
+                attempt.capacity.value,
+                attempt.executor,
+                attempt.started_at,
+                attempt.finished_at,
+                "{}"
                 if not logs
                 else dumps(dict(logs), lambda: f"the logs of attempt {attempt.number} of {_place(change)}"),
-                "execution_id": change.execution_id,
-                "path": change.path,
-                "outputs": None
+                attempt.item,
+                None
                 if outputs is None
                 else dumps(dict(outputs), lambda: f"the outputs of item {attempt.item} of {_place(change)}"),
-            }
+            )
         )
 
     def _execution(self, change: ExecutionChange, at: float) -> None:

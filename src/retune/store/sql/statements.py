@@ -172,11 +172,13 @@ class Statements:
             )
         )
         upsert = insert(a).values(_params(a))
-        self.upsert_attempts_sql = sql(
+        self.upsert_attempts_sql = _positional(
             upsert.on_conflict_do_update(
                 index_elements=[a.c.execution_id, a.c.path, a.c.number],
                 set_={c.name: upsert.excluded[c.name] for c in a.c if not c.primary_key},
-            )
+            ),
+            dialect,
+            t.ATTEMPT_ROW,
         )
         c = t.cache_entries
         put = insert(c).values(_params(c))
@@ -343,6 +345,21 @@ def _binary(sql: str) -> str:
 def columns_of(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """Rows (dicts with the same keys) as one list per column."""
     return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def _positional(statement: sa.ClauseElement, dialect: sa.Dialect, order: tuple[str, ...]) -> str:
+    """``statement`` with its parameters by position (SQLite's ``?``, psycopg's ``%s``), which
+    must come in ``order``: the statements a map writes a row per item with."""
+    if dialect.name == "sqlite":
+        compiler: sa.Dialect = sqlite.pysqlite.dialect(paramstyle="qmark")
+    else:
+        compiler = cast(Any, type(dialect))(paramstyle="format")
+        compiler.server_version_info = getattr(dialect, "server_version_info", None)
+    compiled = statement.compile(dialect=compiler)
+    given = tuple(cast(Any, compiled).positiontup or ())
+    if given != order:
+        raise RuntimeError(f"parameters in the order {given}, not {order}")
+    return str(compiled)
 
 
 def _params(table: sa.Table) -> dict[str, sa.BindParameter[Any]]:

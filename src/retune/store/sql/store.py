@@ -648,7 +648,7 @@ class SqlStore:
                 quietly(cursor.close)
 
 
-def _write(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> int:
+def _write(cursor: Any, sql: str, rows: Sequence[Mapping[str, Any]] | Sequence[tuple[Any, ...]]) -> int:
     """Run ``sql`` once per row; the number of rows it touched. One row goes without
     ``executemany``, which costs psycopg a pipeline and its round trips."""
     if len(rows) == 1:
