@@ -123,10 +123,19 @@ class HttpControlPlane:
         return Execution.from_dict(self._call("GET", f"/executions/{execution_id}"))
 
     def list_executions(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[Execution]:
-        params: dict[str, Any] = {"limit": limit}
-        params.update({k: v for k, v in (("project", project), ("domain", domain)) if v is not None})
+        given = {"project": project, "domain": domain, "workflow": workflow, "before": before}
+        params: dict[str, Any] = {"limit": limit, **{k: v for k, v in given.items() if v is not None}}
+        if phase is not None:
+            params["phase"] = phase.value
         body = self._call("GET", "/executions", params=params)
         return [Execution.from_dict(item) for item in body["executions"]]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -236,6 +237,28 @@ def test_aborting_a_queued_execution_ends_it_aborted() -> None:
 
 
 @pytest.mark.usefixtures("registered")
+def test_the_list_pages_and_each_page_ends_with_the_command_for_the_next() -> None:
+    first, second, third = (ok_json("launch", LOUD, "-i", f"word={word}")["id"] for word in "abc")
+    ok_json("executions", "abort", second)
+
+    page = retune("executions", "list", "--project", "demo", "--limit", "2")
+    hint = page.stdout.strip().splitlines()[-1]
+    rest = retune(*shlex.split(hint)[2:])  # after "Older: retune"
+    aborted = ok_json("executions", "list", "--phase", "aborted")
+    unknown = retune("executions", "list", "--before", "ex-nope")
+
+    def ids(done: subprocess.CompletedProcess[str]) -> list[str]:
+        assert done.returncode == 0, done.stderr
+        return [line.split()[1] for line in done.stdout.splitlines() if line.startswith("│ ex-")]
+
+    assert ids(page) == [third, second]
+    assert hint == f"Older: retune executions list --project demo --limit 2 --before {second}"
+    assert ids(rest) == [first] and "Older" not in rest.stdout
+    assert [r["id"] for r in aborted] == [second]
+    assert_one_line_error(unknown, 2, "No execution 'ex-nope' to list the executions before")
+
+
+@pytest.mark.usefixtures("registered")
 def test_an_execution_whose_inputs_cannot_be_read_is_listed_saying_so_among_the_others(
     retune_home: Path,
 ) -> None:
@@ -335,7 +358,7 @@ def test_every_command_explains_itself_with_an_example() -> None:
     for command in commands:
         done = retune(*command, "--help")
         assert done.returncode == 0, done.stderr
-        assert "Example:" in done.stdout, command
+        assert "Example:" in done.stdout or "Examples:" in done.stdout, command
 
 
 @pytest.fixture

@@ -114,6 +114,31 @@ def test_launch_answers_the_queued_execution_and_an_idempotent_replay_says_so(
     assert plane.list_executions(project="other") == []
 
 
+def test_the_listing_pages_and_filters_as_the_local_plane(
+    plane: HttpControlPlane, local: LocalControlPlane
+) -> None:
+    ids = [plane.launch(launch(inputs={"word": word}))[0].id for word in "abcde"]
+    plane.abort(ids[2])
+
+    def walk(lister: HttpControlPlane | LocalControlPlane, **filters: Any) -> list[list[str]]:
+        pages, before = [], None
+        while page := lister.list_executions(project="demo", limit=2, before=before, **filters):
+            pages.append([e.id for e in page])
+            before = page[-1].id
+        return pages
+
+    newest = list(reversed(ids))
+    assert walk(plane) == walk(local) == [newest[0:2], newest[2:4], newest[4:]]
+    assert (
+        walk(plane, phase=Phase.QUEUED)
+        == walk(local, phase=Phase.QUEUED)
+        == [[ids[4], ids[3]], [ids[1], ids[0]]]
+    )
+    assert walk(plane, workflow="nope") == []
+    with pytest.raises(NotFound, match="No execution 'ex-nope' to list the executions before"):
+        plane.list_executions(before="ex-nope")
+
+
 def test_relaunch_recover_and_abort_go_through(plane: HttpControlPlane) -> None:
     first, _ = plane.launch(launch(inputs={"word": "hi"}, overrides={"shout": {"retries": 0}}))
 

@@ -358,3 +358,21 @@ def test_a_cache_entry_keeps_its_task_and_parts_and_a_node_why_it_missed(store: 
     assert store.cache_latest("sq") == {"inputs": "sha256:b"}
     assert store.cache_latest("other") is None
     assert store.get_execution(execution).node(path).cache_reason == "why"
+
+
+def test_every_execution_local_runs_included_is_listed_in_the_same_order_and_pages(
+    store: ControlStore,
+) -> None:
+    for number, at in enumerate((10.0, 20.0, 20.0, 30.0)):
+        launched(store, f"x{number}", created_at=at)
+    launched(store, "local", project=None, created_at=20.0)
+
+    pages, before = [], None
+    while page := store.list_executions(limit=2, before=before):
+        assert all(e.nodes == () for e in page)
+        pages.append([e.id for e in page])
+        before = page[-1].id
+
+    assert pages == [["x3", "x2"], ["x1", "local"], ["x0"]]
+    with pytest.raises(NotFound, match="No execution 'nope' to list the executions before"):
+        store.list_executions(before="nope")

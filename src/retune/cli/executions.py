@@ -6,6 +6,7 @@ store, runs of ``retune run`` included; with it, they ask the server (launched e
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -24,31 +25,78 @@ def executions_group() -> None:
     """List, show, read the logs of, resume, relaunch, recover and abort executions."""
 
 
+EXECUTION_PHASES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
+"""The phases an execution can be in (``SKIPPED`` is for nodes only)."""
+
+
 @executions_group.command("list")
-@click.option("--limit", default=20, show_default=True)
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Executions per page."
+)
+@click.option(
+    "--before",
+    metavar="EXECUTION",
+    help="Only the executions older than this one (the last of the previous page): the next page.",
+)
 @click.option("--project", help="Only launched executions of this project.")
 @click.option("--domain", help="Only launched executions of this domain.")
+@click.option("--workflow", help="Only launched executions of this workflow (its name).")
+@click.option(
+    "--phase",
+    type=click.Choice(EXECUTION_PHASES, case_sensitive=False),
+    help="Only executions in this phase.",
+)
 @server_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list; the last id is the next page's --before.")
 @reported
 def executions_list(
-    limit: int, project: str | None, domain: str | None, server: str | None, as_json: bool
+    limit: int,
+    before: str | None,
+    project: str | None,
+    domain: str | None,
+    workflow: str | None,
+    phase: str | None,
+    server: str | None,
+    as_json: bool,
 ) -> None:
-    """The newest executions first.
+    """The newest executions first, a page at a time.
+
+    Without --server and filters, every execution of the local store, runs of `retune run`
+    included; with them, the launched executions. Below the table, the command that lists
+    the next page, if there is one.
 
     \b
-    Example:
+    Examples:
       retune executions list --server http://127.0.0.1:8265 --project flytesnacks --limit 5
+      retune executions list --phase failed --before ex-1a2b3c4d5e6f
     """
-    if server or project or domain:
+    from retune.model.execution import Phase
+
+    wanted = None if phase is None else Phase(phase.upper())
+    if server or project or domain or workflow or wanted:
         with opened_plane(server) as plane:
-            records = plane.list_executions(project=project, domain=domain, limit=limit)
+            found = plane.list_executions(
+                project=project,
+                domain=domain,
+                workflow=workflow,
+                phase=wanted,
+                limit=limit + 1,
+                before=before,
+            )
     else:
-        records = open_store().list_executions(limit=limit)
+        found = open_store().list_executions(limit=limit + 1, before=before)
+    records = found[:limit]
     if as_json:
         render.emit_json([r.to_dict() for r in records])
-    else:
-        render.out.print(render.executions_table(records))
+        return
+    render.out.print(render.executions_table(records))
+    if len(found) > limit:
+        given = {"--server": server, "--project": project, "--domain": domain, "--workflow": workflow}
+        given |= {"--phase": phase and phase.lower(), "--limit": None if limit == 20 else str(limit)}
+        options = "".join(f" {name} {shlex.quote(value)}" for name, value in given.items() if value)
+        render.out.print(
+            f"Older: retune executions list{options} --before {records[-1].id}", markup=False, highlight=False
+        )
 
 
 @executions_group.command("show")

@@ -200,8 +200,7 @@ class LocalControlPlane:
         limit: int = 50,
         before: str | None = None,
     ) -> list[Execution]:
-        """Newest first; ``before`` (an execution's id) pages, as ``ControlStore.list_launched``.
-        Only the web UI pages for now: the API's listing and the ``ControlPlane`` seam do not."""
+        """As ``ControlPlane.list_executions``: ``ControlStore.list_launched``."""
         return self.store.list_launched(
             project=project, domain=domain, workflow=workflow, phase=phase, limit=limit, before=before
         )

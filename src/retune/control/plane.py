@@ -24,7 +24,7 @@ from retune.model.control import (
     RelaunchRequest,
     WorkflowRecord,
 )
-from retune.model.execution import Execution
+from retune.model.execution import Execution, Phase
 
 
 class ControlPlane(Protocol):
@@ -57,9 +57,20 @@ class ControlPlane(Protocol):
     def get_execution(self, execution_id: str) -> Execution: ...
 
     def list_executions(
-        self, *, project: str | None = None, domain: str | None = None, limit: int = 50
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        workflow: str | None = None,
+        phase: Phase | None = None,
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[Execution]:
-        """Launched executions, newest first, without their nodes."""
+        """Launched executions, newest first (``created_at``, then ``id``), without their nodes;
+        those of ``project``, ``domain``, ``workflow`` and in ``phase`` where given. ``before``
+        (an execution's id, the last of the previous page) pages: only what comes after it in
+        that order, so that executions launched meanwhile shift nothing; ``NotFound`` if there is
+        no such execution."""
 
     def relaunch(self, execution_id: str, request: RelaunchRequest) -> Execution:
         """A new execution of the same target and inputs; the parent's overrides carried over

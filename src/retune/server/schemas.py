@@ -166,3 +166,7 @@ class ExecutionAnswer(RootModel[ExecutionDocument | ExecutionReceipt]):
 
 class ExecutionList(_Document):
     executions: list[ExecutionDocument] = Field(description="Newest first, without their nodes.")
+    next: str | None = Field(
+        description="The `before` of the next page (the last execution of this one), or null: "
+        "there is nothing older that matches."
+    )

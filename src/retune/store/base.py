@@ -185,8 +185,10 @@ class Store(Protocol):
     def get_execution(self, execution_id: str) -> Execution:
         """The full record: nodes with config, provenance, outputs and attempts."""
 
-    def list_executions(self, *, limit: int = 50) -> list[Execution]:
-        """Newest first; ``nodes`` may be empty in these summaries."""
+    def list_executions(self, *, limit: int = 50, before: str | None = None) -> list[Execution]:
+        """Every execution, local runs included, newest first in ``list_launched``'s order
+        (``created_at``, then ``id``); ``nodes`` may be empty in these summaries. ``before`` pages
+        as ``list_launched``'s: what comes after that execution, ``NotFound`` if there is none."""
 
     def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:
         """Item index -> outputs, for the items of a map node that succeeded (resume)."""

@@ -105,9 +105,19 @@ class MemoryStore:
         except KeyError:
             raise NotFound(f"execution {execution_id}") from None
 
-    def list_executions(self, *, limit: int = 50) -> list[Execution]:
-        ordered = sorted(self.executions.values(), key=lambda e: e.created_at or 0, reverse=True)
-        return ordered[:limit]
+    def list_executions(self, *, limit: int = 50, before: str | None = None) -> list[Execution]:
+        with self.lock:
+            return [replace(e, nodes=()) for e in self._newest_first(before)[:limit]]
+
+    def _newest_first(self, before: str | None) -> list[Execution]:
+        """Every execution in the listings' order, those after ``before`` where given. Holds the lock."""
+        newest_first = sorted(self.executions.values(), key=_listing_order, reverse=True)
+        if before is None:
+            return newest_first
+        if before not in self.executions:
+            raise NotFound(f"No execution {before!r} to list the executions before.")
+        cursor = _listing_order(self.executions[before])
+        return [e for e in newest_first if _listing_order(e) < cursor]
 
     def item_outputs(self, execution_id: str, path: str) -> dict[int, Mapping[str, Any]]:
         with self.lock:
@@ -301,14 +311,8 @@ class MemoryStore:
         before: str | None = None,
     ) -> list[Execution]:
         with self.lock:
-            newest_first = sorted(self.executions.values(), key=_listing_order, reverse=True)
-            if before is not None:
-                if before not in self.executions:
-                    raise NotFound(f"No execution {before!r} to list the executions before.")
-                cursor = _listing_order(self.executions[before])
-                newest_first = [e for e in newest_first if _listing_order(e) < cursor]
             launched = []
-            for record in newest_first:
+            for record in self._newest_first(before):
                 hold = self.holds[record.id]
                 wanted = (
                     (project, hold.project),
@@ -403,5 +407,5 @@ class MemoryBlobStore:
 
 
 def _listing_order(record: Execution) -> tuple[float, str]:
-    """``list_launched``'s order, ascending: the SQL store's ``ORDER BY created_at, id``."""
+    """The listings' order, ascending: the SQL store's ``ORDER BY created_at, id``."""
     return (record.created_at or 0.0, record.id)

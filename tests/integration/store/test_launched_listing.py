@@ -49,3 +49,28 @@ def test_walking_the_pages_lists_every_execution_once_newest_first(database_url:
         ]
         with pytest.raises(NotFound):
             store.list_launched(before="ex-nope")
+
+
+def test_every_execution_pages_the_same_way_local_runs_included(database_url: str) -> None:
+    """``list_executions`` (``retune executions list`` without a server): runs of ``rt.run`` and
+    launched executions together, in the same order and with the same cursor."""
+    resolved = rt.resolve(one)
+    nodes = [NewNode(path, config) for path, config in resolved.items()]
+    created = {f"ex-{n:02d}": 2000.0 + n % 4 for n in range(11)}
+    with open_store(database_url) as store:
+        for n, (execution_id, at) in enumerate(created.items()):
+            launched = {"project": "p", "domain": "d"} if n % 2 else {}
+            store.create_execution(
+                NewExecution(execution_id, "one", "v1", {}, nodes, created_at=at, **launched)
+            )
+
+        expected = sorted(created, key=lambda i: (created[i], i), reverse=True)
+        walked: list[str] = []
+        before = None
+        while page := store.list_executions(limit=3, before=before):
+            assert all(e.nodes == () for e in page)
+            walked += [e.id for e in page]
+            before = page[-1].id
+        assert walked == expected
+        with pytest.raises(NotFound, match="No execution 'ex-nope' to list the executions before"):
+            store.list_executions(before="ex-nope")

@@ -417,6 +417,37 @@ def test_list_executions_newest_first_filtered_and_limited(client: TestClient) -
     assert all(e["nodes"] == [] for e in ours)
 
 
+def test_list_executions_pages_with_next_until_nothing_older_keeping_the_filters(client: TestClient) -> None:
+    client.post(f"{API}/registrations", json=registration(project="other"))
+    ours = [launch(client)["id"] for _ in range(5)]
+    launch(client, project="other")
+    client.post(f"{API}/executions/{ours[1]}/abort")
+
+    pages, before = [], None
+    while True:
+        params = {"project": "flytesnacks", "limit": 2, **({"before": before} if before else {})}
+        answer = client.get(f"{API}/executions", params=params)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        pages.append([e["id"] for e in body["executions"]])
+        before = body["next"]
+        if before is None:
+            break
+        assert before == pages[-1][-1]
+    queued = client.get(f"{API}/executions", params={"phase": "QUEUED", "before": ours[3]}).json()
+
+    newest_first = list(reversed(ours))
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
+    assert [e["id"] for e in queued["executions"]] == [ours[2], ours[0]] and queued["next"] is None
+
+
+def test_list_executions_before_an_unknown_execution_is_404_naming_it(client: TestClient) -> None:
+    answer = client.get(f"{API}/executions", params={"before": "ex-nope"})
+
+    assert answer.status_code == 404
+    assert detail(answer)["message"] == "No execution 'ex-nope' to list the executions before."
+
+
 def test_an_execution_whose_data_cannot_be_read_is_listed_with_the_cause_and_alone_is_500_naming_it(
     client: TestClient, home: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

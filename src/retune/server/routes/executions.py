@@ -51,6 +51,15 @@ DryRun = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=500)]
+Before = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=128,
+        description="An execution's id: list only what comes after it, newest first (the `next` of "
+        "the previous page). Executions launched meanwhile shift nothing.",
+    ),
+]
 
 RECEIPT = " (a receipt for a token without the right to read)"
 CREATED: Responses = {
@@ -96,8 +105,8 @@ async def launch(
 @router.get(
     "/executions",
     response_model=ExecutionList,
-    responses=errors(401, 403, 422, 503),
-    summary="Launched executions, newest first, without their nodes",
+    responses=errors(401, 403, 404, 422, 503),
+    summary="Launched executions, newest first, without their nodes; in pages (before=, next)",
 )
 def list_executions(
     grant: CanRead,
@@ -107,12 +116,15 @@ def list_executions(
     workflow: WorkflowFilter = None,
     phase: Annotated[Phase | None, Query()] = None,
     limit: Limit = 50,
+    before: Before = None,
 ) -> JSONResponse:
     grant.check_project(project)
     found = planes.current().list_executions(
-        project=project, domain=domain, workflow=workflow, phase=phase, limit=limit
+        project=project, domain=domain, workflow=workflow, phase=phase, limit=limit + 1, before=before
     )
-    return JSONResponse({"executions": [execution.to_dict() for execution in found]})
+    page = found[:limit]
+    following = page[-1].id if len(found) > limit else None
+    return JSONResponse({"executions": [execution.to_dict() for execution in page], "next": following})
 
 
 @router.get(

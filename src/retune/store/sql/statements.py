@@ -225,12 +225,6 @@ class Statements:
         )
 
         self.select_execution_sql = sql(select_record(x).where(x.c.id == sa.bindparam("id")))
-        self.list_executions_sql = sql(
-            select_record(x)
-            .order_by(x.c.created_at.desc(), x.c.seq.desc())
-            .limit(sa.bindparam("limit", type_=sa.Integer))
-            .offset(sa.bindparam("offset", type_=sa.Integer))
-        )
         self.select_nodes_sql = sql(
             select_record(n).where(n.c.execution_id == sa.bindparam("id")).order_by(n.c.position)
         )

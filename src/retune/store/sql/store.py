@@ -361,12 +361,8 @@ class SqlStore:
         return row
 
     @_reconnecting
-    def list_executions(self, *, limit: int = 50, offset: int = 0) -> list[Execution]:
-        decode = Decoder()
-        with self._raw(write=False) as cursor:
-            cursor.execute(self._sql.list_executions_sql, {"limit": limit, "offset": offset})
-            rows = cursor.fetchall()
-        return [decode.summary(row) for row in rows]
+    def list_executions(self, *, limit: int = 50, before: str | None = None) -> list[Execution]:
+        return self._listed(select_record(t.executions), limit, before)
 
     # -- the control plane: registry, claims, aborts (statements in control.py) ---------------
 
@@ -484,6 +480,12 @@ class SqlStore:
                 query = query.where(column == value)
         if phase is not None:
             query = query.where(x.c.phase == phase.value)
+        return self._listed(query, limit, before)
+
+    def _listed(self, query: sa.Select[Any], limit: int, before: str | None) -> list[Execution]:
+        """The executions ``query`` selects (``select_record`` of the executions table), newest
+        first by ``created_at`` then ``id``, after execution ``before`` where given."""
+        x = t.executions
         decode = Decoder()
         with self._transaction() as conn:
             if before is not None:  # keyset paging: rows launched meanwhile shift nothing
