@@ -7,16 +7,17 @@
 The API's ``GET /executions/{id}/logs``, the web UI (the node panel's end of each log and its
 whole-log link) and ``retune executions logs`` read logs through these, so they agree on what a
 log is: UTF-8 with undecodable bytes replaced (never a character split between two pieces), and a
-log not written yet (the attempt has printed nothing so far) is empty, not an error. A log on a
-local disk is read piece by piece, however long it is; a remote one (fsspec) is read whole, the
-only read the ``BlobStore`` seam offers.
+log not written yet (the attempt has printed nothing so far) is empty, not an error. Every log is
+read through ``BlobStore.size`` and ``get_range``, a piece at a time, on a local disk and on an
+object store alike (a ranged GET there): however long the log, a reader holds one piece, and the
+tail of a 200 MB log is one read of its end.
 """
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator
-from typing import BinaryIO, Final
+from typing import Final
 
 from retune.model.execution import Attempt, NodeExecution
 from retune.store.base import BlobStore, NotFound
@@ -47,43 +48,38 @@ def log_key(execution_id: str, node: NodeExecution, attempt: int | None, stream:
 
 
 def read_log(blobs: BlobStore, key: str) -> Iterator[str]:
-    """The whole log as text, in pieces. The blob is opened (or read, if remote) before this
-    returns, so an answer that streams the pieces has already found out whether it exists."""
+    """The whole log as text, in pieces of ``CHUNK`` bytes, up to the size it had when asked
+    (a running attempt's log grows). Its size is read before this returns, so an answer that
+    streams the pieces has already found out whether it exists."""
     try:
-        if not blobs.exists(key):
-            return iter(())
-        path = blobs.local_path(key)  # after exists(): it makes the directory of a new key
-        if path is None:
-            return iter((blobs.get(key).decode(errors="replace"),))
-        return _decoded(path.open("rb"))
+        size = blobs.size(key)
     except _MISSING:
         return iter(())
+    return _decoded(blobs, key, size)
 
 
 def log_tail(blobs: BlobStore, key: str, limit: int) -> tuple[str, int]:
     """The last ``limit`` bytes of a log as text, and the size of the whole log in bytes."""
     try:
-        if not blobs.exists(key):
-            return "", 0
-        path = blobs.local_path(key)
-        if path is not None:  # a local file: read only its end, however long the log is
-            with path.open("rb") as file:
-                size = file.seek(0, 2)
-                file.seek(max(0, size - limit))
-                data = file.read()
-        else:
-            data = blobs.get(key)
-            size = len(data)
+        size = blobs.size(key)
+        data = blobs.get_range(key, max(0, size - limit), size)
     except _MISSING:
         return "", 0
-    return data[-limit:].decode(errors="replace"), size
+    return data.decode(errors="replace"), size
 
 
-def _decoded(file: BinaryIO) -> Iterator[str]:
+def _decoded(blobs: BlobStore, key: str, size: int) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    with file:
-        while data := file.read(CHUNK):
-            if text := decoder.decode(data):
-                yield text
-        if rest := decoder.decode(b"", final=True):
-            yield rest
+    start = 0
+    while start < size:
+        try:
+            data = blobs.get_range(key, start, min(size, start + CHUNK))
+        except _MISSING:  # removed meanwhile: what was read is what there is
+            break
+        if not data:  # shorter than it was (rewritten meanwhile)
+            break
+        start += len(data)
+        if text := decoder.decode(data):
+            yield text
+    if rest := decoder.decode(b"", final=True):
+        yield rest

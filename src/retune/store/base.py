@@ -219,6 +219,14 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
+    def size(self, key: str) -> int:
+        """The blob's length in bytes; ``NotFound`` without it."""
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (excluded) of the blob, fewer where it ends before ``end``:
+        what a reader of a long log asks for (an object store answers a ranged GET), never the
+        whole blob. ``NotFound`` without it."""
+
     def exists(self, key: str) -> bool: ...
 
     def local_path(self, key: str) -> Path | None:

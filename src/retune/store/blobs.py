@@ -104,6 +104,30 @@ class FsspecBlobStore:
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound(f"No blob {key!r} in {self.url}.") from None
 
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        fs = self._fs
+        measure = (lambda: os.stat(path).st_size) if fs is None else (lambda: fs.size(path))
+        try:
+            return int(self._retrying(measure))
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"No blob {key!r} in {self.url}.") from None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        path = self._path(key)
+        fs = self._fs
+        read = (
+            (lambda: _read_local(path, start, end))
+            if fs is None
+            else (lambda: fs.cat_file(path, start=start, end=end))
+        )
+        try:
+            return bytes(self._retrying(read))
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"No blob {key!r} in {self.url}.") from None
+
     def exists(self, key: str) -> bool:
         path = self._path(key)
         fs = self._fs
@@ -154,6 +178,12 @@ class FsspecBlobStore:
 
     def __repr__(self) -> str:
         return f"FsspecBlobStore({self.url!r})"
+
+
+def _read_local(path: str, start: int, end: int) -> bytes:
+    with open(path, "rb") as file:
+        file.seek(start)
+        return file.read(end - start)
 
 
 def _local_root(url: str) -> str | None:

@@ -399,6 +399,12 @@ class MemoryBlobStore:
         except KeyError:
             raise NotFound(f"No blob {key!r} in memory.") from None
 
+    def size(self, key: str) -> int:
+        return len(self.get(key))
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        return self.get(key)[start:end] if end > start else b""
+
     def exists(self, key: str) -> bool:
         return key in self.blobs
 

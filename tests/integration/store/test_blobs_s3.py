@@ -18,6 +18,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from s3fs import S3FileSystem
 
+from retune.control.logs import CHUNK, log_tail, read_log
 from retune.settings import BlobSettings, Settings
 from retune.store import InvalidKey, NotFound, StoreUnavailable, open_blobs
 from retune.store.blobs import FsspecBlobStore
@@ -110,6 +111,40 @@ def test_a_missing_blob_on_s3_is_not_found_and_a_bad_key_is_refused(s3: S3Server
         blobs.get("a/c")
     with pytest.raises(InvalidKey, match=r"Blob key '\.\./x'"):
         blobs.put("../x", b"x")
+
+
+def test_a_long_log_on_s3_is_read_in_ranges_never_whole(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node panel's tail and the whole-log routes on an object store: ranged GETs of at most
+    CHUNK bytes (a 200 MB log never sits in the server's memory), with the same text as locally."""
+    blobs = bucket_store()
+    lines = "".join(f"step {n}: loss {1 / (n + 1):.6f} ✓\n" for n in range(40_000))  # ~1.2 MB
+    blobs.put("logs/ex-1/n0/1/stdout", lines.encode())
+    asked: list[int] = []
+    ranged = blobs.get_range
+
+    def counted(key: str, start: int, end: int) -> bytes:
+        asked.append(end - start)
+        return ranged(key, start, end)
+
+    def whole(key: str) -> bytes:
+        raise AssertionError(f"read whole: {key}")
+
+    monkeypatch.setattr(blobs, "get_range", counted)
+    monkeypatch.setattr(blobs, "get", whole)
+
+    tail, size = log_tail(blobs, "logs/ex-1/n0/1/stdout", 64)
+    read = "".join(read_log(blobs, "logs/ex-1/n0/1/stdout"))
+
+    assert size == len(lines.encode()) and blobs.size("logs/ex-1/n0/1/stdout") == size
+    assert tail == lines.encode()[-64:].decode(errors="replace") and tail.endswith("✓\n")
+    assert read == lines
+    assert asked[0] == 64 and max(asked) <= CHUNK and len(asked) == 1 + -(-size // CHUNK)
+    assert blobs.get_range("logs/ex-1/n0/1/stdout", size - 3, size + 100) == "✓\n".encode()[-3:]
+    with pytest.raises(NotFound):
+        blobs.size("logs/ex-1/n0/2/stdout")
+    assert log_tail(blobs, "logs/ex-1/n0/2/stdout", 64) == ("", 0)
 
 
 def test_a_bucket_that_does_not_exist_is_unavailable_at_once_naming_the_url(s3: S3Server) -> None:
