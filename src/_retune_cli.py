@@ -140,6 +140,7 @@ def through_agent(argv: list[str]) -> int | None:
         previous = {
             sig: _signal.signal(sig, lambda signum, frame: _forward(pid, signum)) for sig in _FORWARDED
         }
+        previous[_signal.SIGTSTP] = _signal.signal(_signal.SIGTSTP, lambda signum, frame: _suspend(pid))
         try:
             answer = receive(conn)  # a forwarded signal's handler returns; the read goes on
         except (OSError, ValueError, EOFError):
@@ -210,6 +211,19 @@ def _wait_gone(pid: int, timeout: float) -> None:
         except OSError:
             return
         time.sleep(0.05)
+
+
+def _suspend(pid: int) -> None:
+    """Ctrl-Z: the run stops with this command, and goes on when the shell continues it (``fg``,
+    ``bg``), as a run started here would. SIGSTOP, not SIGTSTP: the run is in the agent's process
+    group, which no terminal controls, and the kernel drops SIGTSTP sent to such a group."""
+    _forward(pid, _signal.SIGSTOP)
+    handler = _signal.signal(_signal.SIGTSTP, _signal.SIG_DFL)
+    try:
+        os.kill(os.getpid(), _signal.SIGTSTP)  # this process stops here until it is continued
+    finally:
+        _signal.signal(_signal.SIGTSTP, handler)
+        _forward(pid, _signal.SIGCONT)
 
 
 def _forward(pid: int, signum: int) -> None:

@@ -194,6 +194,64 @@ def test_a_run_in_the_agent_stops_when_its_command_is_interrupted_or_killed(
         assert "the run agent stopped before the run ended" in err
 
 
+def _state(pid: int) -> str:
+    """The process's state letter (``T``: stopped), from /proc; ``gone`` once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _until(condition: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {timeout} s"
+        time.sleep(0.05)
+
+
+def test_ctrl_z_stops_the_run_in_the_agent_with_its_command_and_fg_carries_it_on(
+    agent: Agent, tmp_path: Path
+) -> None:
+    agent.retune("run", f"{FLOWS}:greet")
+    agent.wait_until(running=True)
+    ledger = tmp_path / "ledger.txt"
+    command = subprocess.Popen(
+        [RETUNE, "run", f"{INTERRUPT}:two_steps", "--ledger", str(ledger), "--seconds", "1.0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=agent.env,
+    )
+    task_pid = int(_ledger_line(ledger, "start second").split()[2])
+    run_pid = _parent(task_pid)  # the agent's process that runs this command's run
+    try:
+        command.send_signal(signal.SIGTSTP)  # what a terminal sends on Ctrl-Z
+        _until(lambda: _state(command.pid) == "T" and _state(run_pid) == "T", "stopped, command and run")
+        _ledger_line(
+            ledger, "end second"
+        )  # the attempt ends meanwhile (its own session, as without the agent)
+        time.sleep(0.5)
+        listed = json.loads(agent.retune("executions", "list", "--json").stdout)
+        meanwhile = next(e for e in listed if e["workflow"].endswith("two_steps"))
+        still = (_state(command.pid), _state(run_pid))
+        command.send_signal(signal.SIGCONT)  # fg
+        out, err = command.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(command.pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run_pid, signal.SIGCONT)
+
+    assert still == ("T", "T"), "the command and its run stay stopped until continued"
+    assert meanwhile["phase"] == "RUNNING", "a stopped run records nothing"
+    assert command.returncode == 0, err
+    assert "firstsecond" in out
+
+
 def test_an_agent_whose_code_changed_runs_nothing_and_gives_way_to_a_new_one(
     agent: Agent, tmp_path: Path
 ) -> None:
