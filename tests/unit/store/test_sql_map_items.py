@@ -113,3 +113,30 @@ def test_a_database_of_revision_0005_is_upgraded_keeping_its_attempts(database_u
         assert [(a.number, a.item, a.phase) for a in node.attempts] == [(1, None, Phase.RUNNING)]
         assert node.items is None
         assert store.item_outputs("ex-old", "n0") == {}
+
+
+@pytest.mark.parametrize("items", [2, 3, 129, 300])
+def test_a_batch_of_any_size_writes_every_item_once_however_it_is_split_into_statements(
+    any_store: Store, items: int
+) -> None:
+    """SQLite writes a batch's attempts as multi-row statements (128 rows, then powers of two):
+    every row lands once, and a second batch over the same attempts updates them all."""
+    any_store.create_execution(new_execution())
+    any_store.apply(
+        [
+            NodeChange("ex-1", NODE, Phase.RUNNING, items=items),
+            *(AttemptChange("ex-1", NODE, item_attempt(i + 1, i)) for i in range(items)),
+        ]
+    )
+    any_store.apply(
+        [
+            AttemptChange("ex-1", NODE, item_attempt(i + 1, i, Phase.SUCCEEDED), {"o0": i})
+            for i in range(items)
+        ]
+    )
+
+    attempts = any_store.get_execution("ex-1").node(NODE).attempts
+    assert [(a.number, a.item, a.phase) for a in attempts] == [
+        (i + 1, i, Phase.SUCCEEDED) for i in range(items)
+    ]
+    assert any_store.item_outputs("ex-1", NODE) == {i: {"o0": i} for i in range(items)}

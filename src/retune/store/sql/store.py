@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
@@ -218,7 +218,10 @@ class SqlStore:
                     _write_guarded(cursor, sql.update_nodes_sql, batch.nodes)
                 if batch.attempts:
                     try:
-                        _write(cursor, sql.upsert_attempts_sql, batch.attempts)
+                        if self._sqlite:
+                            _write_in_statements(cursor, sql.upsert_attempts, batch.attempts)
+                        else:  # psycopg pipelines executemany's statements
+                            _write(cursor, sql.upsert_attempts_sql, batch.attempts)
                     except self._integrity_error as exc:  # the node does not exist
                         raise _Rejected from exc
                 if batch.cache:
@@ -658,6 +661,24 @@ def _write(cursor: Any, sql: str, rows: Sequence[Mapping[str, Any]] | Sequence[t
     else:
         cursor.executemany(sql, rows)
     return int(cursor.rowcount)
+
+
+STATEMENT_ROWS: Final = 128
+"""The most rows one multi-row statement writes: 13 parameters each, well under SQLite's limit
+of 32,766 parameters a statement."""
+
+
+def _write_in_statements(cursor: Any, sql_for: Callable[[int], str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """``rows`` written a few statements of many rows each (``sql_for(n)``: the statement for
+    ``n`` rows): runs of ``STATEMENT_ROWS``, then the rest in powers of two, so that a store
+    prepares at most 8 statement texts whatever the batch."""
+    start = 0
+    while start < len(rows):
+        left = len(rows) - start
+        count = STATEMENT_ROWS if left >= STATEMENT_ROWS else 1 << (left.bit_length() - 1)
+        chunk = rows[start : start + count]
+        cursor.execute(sql_for(count), [value for row in chunk for value in row])
+        start += count
 
 
 def _write_guarded(cursor: Any, sql: str, rows: list[dict[str, Any]]) -> None:
