@@ -225,15 +225,16 @@ def test_ctrl_z_stops_the_run_in_the_agent_with_its_command_and_fg_carries_it_on
         stderr=subprocess.PIPE,
         text=True,
         env=agent.env,
+        process_group=0,  # a job of its own, as a shell makes it: a group that is not orphaned
     )
     task_pid = int(_ledger_line(ledger, "start second").split()[2])
     run_pid = _parent(task_pid)  # the agent's process that runs this command's run
+    out = err = ""
     try:
         command.send_signal(signal.SIGTSTP)  # what a terminal sends on Ctrl-Z
         _until(lambda: _state(command.pid) == "T" and _state(run_pid) == "T", "stopped, command and run")
-        _ledger_line(
-            ledger, "end second"
-        )  # the attempt ends meanwhile (its own session, as without the agent)
+        # the attempt ends meanwhile: task processes have sessions of their own, as without the agent
+        _ledger_line(ledger, "end second")
         time.sleep(0.5)
         listed = json.loads(agent.retune("executions", "list", "--json").stdout)
         meanwhile = next(e for e in listed if e["workflow"].endswith("two_steps"))
@@ -241,10 +242,12 @@ def test_ctrl_z_stops_the_run_in_the_agent_with_its_command_and_fg_carries_it_on
         command.send_signal(signal.SIGCONT)  # fg
         out, err = command.communicate(timeout=60)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(command.pid, signal.SIGCONT)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(run_pid, signal.SIGCONT)
+        for pid in (run_pid, command.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        if command.returncode is None:  # failed midway: end it, and close its pipes
+            command.kill()
+            command.communicate(timeout=30)
 
     assert still == ("T", "T"), "the command and its run stay stopped until continued"
     assert meanwhile["phase"] == "RUNNING", "a stopped run records nothing"
