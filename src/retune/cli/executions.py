@@ -25,13 +25,15 @@ def executions_group() -> None:
     """List, show, read the logs of, resume, relaunch, recover and abort executions."""
 
 
+PAGE = 20
+"""``retune executions list``'s page size unless ``--limit`` says otherwise."""
 EXECUTION_PHASES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
 """The phases an execution can be in (``SKIPPED`` is for nodes only)."""
 
 
 @executions_group.command("list")
 @click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Executions per page."
+    "--limit", default=PAGE, show_default=True, type=click.IntRange(min=1), help="Executions per page."
 )
 @click.option(
     "--before",
@@ -92,7 +94,7 @@ def executions_list(
     render.out.print(render.executions_table(records))
     if len(found) > limit:
         given = {"--server": server, "--project": project, "--domain": domain, "--workflow": workflow}
-        given |= {"--phase": phase and phase.lower(), "--limit": None if limit == 20 else str(limit)}
+        given |= {"--phase": phase and phase.lower(), "--limit": None if limit == PAGE else str(limit)}
         options = "".join(f" {name} {shlex.quote(value)}" for name, value in given.items() if value)
         render.out.print(
             f"Older: retune executions list{options} --before {records[-1].id}", markup=False, highlight=False

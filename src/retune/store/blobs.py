@@ -96,35 +96,33 @@ class FsspecBlobStore:
         self._retrying(lambda: self._put_local(path, data) if self._local else self._put_remote(path, data))
 
     def get(self, key: str) -> bytes:
-        path = self._path(key)
-        fs = self._fs
-        read = (lambda: Path(path).read_bytes()) if fs is None else (lambda: fs.cat_file(path))
-        try:
-            return bytes(self._retrying(read))
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFound(f"No blob {key!r} in {self.url}.") from None
+        return bytes(
+            self._read(key, lambda path: Path(path).read_bytes(), lambda fs, path: fs.cat_file(path))
+        )
 
     def size(self, key: str) -> int:
-        path = self._path(key)
-        fs = self._fs
-        measure = (lambda: os.stat(path).st_size) if fs is None else (lambda: fs.size(path))
-        try:
-            return int(self._retrying(measure))
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFound(f"No blob {key!r} in {self.url}.") from None
+        return int(self._read(key, lambda path: os.stat(path).st_size, lambda fs, path: fs.size(path)))
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
         if end <= start:
             return b""
+        return bytes(
+            self._read(
+                key,
+                lambda path: _read_local(path, start, end),
+                lambda fs, path: fs.cat_file(path, start=start, end=end),
+            )
+        )
+
+    def _read(
+        self, key: str, local: Callable[[str], R], remote: Callable[[fsspec.AbstractFileSystem, str], R]
+    ) -> R:
+        """``local(path)`` on a directory, ``remote(fs, path)`` elsewhere, through outages;
+        ``NotFound`` naming the key where there is no such blob."""
         path = self._path(key)
         fs = self._fs
-        read = (
-            (lambda: _read_local(path, start, end))
-            if fs is None
-            else (lambda: fs.cat_file(path, start=start, end=end))
-        )
         try:
-            return bytes(self._retrying(read))
+            return self._retrying((lambda: local(path)) if fs is None else (lambda: remote(fs, path)))
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound(f"No blob {key!r} in {self.url}.") from None
 
