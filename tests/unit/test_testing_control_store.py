@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import retune as rt
 from retune.model.execution import Phase
 from retune.store import Conflict, ExecutionChange, NewExecution, NewNode, NotFound, open_store
 from retune.store.base import ControlStore, Lease
+from retune.store.sql import SqlStore
+from retune.store.sql.tables import executions
 from retune.testing import MemoryStore
 
 SHORT = 0.01  # a lease that has run out once the test slept twice as long
@@ -193,6 +196,41 @@ def test_taking_an_execution_held_by_another_live_lease_names_the_holder_and_cha
     assert store.take_execution("ex", "run-a", lease=60) is None  # its holder takes it again
     assert store.renew_lease("ex", "run-b", lease=60).held is False
     assert store.get_execution("ex").worker == "run-a"
+
+
+def test_an_execution_created_held_is_its_drivers_until_its_lease_runs_out(store: ControlStore) -> None:
+    launched(store, "ex", project=None, worker="run-a", lease=60)  # rt.run: no take after creating
+    launched(store, "brief", project=None, worker="run-a", lease=SHORT)
+
+    assert store.get_execution("ex").worker == "run-a"
+    assert store.take_execution("ex", "run-b", lease=60) == "run-a"
+    assert store.take_execution("ex", "run-a", lease=60) is None
+    time.sleep(2 * SHORT)
+    assert store.take_execution("brief", "run-b", lease=60) is None  # its driver died: taken over
+
+
+def test_an_execution_that_ends_holds_no_lease(store: ControlStore) -> None:
+    launched(store, "ex", project=None, worker="run-a", lease=60)
+    assert lease_of(store, "ex") is not None
+    store.apply([ExecutionChange("ex", Phase.RUNNING)])
+    assert lease_of(store, "ex") is not None
+
+    store.apply([ExecutionChange("ex", Phase.SUCCEEDED, outputs=4)])  # its driver releases nothing
+
+    assert lease_of(store, "ex") is None
+    assert store.get_execution("ex").worker == "run-a"  # who ran it last stays recorded
+
+
+def lease_of(store: ControlStore, execution_id: str) -> float | None:
+    """When the execution's lease runs out (None: it holds none): a column the record leaves out."""
+    if isinstance(store, MemoryStore):
+        return store.holds[execution_id].expires
+    assert isinstance(store, SqlStore)
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(executions.c.lease_expires_at).where(executions.c.id == execution_id)
+        ).scalar()
+    return None if found is None else float(found)
 
 
 def test_an_execution_whose_lease_ran_out_is_taken_over_and_a_finished_one_is_not(

@@ -68,6 +68,10 @@ class NewExecution:
     parent_id: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    worker: str | None = None
+    """Held from its creation by this driver (``rt.run`` drives what it creates), its lease
+    running ``lease`` seconds: what ``take_execution`` would do next, in the same transaction."""
+    lease: float = 0.0
 
     def record(self) -> Execution:
         """The record ``get_execution`` answers right after ``create_execution(self)``."""
@@ -97,6 +101,7 @@ class NewExecution:
             project=self.project,
             domain=self.domain,
             parent_id=self.parent_id,
+            worker=self.worker,
         )
 
 

@@ -73,7 +73,12 @@ class MemoryStore:
             record = new.record()
             self.executions[new.id] = replace(record, created_at=new.created_at or time.time())
             self.holds[new.id] = _Hold(
-                len(self.holds), new.project, idempotency_key=key, request_hash=new.request_hash
+                len(self.holds),
+                new.project,
+                worker=new.worker,
+                expires=None if new.worker is None else self.clock() + new.lease,
+                idempotency_key=key,
+                request_hash=new.request_hash,
             )
 
     def apply(self, changes: Sequence[Change]) -> None:
@@ -97,6 +102,13 @@ class MemoryStore:
             self.executions, self.cache, self.cache_parts = executions, cache, parts
             for key, outputs in items.items():
                 self.items.setdefault(key, {}).update(outputs)
+            for change in changes:  # a terminal execution holds no lease (as the SQL store)
+                if (
+                    isinstance(change, ExecutionChange)
+                    and change.phase.terminal
+                    and change.execution_id in self.holds
+                ):
+                    self.holds[change.execution_id].expires = None
             self.events.extend(changes)
 
     def get_execution(self, execution_id: str) -> Execution:

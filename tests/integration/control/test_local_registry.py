@@ -89,3 +89,19 @@ def test_the_control_plane_finds_the_spec_a_local_run_ran(
     assert [node.path for node in execution.nodes] == [node.path for node in spec.nodes]
     found = store.registered("workflow", LOCAL, LOCAL, execution.workflow, execution.workflow_version)
     assert content_hash == found.content_hash
+
+
+def test_a_run_through_another_store_registers_there_too(
+    flows: Path, store: SqlStore, tmp_path: Path
+) -> None:
+    # rt.run remembers what it registered through a store object (a notebook's second run reads
+    # no registry): another database is another object, and gets its registration.
+    blobs = open_blobs(tmp_path / "blobs")
+    module = importlib.import_module("local_registry_flows")
+    with LocalExecutor(blobs) as executor, open_store(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        first = rt.run(module.doubled, inputs={"x": 3}, executor=executor, store=store, blobs=blobs)
+        second = rt.run(module.doubled, inputs={"x": 3}, executor=executor, store=other, blobs=blobs)
+
+        assert second.workflow_version == first.workflow_version
+        found = other.registered("workflow", LOCAL, LOCAL, second.workflow, second.workflow_version)
+        assert found.version == first.workflow_version

@@ -148,6 +148,12 @@ class Statements:
                 error=sa.bindparam("b_error", type_=sa.Text),
                 finished_at=sa.func.coalesce(sa.bindparam("b_finished", type_=sa.Float), x.c.finished_at),
                 updated_at=sa.bindparam("b_at", type_=sa.Float),
+                # A terminal execution holds no lease: nobody can take or claim it anyway, and
+                # its driver then has no release to write (``api.runs.drive``).
+                lease_expires_at=sa.case(
+                    (sa.cast(sa.bindparam("b_finished", type_=sa.Float), sa.Float).is_not(None), sa.null()),
+                    else_=x.c.lease_expires_at,
+                ),
             )
         )
         self.update_nodes_sql = sql(
