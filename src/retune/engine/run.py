@@ -448,8 +448,10 @@ class _Run:
 
     def submit_attempt(self, node: _Node, call: dict[str, Any], item: int | None) -> None:
         """One attempt of a task node (``item`` None) or of one item of a map node."""
-        offered = self.engine.executor.interruptible_capacity
-        capacity = placement(attempts_of(node, item), node.config, offered=offered)
+        config = node.config
+        # An interruptible node's attempts decide where the next runs; no other's are looked at.
+        offered = config.interruptible and self.engine.executor.interruptible_capacity
+        capacity = placement(attempts_of(node, item) if offered else (), config, offered=offered)
         attempt = Attempt(
             number=len(node.attempts) + 1,
             phase=Phase.RUNNING,

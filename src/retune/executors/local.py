@@ -387,9 +387,12 @@ class LocalExecutor:
 
     def _batch_size(self, lead: _Job) -> int:
         """How many attempts ``lead``'s batch may hold: about ``BATCH_SPAN`` of work at the
-        recent pace, and no more than a share of the queue that leaves work for every task
-        process of the pool. One (no batch) for attempts not known to be short, of several calls,
-        asking for GPUs, or for a task process that does not understand batches."""
+        recent pace, and no more than its process's share of the queue (itself included), so
+        that every task process of the pool gets work. The end of a map is shared out in one
+        batch per process: with half a share each (as before) the last items went in ever smaller
+        batches, a round trip each (a 500-item map: ~10% less wall in alternating runs). One (no
+        batch) for attempts not known to be short, of several calls, asking for GPUs, or for a
+        task process that does not understand batches."""
         mean = self._mean_duration.get(lead.interpreter)
         request = lead.request
         if (
@@ -402,8 +405,8 @@ class LocalExecutor:
         ):
             return 1
         slots = sum(1 for slot in self._slots if slot.interpreter == lead.interpreter)
-        share = self._waiting.get(lead.interpreter, 0) // (2 * max(1, slots))
-        return max(1, min(BATCH_MAX, int(BATCH_SPAN / max(mean, 1e-5)), share + 1))
+        share = -(-(self._waiting.get(lead.interpreter, 0) + 1) // max(1, slots))  # rounded up
+        return max(1, min(BATCH_MAX, int(BATCH_SPAN / max(mean, 1e-5)), share))
 
     def _unwait(self, job: _Job) -> None:
         self._waiting[job.interpreter] -= 1
@@ -666,7 +669,6 @@ def _result(
     *,
     started_at: float | None = None,
 ) -> AttemptResult:
-    limit = format_quantity("mem", config.limits.mem)
     if reply.kind == "done":
         return AttemptResult(
             Outcome.SUCCEEDED,
@@ -678,9 +680,11 @@ def _result(
     if reply.kind == "user":
         outcome, error = Outcome.USER_ERROR, reply.error
     elif reply.kind == "oom":
+        limit = format_quantity("mem", config.limits.mem)
         outcome, error = Outcome.OOM, f"memory limit {limit} exceeded: {reply.error}"
     elif reply.kind == "oom_killed":
         used = f"{round(int(reply.error) / 2**20)}Mi"
+        limit = format_quantity("mem", config.limits.mem)
         outcome, error = (
             Outcome.OOM,
             f"memory limit {limit} exceeded: the task process used {used} and was killed",
@@ -695,6 +699,10 @@ def _result(
     else:
         outcome, error = Outcome.LOST, reply.error
     return AttemptResult(outcome, error=error, capacity=Capacity.ON_DEMAND, logs=logs, started_at=started_at)
+
+
+_BATCH_ENDED: Final = Reply("items")
+"""No answer for this attempt: the batch ended before it (``_run_batch``)."""
 
 
 class _Slot:
@@ -769,13 +777,10 @@ class _Slot:
                 Outcome.LOST, error="the local executor was closed", capacity=Capacity.ON_DEMAND
             )
         if job.sent is None:
-            if self._needs_fresh_process(job):
-                self.process.stop()
-            if not self.process.alive:
-                try:
-                    self.process.start()
-                except StartFailed as exc:
-                    return AttemptResult(Outcome.LOST, error=str(exc), capacity=Capacity.ON_DEMAND)
+            try:
+                self._ready_for(job)
+            except StartFailed as exc:
+                return AttemptResult(Outcome.LOST, error=str(exc), capacity=Capacity.ON_DEMAND)
             self._send(job)
         assert job.sent is not None
         result = self.executor._wait(self, job, job.sent)
@@ -792,14 +797,11 @@ class _Slot:
             if executor._closed or lead.cancelled:
                 self._fail_rest(batch, "the local executor was closed")
                 return
-            if self._needs_fresh_process(lead):
-                self.process.stop()
-            if not self.process.alive:
-                try:
-                    self.process.start()
-                except StartFailed as exc:
-                    self._fail_rest(batch, str(exc))
-                    return
+            try:
+                self._ready_for(lead)
+            except StartFailed as exc:
+                self._fail_rest(batch, str(exc))
+                return
             if "each" not in self.process.features:  # another retune answers there: one by one
                 lead.batch = None
                 executor._requeue(batch[1:])
@@ -814,7 +816,7 @@ class _Slot:
         offsets: tuple[int, int] = (0, 0)
         ran: int | None = None  # how many ran, once the task process said the batch ended
         for position, job in enumerate(batch):
-            reply = Reply("items")
+            reply = _BATCH_ENDED
             if not answers and ran is None:
                 # Let the answers of short attempts gather (about as long as what is left should
                 # take, HOLD at most): one wake-up of this thread for several, not one each.
@@ -881,12 +883,21 @@ class _Slot:
         if job.cancelled:  # cancelled while it was on its way: cancel may have missed the process
             self.process.interrupt()
 
+    def _ready_for(self, job: _Job) -> None:
+        """A live task process fit for ``job`` (``StartFailed`` if none would start): the one
+        there, unless it died or needs replacing (``_needs_fresh_process``). Whether it lives is
+        asked once: each ask is a system call, and a thread back from one waits for the GIL."""
+        alive = self.process.alive
+        if alive and self._needs_fresh_process(job):
+            self.process.stop()
+            alive = False
+        if not alive:
+            self.process.start()
+
     def _needs_fresh_process(self, job: _Job) -> bool:
-        """Its memory is mostly taken already, or it ran with other GPUs: CUDA reads
-        ``CUDA_VISIBLE_DEVICES`` once per process, so a process keeps the devices of its first
-        attempt, and one of another set of devices needs a process of its own."""
-        if not self.process.alive:
-            return False
+        """Its (live) process's memory is mostly taken already, or it ran with other GPUs: CUDA
+        reads ``CUDA_VISIBLE_DEVICES`` once per process, so a process keeps the devices of its
+        first attempt, and one of another set of devices needs a process of its own."""
         devices = () if job.allotment is None else job.allotment.devices
         if self.devices.get(self.process.pid, devices) != devices:
             return True
