@@ -25,7 +25,7 @@ import queue
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -284,26 +284,38 @@ class _Run:
             self.requests[future] = request
             future.add_done_callback(self.finished.put)
 
-    def finished_futures(self, timeout: float | None) -> list[Future[AttemptResult]]:
-        """The attempts that ended since last asked, waiting up to ``timeout`` for the first: a
-        queue their futures feed as they end, so a wake-up costs what ended, not what runs
-        (``concurrent.futures.wait`` registers with every future in flight, each time)."""
+    def finished_futures(self, timeout: float | None) -> Iterator[Future[AttemptResult]]:
+        """The attempts that end from now on, as they end, waiting up to ``timeout`` for the
+        first: a queue their futures feed, so a wake-up costs what ended, not what runs
+        (``concurrent.futures.wait`` registers with every future in flight, each time). The
+        caller records each one (and takes it out of ``running``) before the next is asked for.
+
+        With many attempts still in flight (``GATHER_IN_FLIGHT``), ending one by one (Ray answers
+        each on its own; a map's items come from their task processes one after another), those
+        that end within ``GATHER`` of the first come too, so that one transaction records
+        several: a 500-node fan-out on Ray wrote ~290 transactions, one or two results each.
+        Each is recorded as it comes, not after the window: the engine would otherwise sit idle
+        in it, then record them all while the next ones wait."""
         try:
-            done = [self.finished.get(timeout=timeout)]
+            future = self.finished.get(timeout=timeout)
         except queue.Empty:
-            return []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                done.append(self.finished.get_nowait())
-        if len(self.running) - len(done) >= GATHER_IN_FLIGHT:
-            # Many attempts in flight, ending one by one (Ray answers each on its own): gather
-            # what ends in the next few ms, so that one transaction records several. A 500-node
-            # fan-out on Ray wrote ~290 transactions, one or two results each.
-            until = time.monotonic() + GATHER
-            with contextlib.suppress(queue.Empty):
-                while (left := until - time.monotonic()) > 0:
-                    done.append(self.finished.get(timeout=left))
-        return [future for future in done if future in self.running]  # not those dropped by abort
+            return
+        until = time.monotonic() + GATHER
+        while True:
+            if future in self.running:  # not one dropped by an abort
+                yield future
+            try:
+                future = self.finished.get_nowait()
+                continue
+            except queue.Empty:
+                pass
+            left = until - time.monotonic()
+            if len(self.running) < GATHER_IN_FLIGHT or left <= 0:
+                return
+            try:
+                future = self.finished.get(timeout=left)
+            except queue.Empty:
+                return
 
     def latest_parts(self, task: str) -> Parts | None:
         if task not in self.latest:
