@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 import retune as rt
+from retune.api import spec_version, task_refs
+from retune.engine import Engine, new_execution_id, new_nodes
 from retune.model.execution import AttemptKind, CacheStatus, Phase
 from retune.store import open_store
-from retune.store.base import Store
+from retune.store.base import NewExecution, Store
 from retune.testing import InlineExecutor
 
 from . import flows_engine, flows_map
@@ -32,6 +34,8 @@ def _reset() -> None:
     for flows in (flows_engine, flows_map):
         flows.CALLS.clear()
         flows.FAILURES.clear()
+    flows_map.HELD.clear()
+    flows_map.RELEASE.clear()
 
 
 def ran(store: Store, wf: Any, inputs: dict[str, Any], overrides: dict[str, Any] | None = None) -> Any:
@@ -80,3 +84,44 @@ def test_a_second_run_that_hits_the_cache(store: Store) -> None:
     assert {n.cache for n in second.nodes} == {CacheStatus.HIT}
     assert all(not n.attempts for n in second.nodes)
     assert all(a.kind is AttemptKind.USER for n in first.nodes for a in n.attempts)
+
+
+def test_an_aborted_run_and_a_resumed_one(store: Store) -> None:
+    flows_map.HELD.update({2, 3})  # these items wait until released, or their attempt is cancelled
+    try:
+        aborted = ran_until(store, flows_map.naps, {"xs": [0, 1, 2, 3]}, "abort")
+        assert aborted.phase is Phase.ABORTED
+        assert aborted.node("nap").item_counts() == {
+            "total": 4,
+            "succeeded": 2,
+            "failed": 0,
+            "running": 0,
+            "aborted": 2,
+        }
+        interrupted = ran_until(store, flows_map.naps, {"xs": [5, 6, 2, 3]}, "lost")
+        assert interrupted.phase is Phase.RUNNING  # read back: another owner took it over
+    finally:
+        flows_map.RELEASE.set()
+    spec = rt.compile(flows_map.naps).spec
+    resumed = Engine(store, InlineExecutor()).run(interrupted.id, spec, task_refs(spec))
+    assert resumed == store.get_execution(interrupted.id)
+    assert resumed.outputs == [50, 60, 20, 30]
+
+
+def ran_until(store: Store, wf: Any, inputs: dict[str, Any], signal: str) -> Any:
+    """Drive ``wf`` until two items are done, then tell the engine ``signal``."""
+    spec = rt.compile(wf).spec
+    execution_id = new_execution_id()
+    resolved = rt.resolve(wf, name=execution_id)
+    engine = Engine(store, InlineExecutor())
+    engine.launch(
+        NewExecution(execution_id, spec.name, spec_version(spec), dict(inputs), new_nodes(resolved))
+    )
+
+    def stop() -> str | None:
+        counts = store.get_execution(execution_id).node("nap").item_counts()
+        return signal if counts and counts["succeeded"] == 2 else None
+
+    record = engine.run(execution_id, spec, task_refs(spec), stop=stop)
+    assert record == store.get_execution(execution_id)
+    return record
