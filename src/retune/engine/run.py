@@ -153,9 +153,9 @@ class Engine:
         record took ~3 ms to read); one stopped because another owner took over is read."""
         run = _Run(self, execution_id, spec, tasks, stop, created)
         run.drive()
-        if run.written:
-            return run.final(worker)
-        return self.store.get_execution(execution_id)
+        if run.lost:
+            return self.store.get_execution(execution_id)
+        return run.final(worker)
 
 
 class _Run:
@@ -208,7 +208,7 @@ class _Run:
         self.to_submit: list[tuple[_Node, AttemptRequest]] = []
         self.to_cancel: list[AttemptRequest] = []  # a failed map node's other items
         self.heartbeat_at = 0.0
-        self.written = False  # every change of a run driven to its end (or aborted) is committed
+        self.lost = False  # stopped because another owner took over: what it holds is unknown here
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -223,7 +223,6 @@ class _Run:
 
     def _drive(self) -> None:
         if self.record.phase.terminal:
-            self.written = True
             return
         if self.record.phase is Phase.QUEUED or self.record.error:
             # Started, or resumed after an interruption: RUNNING again, the note cleared.
@@ -235,12 +234,12 @@ class _Run:
         while True:
             signal = self.stop() if self.stop is not None else None
             if signal == "lost":
+                self.lost = True
                 self.cancel_running()
                 return
             if signal == "abort":
                 self.abort()
                 self.commit()
-                self.written = True
                 return
             self.schedule()
             if not self.running and not self.to_submit and not self.waiting:
@@ -258,7 +257,6 @@ class _Run:
             self.heartbeat()
         self.complete()
         self.commit()
-        self.written = True
 
     def commit(self) -> None:
         """Write the batch, then act on it."""
@@ -677,9 +675,10 @@ class _Run:
         )
 
     def final(self, worker: str | None) -> Execution:
-        """The record the store holds once every change of this run is committed (``written``):
-        the record it started from, each node's latest record with its attempts and outputs.
-        tests/unit/engine/test_final_record.py compares it with the store's in every ending."""
+        """The record the store holds once every change of this run is committed (its drive
+        returned, not ``lost``): the record it started from, each node's latest record with its
+        attempts and outputs. tests/unit/engine/test_final_record.py compares it with the
+        store's in every ending."""
         nodes = self.nodes
         return replace(
             self.record,
