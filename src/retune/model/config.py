@@ -173,7 +173,8 @@ class JsonFragments:
     Keyed by identity (the objects are immutable), so each entry keeps its object alive, up to
     ``limit`` entries per table: then the table starts again empty. ``SHARED_FRAGMENTS`` serves the
     whole process, so that the store's rows and the API's answer of one launch encode each object once
-    between them; the work per launch stays real, as each launch resolves new objects.
+    between them. A launch's hooked nodes are new objects; its unhooked nodes' configs are those of
+    the spec's static part (decision 0029), encoded once for every launch of that spec.
     """
 
     __slots__ = ("_configs", "_keys", "_limit", "_provenances", "_sources")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from retune.model.quantity import QuantityError
@@ -73,27 +73,31 @@ class TaskNodeOverrides:
     container_image: str | Unset = UNSET
     environment: Mapping[str, str] | Unset = UNSET
     task_config: Mapping[str, Any] | Unset = UNSET
+    given: tuple[tuple[str, Any], ...] = field(default=(), init=False, repr=False, compare=False)
+    """``(field, value)`` for each field this override sets, in canonical order: worked out
+    once, when the object is built, for resolution, which merges each layer many times."""
 
     def __post_init__(self) -> None:
+        given = []
         for name in FIELD_NAMES:
             value = getattr(self, name)
             if value is not UNSET:
-                object.__setattr__(self, name, _NORMALISE[name](value))
+                value = _NORMALISE[name](value)
+                object.__setattr__(self, name, value)
+                given.append((name, value))
+        object.__setattr__(self, "given", tuple(given))
 
     def set_fields(self) -> list[str]:
         """Names of the fields this override sets, in canonical order."""
-        return [name for name in FIELD_NAMES if getattr(self, name) is not UNSET]
+        return [name for name, _ in self.given]
 
     def __bool__(self) -> bool:
-        return any(getattr(self, name) is not UNSET for name in FIELD_NAMES)
+        return bool(self.given)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; unset fields are absent."""
         out: dict[str, Any] = {}
-        for name in FIELD_NAMES:
-            value = getattr(self, name)
-            if value is UNSET:
-                continue
+        for name, value in self.given:
             if isinstance(value, ResourceSpec):
                 out[name] = value.to_dict()
             elif isinstance(value, Mapping):
@@ -405,4 +409,4 @@ _NORMALISE: Final = {
     "task_config": _task_config,
 }
 
-assert tuple(f.name for f in fields(TaskNodeOverrides)) == FIELD_NAMES
+assert tuple(f.name for f in fields(TaskNodeOverrides) if f.init) == FIELD_NAMES

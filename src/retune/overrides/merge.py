@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from retune.model import UNSET, Layer, ResourceSpec, Source, TaskNodeOverrides
+from retune.model import Layer, ResourceSpec, Source, TaskNodeOverrides
 
 Rule = Callable[["Draft", str, Any, Source], None]
 
@@ -90,10 +90,8 @@ RULES: Final[dict[str, Rule]] = {
 
 def apply(draft: Draft, overrides: TaskNodeOverrides, source: Source) -> None:
     """Merge one layer's overrides onto ``draft``; unset fields change nothing."""
-    for field, rule in RULES.items():
-        value = getattr(overrides, field)
-        if value is not UNSET:
-            rule(draft, field, value, source)
+    for field, value in overrides.given:
+        RULES[field](draft, field, value, source)
 
 
 def combine(*layers: TaskNodeOverrides) -> TaskNodeOverrides:

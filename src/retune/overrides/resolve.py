@@ -16,15 +16,19 @@ Layers 3-5 reach only nodes that carry a hook. Then, with every layer known:
 7. Checks that need every layer: request <= limit, ``cache_serialize`` needs ``cache``,
    ``task_config`` fits the task type. Each error names the layers that set the values.
 
-Nodes without a hook that share a task and a chain of ``with_overrides`` share one result,
-so resolution costs one merge per distinct (task, node overrides) plus one per hook.
+What the workflow alone decides is worked out once per spec object and kept while the spec
+lives: the final config of every node without a hook (nodes that share a task and a chain of
+``with_overrides`` share one), and each hooked node's draft after layers 1-3. A resolve then
+merges layers 4-5 onto a copy of each hooked node's draft and finishes it: its cost grows with
+the hooked nodes, not with the workflow (decision 0029).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from retune.errors import OverrideError
 from retune.heap import paused
@@ -56,7 +60,7 @@ _BUILT_IN: Final[dict[str, Any]] = {
     "container_image": None,
     "timeout": None,
 }
-_NOTHING: Final = TaskNodeOverrides()
+_RESOURCE_PATHS: Final = tuple((name, f"requests.{name}", f"limits.{name}") for name in RESOURCE_NAMES)
 
 
 def resolve_workflow(
@@ -81,41 +85,99 @@ def _resolve(
     origin: str,
 ) -> dict[str, NodeConfig]:
     check_known_hooks(overrides, workflow.hooks, workflow=workflow.name, origin=origin)
+    static = _static(workflow)
+    resolved = dict(static.resolved)  # in node order; a hooked node's entry is set below
     lp_overrides = launch_plan.runtime_override if launch_plan else {}
-    shared: dict[tuple[str, int], tuple[Draft, NodeConfig | None]] = {}
-    resolved: dict[str, NodeConfig] = {}
+    lp_name = launch_plan.name if launch_plan else ""
+    for node, hook, task, base in static.hooked:
+        draft = base.copy()
+        planned = lp_overrides.get(hook)
+        if planned:
+            _apply(draft, planned, Source(Layer.LAUNCH_PLAN, lp_name, hook), node)
+        given = overrides.get(hook)
+        if given:
+            _apply(draft, given, Source(Layer.EXECUTION, execution, hook), node)
+        resolved[node.path] = _finish(draft, node, task)
+    return cast(dict[str, NodeConfig], resolved)  # every hooked node's None was replaced
+
+
+class _Static:
+    """What the workflow alone decides (layers 1-3), worked out once per spec object.
+
+    ``resolved`` holds every task node in order, with its final config when it has no hook (a
+    launch cannot change it) and ``None`` when it has one; ``hooked`` holds each hooked node, its
+    hook, its task and its draft after layers 1-3 and the built-in defaults (a later layer replaces a default as it
+    replaces any value, so filling them early changes nothing).
+    """
+
+    __slots__ = ("hooked", "resolved")
+
+    def __init__(
+        self,
+        resolved: dict[str, NodeConfig | None],
+        hooked: tuple[tuple[NodeSpec, str, TaskSpec, Draft], ...],
+    ) -> None:
+        self.resolved = resolved
+        self.hooked = hooked
+
+
+_STATIC: Final[dict[int, tuple[weakref.ref[WorkflowSpec], _Static]]] = {}
+"""id(spec) -> (the spec, its static part). Specs are immutable and reused: ``rt.compile`` caches
+its spec on the workflow, the control plane caches parsed specs by content hash. An entry goes
+when its spec does (weakref callback), so a new spec at a reused id never meets a stale entry."""
+
+
+def _static(workflow: WorkflowSpec) -> _Static:
+    key = id(workflow)
+    found = _STATIC.get(key)
+    if found is not None and found[0]() is workflow:
+        return found[1]
+    static = _layers_1_to_3(workflow)  # raises for a node its own layers make invalid: not kept
+    _STATIC[key] = (weakref.ref(workflow, lambda _gone: _STATIC.pop(key, None)), static)
+    return static
+
+
+def _layers_1_to_3(workflow: WorkflowSpec) -> _Static:
+    """Nodes without a hook that share a task and a chain of ``with_overrides`` share one result."""
+    bases: dict[tuple[str, int], Draft] = {}
+    finished: dict[tuple[str, int], NodeConfig] = {}
+    resolved: dict[str, NodeConfig | None] = {}
+    hooked: list[tuple[NodeSpec, str, TaskSpec, Draft]] = []
     for node in workflow.nodes:
         task = workflow.tasks[node.task]
         key = (node.task, id(node.overrides))
-        if key not in shared:
-            base = Draft.empty()
-            for layer in LAYERS[:2]:
-                for layer_overrides, source, timeout in _entries(layer, node, task):
-                    _apply(base, layer_overrides, source, node)
-                    if timeout is not None:
-                        replace(base, "timeout", timeout, source)
-            shared[key] = (base, None)
-        base, finished = shared[key]
-        if node.hook is None:
-            if finished is None:
-                finished = _finish(base, node, task)
-                shared[key] = (base, finished)
-            resolved[node.path] = finished
+        base = bases.get(key)
+        if base is None:
+            base = bases[key] = _base(node, task)
+        hook = node.hook
+        if hook is None:
+            config = finished.get(key)
+            if config is None:
+                config = finished[key] = _finish(base.copy(), node, task)
+            resolved[node.path] = config
             continue
         draft = base.copy()
-        hook = node.hook
-        late: dict[Layer, Iterator[tuple[TaskNodeOverrides, Source]]] = {
-            Layer.WORKFLOW: (
-                (d.overrides, Source(Layer.WORKFLOW, d.workflow, hook)) for d in workflow.hooks[hook].defaults
-            ),
-            Layer.LAUNCH_PLAN: _one(lp_overrides.get(hook), Layer.LAUNCH_PLAN, launch_plan, hook),
-            Layer.EXECUTION: _one(overrides.get(hook), Layer.EXECUTION, execution, hook),
-        }
-        for layer in LAYERS[2:]:
-            for layer_overrides, source in late[layer]:
-                _apply(draft, layer_overrides, source, node)
-        resolved[node.path] = _finish(draft, node, task)
-    return resolved
+        for default in workflow.hooks[hook].defaults:
+            _apply(draft, default.overrides, Source(Layer.WORKFLOW, default.workflow, hook), node)
+        _fill_built_ins(draft, task)
+        resolved[node.path] = None
+        hooked.append((node, hook, task, draft))
+    return _Static(resolved, tuple(hooked))
+
+
+def _base(node: NodeSpec, task: TaskSpec) -> Draft:
+    """Layers 1-2 (``LAYERS[:2]``): the task's config, then ``with_overrides``, inner to outer."""
+    draft = Draft.empty()
+    layers = [(task.config, Source(Layer.TASK, task.name), task.timeout)]
+    layers += [
+        (entry.overrides, Source(Layer.NODE, entry.workflow), entry.timeout) for entry in node.overrides
+    ]
+    for layer_overrides, source, timeout in layers:
+        _apply(draft, layer_overrides, source, node)
+        if timeout is not None:
+            replace(draft, "timeout", timeout, source)
+    _fill_built_ins(draft, task)
+    return draft
 
 
 def _apply(draft: Draft, overrides: TaskNodeOverrides, source: Source, node: NodeSpec) -> None:
@@ -131,31 +193,19 @@ def _apply(draft: Draft, overrides: TaskNodeOverrides, source: Source, node: Nod
         ) from None
 
 
-def _entries(
-    layer: Layer, node: NodeSpec, task: TaskSpec
-) -> Iterator[tuple[TaskNodeOverrides, Source, float | None]]:
-    if layer is Layer.TASK:
-        yield task.config, Source(Layer.TASK, task.name), task.timeout
-    else:
-        for entry in node.overrides:
-            yield entry.overrides, Source(Layer.NODE, entry.workflow), entry.timeout
-
-
-def _one(
-    overrides: TaskNodeOverrides | None, layer: Layer, owner: LaunchPlanSpec | str | None, hook: str
-) -> Iterator[tuple[TaskNodeOverrides, Source]]:
-    if overrides:
-        name = owner.name if isinstance(owner, LaunchPlanSpec) else str(owner)
-        yield overrides, Source(layer, name, hook)
-
-
-def _finish(draft: Draft, node: NodeSpec, task: TaskSpec) -> NodeConfig:
+def _fill_built_ins(draft: Draft, task: TaskSpec) -> None:
+    """Built-in defaults, from the task, for what no layer so far has set."""
     values, provenance = draft.values, draft.provenance
     task_source = Source(Layer.TASK, task.name)
     for field, default in _BUILT_IN.items():
         if field not in provenance:
             values[field] = default
             provenance[field] = task_source
+
+
+def _finish(draft: Draft, node: NodeSpec, task: TaskSpec) -> NodeConfig:
+    """Steps 6-7 on a draft of every layer (built-ins filled); the draft becomes the result's."""
+    values, provenance = draft.values, draft.provenance
     requests, limits = _resolve_resources(values, provenance, node)
     if values["cache_serialize"] and not values["cache"]:
         raise OverrideError(
@@ -186,19 +236,17 @@ def _resolve_resources(
     values: dict[str, Any], provenance: dict[str, Source], node: NodeSpec
 ) -> tuple[ResolvedResources, ResolvedResources]:
     requests, limits = dict(values["requests"]), dict(values["limits"])
-    defaults = {"requests": DEFAULT_REQUESTS, "limits": DEFAULT_LIMITS}
-    for name in RESOURCE_NAMES:
-        req_path, lim_path = f"requests.{name}", f"limits.{name}"
-        if name not in requests and name in limits:
-            requests[name] = limits[name]
-            provenance[req_path] = provenance[lim_path]
-        elif name in requests and name not in limits:
+    for name, req_path, lim_path in _RESOURCE_PATHS:
+        if name not in requests:
+            if name in limits:
+                requests[name] = limits[name]
+                provenance[req_path] = provenance[lim_path]
+            else:
+                requests[name], limits[name] = DEFAULT_REQUESTS[name], DEFAULT_LIMITS[name]
+                provenance[req_path] = provenance[lim_path] = PLATFORM_DEFAULT
+        elif name not in limits:
             limits[name] = requests[name]
             provenance[lim_path] = provenance[req_path]
-        elif name not in requests:
-            for kind, bag in (("requests", requests), ("limits", limits)):
-                bag[name] = defaults[kind][name]
-                provenance[f"{kind}.{name}"] = PLATFORM_DEFAULT
         if requests[name] > limits[name]:
             raise OverrideError(
                 f"node {node.path!r}: requests.{name}={format_quantity(name, requests[name])} "

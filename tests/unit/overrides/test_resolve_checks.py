@@ -266,3 +266,11 @@ def test_resolving_leaves_the_garbage_collector_as_it_was(enabled: bool) -> None
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_workflow_whose_own_layers_are_invalid_is_refused_on_every_resolve() -> None:
+    """Nothing of a refused resolve is kept: the second resolve is refused the same way."""
+    for _ in range(2):
+        with pytest.raises(OverrideError) as caught:
+            rt.resolve(upside_down_wf)
+        assert caught.value.field == "resources.requests.cpu"

@@ -397,3 +397,74 @@ def test_resolution_returns_fresh_values_and_leaves_specs_alone() -> None:
     assert "X" not in second.config.environment
     assert "X" in first.config.environment
     assert at_launch_plan.spec.runtime_override["h"] == hook_default(5)
+
+
+# --- the same workflow resolved again -------------------------------------------------------
+# What the workflow alone decides is worked out once per compiled spec (overrides.resolve's
+# static part); each resolve merges only layers 4-5, onto a copy.
+
+
+@rt.task(environment={"BASE": "task"}, requests=Resources(mem="1Gi"))
+def tuned(x: int) -> int:
+    return x
+
+
+@rt.workflow
+def twice(x: int = 1) -> int:
+    plain = tuned(x=x).with_overrides(environment={"NODE": "1"})
+    return tuned(x=plain).with_runtime_override("t", TaskNodeOverrides(retries=1))
+
+
+def test_each_resolve_of_one_workflow_answers_its_own_overrides_and_changes_no_earlier_answer() -> None:
+    first = rt.resolve(
+        twice, {"t": {"environment": {"X": "1"}, "resources": {"requests": {"mem": "2Gi"}}}}, name="a"
+    )
+    second = rt.resolve(twice, {"t": {"retries": 5}}, name="b")
+    third = rt.resolve(twice)
+
+    hooked = [result["n1"] for result in (first, second, third)]
+    base = {"BASE": "task"}
+    assert [dict(node.config.environment) for node in hooked] == [{**base, "X": "1"}, base, base]
+    assert [node.config.requests.mem for node in hooked] == [2 * GI, GI, GI]
+    # the limit nobody set follows each resolve's own request
+    assert [node.config.limits.mem for node in hooked] == [2 * GI, GI, GI]
+    assert [node.config.retries for node in hooked] == [1, 5, 1]
+    assert hooked[0].provenance["environment.X"] == Source(Layer.EXECUTION, "a", "t")
+    assert hooked[1].provenance["retries"] == Source(Layer.EXECUTION, "b", "t")
+    assert hooked[2].provenance["retries"] == Source(Layer.WORKFLOW, twice.name, "t")
+    assert "environment.X" not in hooked[1].provenance
+    assert all(result["n0"] == first["n0"] for result in (second, third))
+    assert dict(first["n0"].config.environment) == {"BASE": "task", "NODE": "1"}
+    assert list(first) == list(second) == list(third) == ["n0", "n1"]
+
+
+def test_one_workflow_under_two_launch_plans_takes_each_plan_s_layer() -> None:
+    plans = [
+        rt.LaunchPlan.get_or_create(
+            workflow=twice, name=f"resolve-layers-twice-{n}", runtime_override={"t": {"retries": n}}
+        )
+        for n in (7, 8)
+    ]
+    nodes = [rt.resolve(plan)["n1"] for plan in plans]
+    assert [node.config.retries for node in nodes] == [7, 8]
+    assert [node.provenance["retries"].name for node in nodes] == [plan.name for plan in plans]
+
+
+def test_resolving_keeps_no_compiled_workflow_alive() -> None:
+    """The static part lives as long as its spec: a process that compiles and resolves many
+    workflows (a server's spec cache turning over) does not keep them."""
+    import gc
+    import weakref
+
+    def resolved_spec() -> weakref.ref[Any]:
+        @rt.workflow
+        def short_lived(x: int = 1) -> int:
+            return tuned(x=tuned(x=x).with_runtime_override("t"))
+
+        compiled = rt.compile(short_lived)
+        assert rt.resolve(short_lived, {"t": {"retries": 2}})["n0"].config.retries == 2
+        return weakref.ref(compiled.spec)
+
+    specs = [resolved_spec() for _ in range(3)]
+    gc.collect()
+    assert [spec() for spec in specs] == [None, None, None]
