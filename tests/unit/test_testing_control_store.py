@@ -221,6 +221,25 @@ def test_an_execution_that_ends_holds_no_lease(store: ControlStore) -> None:
     assert store.get_execution("ex").worker == "run-a"  # who ran it last stays recorded
 
 
+def test_a_change_without_outputs_keeps_those_recorded_and_its_error_replaces_the_last(
+    store: ControlStore,
+) -> None:
+    launched(store, "ex", project=None)
+    store.apply([ExecutionChange("ex", Phase.RUNNING, outputs=4, error="a worker was lost; resumed", at=1.0)])
+    store.apply([ExecutionChange("ex", Phase.RUNNING, at=2.0)])
+    running = store.get_execution("ex")
+    assert (running.outputs, running.error, running.finished_at) == (4, None, None)
+
+    store.apply([ExecutionChange("ex", Phase.FAILED, error="node n0 failed", at=3.0)])
+    ended = store.get_execution("ex")
+    assert (ended.phase, ended.outputs, ended.error, ended.finished_at) == (
+        Phase.FAILED,
+        4,
+        "node n0 failed",
+        3.0,
+    )
+
+
 def lease_of(store: ControlStore, execution_id: str) -> float | None:
     """When the execution's lease runs out (None: it holds none): a column the record leaves out."""
     if isinstance(store, MemoryStore):

@@ -364,9 +364,12 @@ def _changed(record: Execution, change: Change) -> Execution:
     if isinstance(change, ExecutionChange):
         if record.phase.terminal:
             raise IllegalTransition(f"execution {record.id} is {record.phase}")
-        finished = change.at if change.phase.terminal else None
-        return replace(
-            record, phase=change.phase, outputs=change.outputs, error=change.error, finished_at=finished
+        return replace(  # as the SQL store's UPDATE: outputs and end kept unless the change has them
+            record,
+            phase=change.phase,
+            outputs=record.outputs if change.outputs is None else change.outputs,
+            error=change.error,
+            finished_at=change.at if change.phase.terminal else record.finished_at,
         )
     nodes = list(record.nodes)
     index = next((i for i, n in enumerate(nodes) if n.path == change.path), None)

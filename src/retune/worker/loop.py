@@ -8,7 +8,7 @@
                succeeded never run again, attempts that were in flight become ``system`` lost
                attempts and are retried), while a heartbeat thread renews the lease every third
                of it and watches for an abort request
-    4. release the lease
+    4. release the lease, unless the execution ended (its end cleared the lease)
 
 A worker that stops renewing (killed, frozen, cut off) loses its executions when their lease
 expires, and another worker adopts them. A worker that finds its lease taken stops driving the
@@ -110,9 +110,10 @@ class Worker:
         raises: what escapes processing fails the execution (``fail``), unless the database is
         away, which leaves it to be claimed again."""
         beat = LeaseKeeper(self.store, execution_id, self.name, self.lease, stopping=self.stopping).start()
-        began = time.monotonic()
+        began, ended = time.monotonic(), False
         try:
             phase = self._drive(execution_id, beat)
+            ended = phase.terminal  # the change that ended it cleared its lease (decision 0013)
             log.info("%s: %s is %s after %.1f s", self.name, execution_id, phase, time.monotonic() - began)
         except StoreUnavailable as exc:
             log.warning("%s: left %s to be claimed again: %s", self.name, execution_id, exc)
@@ -121,7 +122,7 @@ class Worker:
             log.debug("%s: the error of %s", self.name, execution_id, exc_info=True)
             self.fail(execution_id, exc)
         finally:
-            beat.stop(release=True)
+            beat.stop(release=not ended)
 
     def _drive(self, execution_id: str, beat: LeaseKeeper) -> Phase:
         record = self.store.get_execution(execution_id)
