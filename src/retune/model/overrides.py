@@ -171,7 +171,7 @@ def runtime_override_config(
     wanted = {name: value for name, value in named.items() if value is not UNSET}
     resources: ResourceSpec | Unset = UNSET
     if wanted:
-        both = Resources(**_checked_resources("resources", wanted))
+        both = Resources.of_normalised(_checked_resources("resources", wanted))
         resources = ResourceSpec(requests=both, limits=both)
     return TaskNodeOverrides(
         resources=resources,
@@ -275,7 +275,7 @@ def _resources(value: Any) -> ResourceSpec:
         if isinstance(named, Resources):
             parts[kind] = named
         elif isinstance(named, Mapping):
-            parts[kind] = Resources(**_checked_resources(f"resources.{kind}", named))
+            parts[kind] = Resources.of_normalised(_checked_resources(f"resources.{kind}", named))
         else:
             raise FieldError(
                 f"resources.{kind}",

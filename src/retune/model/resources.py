@@ -74,6 +74,17 @@ class Resources:
                 named[name] = normalised
         object.__setattr__(self, "_named", named)
 
+    @classmethod
+    def of_normalised(cls, named: Mapping[str, float | int]) -> Resources:
+        """``Resources`` of quantities ``normalise`` already gave, by resource name (names
+        checked by the caller), without normalising them again: parsing 50 overrides of a launch
+        normalised every quantity twice."""
+        made = object.__new__(cls)
+        for name in RESOURCE_NAMES:
+            object.__setattr__(made, name, named.get(name))
+        object.__setattr__(made, "_named", {name: named[name] for name in RESOURCE_NAMES if name in named})
+        return made
+
     def items(self) -> list[tuple[str, float | int]]:
         """The named resources, in canonical order."""
         return list(self._named.items())
