@@ -448,8 +448,7 @@ class LocalExecutor:
         slots, now = len(pool), time.monotonic()
         mean = self._mean_duration.get(job.interpreter)
         if (
-            mean is not None
-            and mean < SPAWN_WORTH
+            (mean is None or mean < SPAWN_WORTH)
             and slots >= _CORES
             and not any(slot.busy_since is not None and now - slot.busy_since > SPAWN_WORTH for slot in pool)
         ):
@@ -457,7 +456,9 @@ class LocalExecutor:
             # there are cores, no more: another would not run them sooner, only take turns (a
             # 500-node fan-out grew the pool to 8 processes on 2 cores, one a run, each run
             # slower than the one before). Long ones (a sleep, a download) still grow the pool,
-            # as soon as one of them has run for longer than that.
+            # as soon as one of them has run for longer than that. Before any attempt has ended
+            # (no mean yet) the same: a core per process until one runs long (the second process
+            # of a fan-out's first run was up before the first attempt ended, and a third began).
             return False
         if not slots or mean is None or time.monotonic() - job.queued_at > SPAWN_WORTH:
             return True
@@ -529,11 +530,16 @@ class LocalExecutor:
         self._mean_duration[interpreter] = 0.8 * mean + 0.2 * seconds
 
     def _item_done(self, job: _Job, seconds: float) -> None:
-        """An attempt of a batch ended (the batch's slot stays busy until the batch does)."""
+        """An attempt of a batch ended (the batch's slot stays busy until the batch does, its
+        next attempt starting now: ``busy_since`` is when the attempt it runs began, as
+        ``_worth_a_process`` reads it, not when the batch did)."""
         with self._lock:
             if job.batch is None:  # the first job's entry goes with the batch (_finished)
                 self._jobs.pop(job.request.identity, None)
             self._took(job.interpreter, seconds)
+            slot = job.slot
+            if slot is not None and slot.busy_since is not None:
+                slot.busy_since = time.monotonic()
 
     def _requeue(self, jobs: list[_Job]) -> None:
         """Attempts of a batch that never ran (it ended early): to the front of the queue, as
@@ -723,7 +729,7 @@ class _Slot:
         # Where the task process captures the streams of each attempt (truncated at its start).
         self.capture = {s: str(executor._scratch / f"{id(self):x}.{s}") for s in ("stdout", "stderr")}
         self.devices: dict[int, tuple[str, ...]] = {}  # the process (pid) -> the GPUs it ran with
-        self.busy_since: float | None = None  # when its current attempt was admitted (monotonic)
+        self.busy_since: float | None = None  # when the attempt it runs began, about (monotonic)
         self.thread = threading.Thread(target=self._loop, name=f"retune-local-{id(self):x}", daemon=True)
 
     def hand(self, job: _Job) -> None:
