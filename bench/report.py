@@ -80,9 +80,10 @@ def machine_info(root: Path) -> list[str]:
     ]
 
 
-def write(markdown: str, results: Path, started: dt.datetime) -> list[Path]:
+def write(markdown: str, results: Path, started: dt.datetime, *, dated: bool = True) -> list[Path]:
+    """``results/latest.md``, and with ``dated`` a copy named by the start time."""
     results.mkdir(parents=True, exist_ok=True)
-    paths = [results / "latest.md", results / f"{started:%Y-%m-%d-%H%M%S}.md"]
+    paths = [results / "latest.md"] + ([results / f"{started:%Y-%m-%d-%H%M%S}.md"] if dated else [])
     for path in paths:
         path.write_text(markdown, encoding="utf-8")
     return paths

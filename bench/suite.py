@@ -15,7 +15,8 @@ Targets 5-7 (running workflows, the CLI's fixed cost, the engine's memory) and h
 measured against flytekit, Prefect and Dagster in the same run: ``bench.runs``. The REST API
 under 20 concurrent clients, next to ``GET /health`` of the same server: ``bench.server``.
 The web UI's workflow graph of 2,000 nodes, laid out in at most 150 ms: ``bench.ui_graph``.
-``python -m bench NAME ...`` runs only the benchmarks whose function name contains a NAME.
+``python -m bench NAME ...`` runs only the benchmarks whose function name contains a NAME, and
+writes its table to ``bench/results/partial/latest.md`` (``--help`` lists the names).
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ from bench.ui_graph import bench_ui_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
+PARTIAL = "partial"
+"""Where a run of some benchmarks writes its table (``results/partial/latest.md``, not kept in
+git): ``results/latest.md`` and the dated tables are whole runs only."""
+USAGE = """usage: python -m bench [NAME ...]   (make bench: every benchmark)
+
+Runs the benchmarks whose name contains a NAME (all of them without one), prints the table
+and exits 1 if a target failed. A whole run writes bench/results/latest.md and a dated copy;
+a run of some writes bench/results/partial/latest.md only.
+
+The benchmarks, in the order of the table:
+  {names}"""
 
 COMPILE_GROUPS = 50  # 2,000 task nodes, 200 hooks
 RESOLVE_GROUPS = 250  # 10,000 task nodes, 1,000 hooks
@@ -75,7 +87,19 @@ def main() -> int:
         bench_ray_fan,
         bench_ray_map,
     )
+    names = [benchmark.__name__ for benchmark in benchmarks]
     wanted = sys.argv[1:]  # `python -m bench server`: only the benchmarks whose name has "server"
+    if any(w in ("-h", "--help") for w in wanted):
+        print(USAGE.format(names="\n  ".join(names)))
+        return 0
+    unknown = [w for w in wanted if not any(w in name for name in names)]
+    if unknown:
+        print(
+            f"No benchmark's name contains {', '.join(map(repr, unknown))}; the benchmarks are:\n  "
+            + "\n  ".join(names),
+            file=sys.stderr,
+        )
+        return 2
     for benchmark in benchmarks:
         if wanted and not any(w in benchmark.__name__ for w in wanted):
             continue
@@ -89,7 +113,7 @@ def main() -> int:
         print(f"  {benchmark.__name__}: {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
     markdown = render(rows, started=started, elapsed=time.perf_counter() - clock, root=ROOT)
     print(markdown)
-    for path in write(markdown, RESULTS, started):
+    for path in write(markdown, RESULTS / PARTIAL if wanted else RESULTS, started, dated=not wanted):
         print(f"written: {path}", file=sys.stderr)
     failed = [row.name for row in rows if row.result == "FAIL"]
     if failed:
