@@ -106,8 +106,8 @@ class _Static:
 
     ``resolved`` holds every task node in order, with its final config when it has no hook (a
     launch cannot change it) and ``None`` when it has one; ``hooked`` holds each hooked node, its
-    hook, its task and its draft after layers 1-3 and the built-in defaults (a later layer replaces a default as it
-    replaces any value, so filling them early changes nothing).
+    hook, its task and its draft after layers 1-3 and the built-in defaults (a later layer
+    replaces a default as it replaces any value, so filling them early changes nothing).
     """
 
     __slots__ = ("hooked", "resolved")
