@@ -116,10 +116,12 @@ class InstalledBundles:
 
     def path(self, digest: str) -> Path:
         """Raises the blob store's error for a bundle it does not hold, ``BundleError`` for a
-        damaged one."""
+        damaged one. A bundle's directory removed since (a user clearing RETUNE_HOME between
+        two runs of a notebook) is extracted again: a task process not yet holding its modules
+        would not find them (``ModuleNotFoundError``)."""
         with self._lock:
             found = self._paths.get(digest)
-            if found is None:
+            if found is None or not found.is_dir():
                 found = self.cache / digest
                 if not found.is_dir():
                     found = extract_bundle(self.blobs.get(bundle_key(digest)), digest, self.cache)
