@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from retune.model import RESOURCE_NAMES
-from retune.model.execution import Phase
+from retune.model.execution import Attempt, AttemptKind, Phase
 from retune.model.resources import format_quantity
 
 # rich, the compiler (pydantic) and the control-plane models load only when something is
@@ -207,11 +207,13 @@ def execution_table(record: Execution) -> Table:
 
 
 def attempts_text(node: NodeExecution) -> str:
-    """The attempts column: ``1:failed/user, 2:succeeded/user``; for a map node its items,
-    ``items 3/4, 1 failed``, and the attempts beyond one per item (retries, lost ones)."""
+    """The attempts column: ``1:failed, 2:lost/system, 3:succeeded`` (an attempt of the system's
+    budget says so: a lost or preempted worker, which spends none of the node's retries); for a
+    map node its items, ``items 3/4, 1 failed``, and the attempts beyond one per item (retries,
+    lost ones)."""
     counts = node.item_counts()
     if counts is None:
-        return ", ".join(f"{a.number}:{a.phase.value.lower()}/{a.kind.value}" for a in node.attempts) or "-"
+        return ", ".join(_attempt_text(a) for a in node.attempts) or "-"
     text = f"items {counts['succeeded']}/{counts['total']}"
     for state in ("failed", "running", "aborted"):
         if counts[state]:
@@ -220,6 +222,11 @@ def attempts_text(node: NodeExecution) -> str:
     if again:
         text += f", {again} retr{'ies' if again > 1 else 'y'}"
     return text
+
+
+def _attempt_text(attempt: Attempt) -> str:
+    shown = f"{attempt.number}:{attempt.phase.value.lower()}"
+    return shown if attempt.kind is AttemptKind.USER else f"{shown}/{attempt.kind.value}"
 
 
 def print_dry_run(record: Execution, *, as_json: bool) -> None:

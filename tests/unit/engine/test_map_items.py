@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from retune.api import spec_version, task_refs
 from retune.cli.render import attempts_text
 from retune.engine import Engine, new_execution_id, new_nodes
 from retune.executors.base import AttemptRequest, AttemptResult
-from retune.model.execution import AttemptKind, CacheStatus, Execution, NodeExecution, Phase
+from retune.model.execution import Attempt, AttemptKind, CacheStatus, Execution, NodeExecution, Phase
 from retune.server.schemas import NodeDocument
 from retune.store.base import NewExecution
 from retune.testing import InlineExecutor, MemoryStore
@@ -240,3 +241,15 @@ def test_a_map_node_s_record_is_the_api_s_node_document_with_its_item_counts() -
     assert node.to_dict()["items"] == {"total": 2, "succeeded": 2, "failed": 0, "running": 0, "aborted": 0}
     assert [(a["number"], a["item"]) for a in node.to_dict()["attempts"]] == [(1, 0), (2, 1), (3, 1)]
     assert NodeExecution.from_dict(node.to_dict()) == node
+
+
+def test_the_attempts_column_names_the_budget_only_of_the_system_s_attempts() -> None:
+    node = run(Engine(MemoryStore(), InlineExecutor()), flows.naps, {"xs": [0]}).node("nap")
+    attempts = (
+        Attempt(1, Phase.FAILED, AttemptKind.USER, error="raised"),
+        Attempt(2, Phase.FAILED, AttemptKind.SYSTEM, error="the task process died"),
+        Attempt(3, Phase.SUCCEEDED, AttemptKind.USER),
+    )
+    as_task_node = replace(node, items=None, attempts=attempts)
+    assert attempts_text(as_task_node) == "1:failed, 2:failed/system, 3:succeeded"
+    assert attempts_text(replace(as_task_node, attempts=())) == "-"
