@@ -64,8 +64,14 @@ def escape(text: str) -> str:
 
 
 def _table(**options: Any) -> Table:
+    """A table at least as wide as its title (as the terminal allows): rich wraps a title to
+    its table's width, and a narrow table broke ``Execution ... worker NAME`` over two lines."""
     from rich.table import Table
+    from rich.text import Text
 
+    title = options.get("title")
+    if isinstance(title, str) and "min_width" not in options:
+        options["min_width"] = Text.from_markup(title).cell_len
     return Table(**options)
 
 
