@@ -100,9 +100,8 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    for benchmark in benchmarks:
-        if wanted and not any(w in benchmark.__name__ for w in wanted):
-            continue
+    chosen = [b for b in benchmarks if not wanted or any(w in b.__name__ for w in wanted)]
+    for benchmark in chosen:
         print(f"running {benchmark.__name__} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
         try:

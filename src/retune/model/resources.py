@@ -66,13 +66,7 @@ class Resources:
         storage: str | int | None = None,
     ) -> None:
         raw = {"cpu": cpu, "mem": mem, "gpu": gpu, "storage": storage}
-        named: dict[str, float | int] = {}
-        for name, value in raw.items():
-            normalised = None if value is None else normalise(name, value)
-            object.__setattr__(self, name, normalised)
-            if normalised is not None:
-                named[name] = normalised
-        object.__setattr__(self, "_named", named)
+        self._set({name: normalise(name, value) for name, value in raw.items() if value is not None})
 
     @classmethod
     def of_normalised(cls, named: Mapping[str, float | int]) -> Resources:
@@ -80,10 +74,13 @@ class Resources:
         checked by the caller), without normalising them again: parsing 50 overrides of a launch
         normalised every quantity twice."""
         made = object.__new__(cls)
-        for name in RESOURCE_NAMES:
-            object.__setattr__(made, name, named.get(name))
-        object.__setattr__(made, "_named", {name: named[name] for name in RESOURCE_NAMES if name in named})
+        made._set(named)
         return made
+
+    def _set(self, named: Mapping[str, float | int]) -> None:
+        for name in RESOURCE_NAMES:
+            object.__setattr__(self, name, named.get(name))
+        object.__setattr__(self, "_named", {name: named[name] for name in RESOURCE_NAMES if name in named})
 
     def items(self) -> list[tuple[str, float | int]]:
         """The named resources, in canonical order."""

@@ -159,16 +159,18 @@ def _layers_1_to_3(workflow: WorkflowSpec) -> _Static:
         draft = base.copy()
         for default in workflow.hooks[hook].defaults:
             _apply(draft, default.overrides, Source(Layer.WORKFLOW, default.workflow, hook), node)
-        _fill_built_ins(draft, task)
         resolved[node.path] = None
         hooked.append((node, hook, task, draft))
     return _Static(resolved, tuple(hooked))
 
 
 def _base(node: NodeSpec, task: TaskSpec) -> Draft:
-    """Layers 1-2 (``LAYERS[:2]``): the task's config, then ``with_overrides``, inner to outer."""
+    """Layers 1-2 (``LAYERS[:2]``): the task's config, then ``with_overrides``, inner to outer;
+    then the built-in defaults, from the task, for what neither set (a later layer replaces a
+    default as it replaces any value)."""
     draft = Draft.empty()
-    layers = [(task.config, Source(Layer.TASK, task.name), task.timeout)]
+    task_source = Source(Layer.TASK, task.name)
+    layers = [(task.config, task_source, task.timeout)]
     layers += [
         (entry.overrides, Source(Layer.NODE, entry.workflow), entry.timeout) for entry in node.overrides
     ]
@@ -176,7 +178,9 @@ def _base(node: NodeSpec, task: TaskSpec) -> Draft:
         _apply(draft, layer_overrides, source, node)
         if timeout is not None:
             replace(draft, "timeout", timeout, source)
-    _fill_built_ins(draft, task)
+    for field, default in _BUILT_IN.items():
+        if field not in draft.provenance:
+            replace(draft, field, default, task_source)
     return draft
 
 
@@ -191,16 +195,6 @@ def _apply(draft: Draft, overrides: TaskNodeOverrides, source: Source, node: Nod
             field=exc.path,
             fix="Give the same shape in every layer: task_config maps merge key by key.",
         ) from None
-
-
-def _fill_built_ins(draft: Draft, task: TaskSpec) -> None:
-    """Built-in defaults, from the task, for what no layer so far has set."""
-    values, provenance = draft.values, draft.provenance
-    task_source = Source(Layer.TASK, task.name)
-    for field, default in _BUILT_IN.items():
-        if field not in provenance:
-            values[field] = default
-            provenance[field] = task_source
 
 
 def _finish(draft: Draft, node: NodeSpec, task: TaskSpec) -> NodeConfig:
